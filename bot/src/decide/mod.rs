@@ -1,0 +1,283 @@
+//! `decide(state, input, ctx) -> Decision`: the one place behaviour lives.
+//!
+//! Every input (a command from chat, a person turning up in a course room, a job falling due)
+//! becomes a [`Decision`]: the changes to store and the effects to perform. Nothing here reads
+//! a clock, a random source, a database or the network; the time comes in [`Ctx`]. Bad input is
+//! answered with a reply and no changes.
+
+mod community;
+mod course;
+mod plan;
+mod work;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, CommandError, Mention};
+use crate::ids::{CourseId, PersonId, ReplyTo, SchoolId, Slug};
+use crate::state::{Change, Course, JobKey, Role, State};
+use crate::text::Text;
+
+pub use plan::plan_prompts;
+
+/// What a decision may depend on besides the state and the input.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx {
+    /// The current time.
+    pub now: DateTime<Utc>,
+}
+
+/// Where a command was said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A room that is not a course room (the lobby, or any room the bot was invited to).
+    Lobby,
+    /// A direct conversation with the bot.
+    Direct,
+    /// A course's room.
+    Course(CourseId),
+}
+
+/// A command from chat, with everything the runtime resolved for it.
+#[derive(Clone, Debug)]
+pub struct CommandInput {
+    /// Who said it (possibly a person the runtime has not stored yet).
+    pub actor: PersonId,
+    /// Whether the actor is a bot admin (from the config).
+    pub admin: bool,
+    /// Where.
+    pub place: Place,
+    /// Where to answer.
+    pub reply_to: ReplyTo,
+    /// The parsed command, or why it could not be parsed.
+    pub command: Result<Command, CommandError>,
+    /// The people the command names, as far as the runtime could resolve them.
+    pub mentions: BTreeMap<Mention, PersonId>,
+}
+
+/// An input to the domain.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A chat command.
+    Command(CommandInput),
+    /// Someone joined a course room on the platform itself.
+    MemberJoined {
+        /// Who.
+        person: PersonId,
+        /// Which course's room.
+        course: CourseId,
+    },
+    /// A scheduled job is due.
+    JobDue {
+        /// Which.
+        job: JobKey,
+    },
+}
+
+/// Something to say or do on the chat platforms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Create the space (Matrix) or category (Discord) for a school.
+    CreateSchoolSpace {
+        /// School.
+        school: SchoolId,
+        /// Its name.
+        name: String,
+    },
+    /// Create a course's room inside its school's space.
+    CreateCourseRoom {
+        /// Course.
+        course: CourseId,
+        /// Parent school.
+        school: Option<SchoolId>,
+        /// Room name / alias.
+        slug: Slug,
+        /// Topic.
+        topic: String,
+    },
+    /// Change a course room's topic.
+    SetTopic {
+        /// Course.
+        course: CourseId,
+        /// New topic.
+        topic: String,
+    },
+    /// Invite a person into a course's room.
+    Invite {
+        /// Course.
+        course: CourseId,
+        /// Person.
+        person: PersonId,
+    },
+    /// Post in a course's room.
+    Post {
+        /// Course.
+        course: CourseId,
+        /// Message.
+        text: Text,
+    },
+    /// Send a direct message.
+    Direct {
+        /// To whom.
+        person: PersonId,
+        /// Message.
+        text: Text,
+    },
+    /// Answer a command where it was said.
+    Reply {
+        /// The command's reply handle.
+        to: ReplyTo,
+        /// Message.
+        text: Text,
+        /// A hint that only the author needs to see it (ephemeral where the platform can).
+        private: bool,
+    },
+}
+
+/// The outcome of one input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// To store, in order.
+    pub changes: Vec<Change>,
+    /// To perform, in order, after the changes are stored.
+    pub effects: Vec<Effect>,
+}
+
+impl Decision {
+    /// Records a change.
+    pub fn change(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
+    /// Records an effect.
+    pub fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+}
+
+/// Decides what an input means.
+pub fn decide(state: &State, input: Input, ctx: &Ctx) -> Decision {
+    match input {
+        Input::Command(cmd) => command(state, &cmd, ctx),
+        Input::MemberJoined { person, course } => community::member_joined(state, person, course, ctx),
+        Input::JobDue { job } => plan::job_due(state, job, ctx),
+    }
+}
+
+/// The context of one command being decided.
+pub(crate) struct Turn<'a> {
+    pub state: &'a State,
+    pub input: &'a CommandInput,
+    pub now: DateTime<Utc>,
+    pub out: Decision,
+}
+
+impl<'a> Turn<'a> {
+    pub fn reply(&mut self, text: Text) {
+        self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: false });
+    }
+
+    /// An error: no changes, a private reply with what is wrong and, where it helps, the usage.
+    pub fn refuse(&mut self, problem: Text, usage: Option<&str>) {
+        self.out.changes.clear();
+        self.out.effects.clear();
+        let mut text = Text::md("⚠️ ").append(problem);
+        if let Some(usage) = usage {
+            text = text.push_md("\nUsage: ").code(usage);
+        }
+        self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: true });
+    }
+
+    pub fn actor(&self) -> PersonId {
+        self.input.actor
+    }
+
+    /// The course whose room this is, or a refusal explaining where to say it.
+    pub fn course_here(&mut self, usage: &str) -> Option<&'a Course> {
+        let state: &'a State = self.state;
+        match self.input.place {
+            Place::Course(id) => state.courses.get(&id),
+            Place::Lobby | Place::Direct => {
+                self.refuse(Text::md("use this command in the course's room."), Some(usage));
+                None
+            }
+        }
+    }
+
+    /// The actor's role in a course, treating bot admins as organizers.
+    pub fn effective_role(&self, course: &Course) -> Option<Role> {
+        match course.role(self.actor()) {
+            Some(role) => Some(if self.input.admin { Role::Organizer } else { role }),
+            None if self.input.admin => Some(Role::Organizer),
+            None => None,
+        }
+    }
+
+    /// Refuses unless the actor organizes `course` (or is a bot admin).
+    pub fn require_organizer(&mut self, course: &Course, usage: &str) -> bool {
+        if self.effective_role(course) == Some(Role::Organizer) {
+            return true;
+        }
+        self.refuse(
+            Text::md("only organizers of ").code(course.slug.as_str()).push_md(" (or bot admins) can do that."),
+            Some(usage),
+        );
+        false
+    }
+
+    pub fn zones(&self, course: &Course) -> Vec<crate::ids::Zone> {
+        self.state.zones_for(self.actor(), course)
+    }
+}
+
+fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
+    let mut turn = Turn { state, input, now: ctx.now, out: Decision::default() };
+    match &input.command {
+        Err(e) => {
+            let problem = capitalise(&e.problem);
+            turn.refuse(Text::new().user(problem), e.usage);
+        }
+        Ok(cmd) => dispatch(&mut turn, cmd),
+    }
+    turn.out
+}
+
+fn dispatch(turn: &mut Turn<'_>, cmd: &Command) {
+    match cmd {
+        Command::Help { topic } => community::help(turn, topic.as_deref()),
+        Command::Courses => community::courses(turn),
+        Command::Join { course } => community::join(turn, course),
+        Command::Leave { course } => community::leave(turn, course),
+        Command::Tz { zone } => community::tz(turn, *zone),
+        Command::Progress => work::progress(turn),
+        Command::Syllabus { week } => course::show_syllabus(turn, *week),
+        Command::SyllabusLoad { syllabus } => course::load_syllabus(turn, syllabus),
+        Command::Submit { week, body } => work::submit(turn, *week, body),
+        Command::Status => work::status(turn),
+        Command::CourseNew { slug, settings } => course::create(turn, slug, settings),
+        Command::CoursePause => course::pause(turn),
+        Command::CourseResume => course::resume(turn),
+        Command::CourseEnd => course::end(turn),
+        Command::CourseSet { settings } => course::set(turn, settings),
+        Command::Organizer { action, user } => course::set_role(turn, Role::Organizer, *action, user),
+        Command::Mentor { action, user } => course::set_role(turn, Role::Mentor, *action, user),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// "3 learners", "1 learner".
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+#[cfg(test)]
+mod tests;

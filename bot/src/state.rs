@@ -1,0 +1,599 @@
+//! The community's state as the domain sees it, and the changes that move it.
+//!
+//! The runtime keeps one [`State`] in memory, loaded from storage at start. A decision reads it
+//! and returns [`Change`]s; storage writes those changes in one transaction, and the same changes
+//! are applied here with [`State::apply`]. Storage and memory therefore never disagree about what
+//! a change means: the storage conformance suite checks that a state loaded back from the
+//! database equals the state built in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Account, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
+use crate::schedule::{Offset, PromptSchedule, resolve_local};
+use crate::syllabus::Syllabus;
+
+/// A person's role in one course.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Runs the course.
+    Organizer,
+    /// Helps where peers cannot.
+    Mentor,
+    /// Takes the course.
+    Learner,
+}
+
+impl Role {
+    /// Lowercase name, also the stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Organizer => "organizer",
+            Role::Mentor => "mentor",
+            Role::Learner => "learner",
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "organizer" => Some(Role::Organizer),
+            "mentor" => Some(Role::Mentor),
+            "learner" => Some(Role::Learner),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a course's schedule runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CourseStatus {
+    /// Runs on its schedule.
+    Active,
+    /// Schedule held.
+    Paused,
+    /// Closed.
+    Ended,
+}
+
+impl CourseStatus {
+    /// Lowercase name, also the stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CourseStatus::Active => "active",
+            CourseStatus::Paused => "paused",
+            CourseStatus::Ended => "ended",
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(text: &str) -> Option<CourseStatus> {
+        match text {
+            "active" => Some(CourseStatus::Active),
+            "paused" => Some(CourseStatus::Paused),
+            "ended" => Some(CourseStatus::Ended),
+            _ => None,
+        }
+    }
+}
+
+/// A person the bot knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Id.
+    pub id: PersonId,
+    /// Display name from the platform at first contact.
+    pub name: String,
+    /// Their own zone, set with `!tz`.
+    pub zone: Option<Zone>,
+    /// Their chat accounts.
+    pub accounts: Vec<Account>,
+}
+
+/// A school.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct School {
+    /// Id.
+    pub id: SchoolId,
+    /// Derived from the name.
+    pub slug: Slug,
+    /// As given.
+    pub name: String,
+}
+
+/// What organizers can change about a course.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CourseSettings {
+    /// Title.
+    pub title: String,
+    /// School, if any.
+    pub school: Option<SchoolId>,
+    /// Cycle label.
+    pub cycle: Option<String>,
+    /// First day (in the course's zone) a prompt may fall on.
+    pub start: NaiveDate,
+    /// Number of weeks.
+    pub weeks: u32,
+    /// The course's zone.
+    pub zone: Zone,
+    /// When prompts are posted.
+    pub prompt: PromptSchedule,
+    /// Submission deadline after each prompt.
+    pub deadline: Offset,
+}
+
+/// A member of a course.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Role.
+    pub role: Role,
+    /// Since when.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A week whose prompt has been posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenedWeek {
+    /// When it was scheduled (deadlines count from here).
+    pub prompt_at: DateTime<Utc>,
+    /// When it was actually posted.
+    pub posted_at: DateTime<Utc>,
+    /// Posted after downtime.
+    pub late: bool,
+}
+
+/// A learner's work for one week.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submission {
+    /// Id.
+    pub id: SubmissionId,
+    /// Week.
+    pub week: u32,
+    /// Learner.
+    pub author: PersonId,
+    /// First version's time.
+    pub first_at: DateTime<Utc>,
+    /// First version came after the deadline.
+    pub late: bool,
+    /// Number of versions (1 = no revisions).
+    pub revisions: u32,
+    /// Latest version's time.
+    pub latest_at: DateTime<Utc>,
+    /// Latest version's text.
+    pub body: String,
+}
+
+/// A course.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Course {
+    /// Id.
+    pub id: CourseId,
+    /// Unique short name.
+    pub slug: Slug,
+    /// Settings.
+    pub settings: CourseSettings,
+    /// Status.
+    pub status: CourseStatus,
+    /// When the status last changed.
+    pub status_at: DateTime<Utc>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Creator (the first organizer).
+    pub created_by: PersonId,
+    /// Members by person.
+    pub members: BTreeMap<PersonId, Member>,
+    /// The syllabus, once loaded.
+    pub syllabus: Option<Syllabus>,
+    /// Weeks posted so far.
+    pub opened: BTreeMap<u32, OpenedWeek>,
+    /// Submissions by (week, author).
+    pub submissions: BTreeMap<(u32, PersonId), Submission>,
+}
+
+impl Course {
+    /// A person's role here.
+    pub fn role(&self, person: PersonId) -> Option<Role> {
+        self.members.get(&person).map(|m| m.role)
+    }
+
+    /// Members with a role, in id order.
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = PersonId> + '_ {
+        self.members.iter().filter(move |(_, m)| m.role == role).map(|(p, _)| *p)
+    }
+
+    /// The latest week posted.
+    pub fn current_week(&self) -> Option<u32> {
+        self.opened.keys().next_back().copied()
+    }
+
+    /// The submission deadline of an opened week.
+    pub fn deadline(&self, week: u32) -> Option<DateTime<Utc>> {
+        let opened = self.opened.get(&week)?;
+        Some(self.settings.deadline.after(self.settings.zone, opened.prompt_at))
+    }
+
+    /// Start of the first day, as an instant.
+    pub fn start_instant(&self) -> DateTime<Utc> {
+        resolve_local(self.settings.zone, self.settings.start.and_hms_opt(0, 0, 0).expect("midnight exists"))
+    }
+
+    /// The title of week `n` from the syllabus, if loaded.
+    pub fn week_title(&self, n: u32) -> Option<&str> {
+        self.syllabus.as_ref()?.week(n).map(|w| w.title.as_str())
+    }
+}
+
+/// Kinds of scheduled job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum JobKind {
+    /// Post a week's prompt.
+    Prompt,
+}
+
+impl JobKind {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Prompt => "prompt",
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(text: &str) -> Option<JobKind> {
+        match text {
+            "prompt" => Some(JobKind::Prompt),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies a job: one of each kind per course and week.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct JobKey {
+    /// Course.
+    pub course: CourseId,
+    /// Kind.
+    pub kind: JobKind,
+    /// Week.
+    pub week: u32,
+}
+
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.kind.as_str(), self.course, self.week)
+    }
+}
+
+/// A state change, as decided by the domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// First contact with a person.
+    PersonRegistered {
+        /// New id.
+        person: PersonId,
+        /// Their account.
+        account: Account,
+        /// Display name.
+        name: String,
+    },
+    /// `!tz`.
+    PersonZoneSet {
+        /// Who.
+        person: PersonId,
+        /// Zone.
+        zone: Zone,
+    },
+    /// A new school.
+    SchoolCreated {
+        /// New id.
+        school: SchoolId,
+        /// Slug.
+        slug: Slug,
+        /// Name.
+        name: String,
+    },
+    /// A new course.
+    CourseCreated {
+        /// New id.
+        course: CourseId,
+        /// Slug.
+        slug: Slug,
+        /// Settings.
+        settings: CourseSettings,
+        /// Creator.
+        created_by: PersonId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// `!course set`.
+    CourseSettingsChanged {
+        /// Which.
+        course: CourseId,
+        /// All settings, after the change.
+        settings: CourseSettings,
+    },
+    /// Pause, resume, end.
+    CourseStatusChanged {
+        /// Which.
+        course: CourseId,
+        /// New status.
+        status: CourseStatus,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A person joins a course or gets a new role in it.
+    MemberSet {
+        /// Course.
+        course: CourseId,
+        /// Person.
+        person: PersonId,
+        /// Role.
+        role: Role,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A person leaves a course.
+    MemberRemoved {
+        /// Course.
+        course: CourseId,
+        /// Person.
+        person: PersonId,
+    },
+    /// A syllabus loaded or replaced.
+    SyllabusLoaded {
+        /// Course.
+        course: CourseId,
+        /// The syllabus.
+        syllabus: Box<Syllabus>,
+        /// Who.
+        by: PersonId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A week's prompt was posted.
+    WeekOpened {
+        /// Course.
+        course: CourseId,
+        /// Week.
+        week: u32,
+        /// Record.
+        opened: OpenedWeek,
+    },
+    /// The pending jobs of a course, replacing all earlier pending ones.
+    JobsPlanned {
+        /// Course.
+        course: CourseId,
+        /// Jobs and due times.
+        jobs: Vec<(JobKey, DateTime<Utc>)>,
+    },
+    /// A job ran.
+    JobDone {
+        /// Which.
+        job: JobKey,
+    },
+    /// A submission or a revision of one.
+    SubmissionRecorded {
+        /// Id (the same for every revision).
+        submission: SubmissionId,
+        /// Course.
+        course: CourseId,
+        /// Week.
+        week: u32,
+        /// Learner.
+        author: PersonId,
+        /// Text or link.
+        body: String,
+        /// When.
+        at: DateTime<Utc>,
+        /// After the deadline.
+        late: bool,
+        /// 1 for the first version.
+        revision: u32,
+    },
+}
+
+/// Everything the domain knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    /// People.
+    pub persons: BTreeMap<PersonId, Person>,
+    /// Account to person.
+    pub accounts: BTreeMap<Account, PersonId>,
+    /// Schools.
+    pub schools: BTreeMap<SchoolId, School>,
+    /// Courses.
+    pub courses: BTreeMap<CourseId, Course>,
+    /// Slug to course.
+    pub course_slugs: BTreeMap<Slug, CourseId>,
+    /// Pending jobs.
+    pub jobs: BTreeMap<JobKey, DateTime<Utc>>,
+    /// Pending jobs by due time (the scheduler's index: finding what is due never scans courses).
+    pub due: BTreeSet<(DateTime<Utc>, JobKey)>,
+    /// Highest submission id handed out.
+    pub last_submission: i64,
+}
+
+impl State {
+    /// The course with this slug.
+    pub fn course_by_slug(&self, slug: &Slug) -> Option<&Course> {
+        self.courses.get(self.course_slugs.get(slug)?)
+    }
+
+    /// The school with this slug.
+    pub fn school_by_slug(&self, slug: &Slug) -> Option<&School> {
+        self.schools.values().find(|s| &s.slug == slug)
+    }
+
+    /// The next free person id.
+    pub fn next_person_id(&self) -> PersonId {
+        PersonId(self.persons.keys().next_back().map_or(1, |p| p.0 + 1))
+    }
+
+    /// The next free course id.
+    pub fn next_course_id(&self) -> CourseId {
+        CourseId(self.courses.keys().next_back().map_or(1, |c| c.0 + 1))
+    }
+
+    /// The next free school id.
+    pub fn next_school_id(&self) -> SchoolId {
+        SchoolId(self.schools.keys().next_back().map_or(1, |s| s.0 + 1))
+    }
+
+    /// The next free submission id.
+    pub fn next_submission_id(&self) -> SubmissionId {
+        SubmissionId(self.last_submission + 1)
+    }
+
+    /// The earliest pending job due at or before `now`.
+    pub fn next_due_job(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, JobKey)> {
+        self.due.first().copied().filter(|(at, _)| *at <= now)
+    }
+
+    /// When the next job falls due, if any.
+    pub fn next_due_time(&self) -> Option<DateTime<Utc>> {
+        self.due.first().map(|(at, _)| *at)
+    }
+
+    /// Pending jobs of one course.
+    pub fn course_jobs(&self, course: CourseId) -> impl Iterator<Item = (&JobKey, &DateTime<Utc>)> {
+        let from = JobKey { course, kind: JobKind::Prompt, week: 0 };
+        self.jobs.range(from..).take_while(move |(k, _)| k.course == course)
+    }
+
+    /// When week `n` of a course opens (opened or planned).
+    pub fn prompt_time(&self, course: &Course, week: u32) -> Option<DateTime<Utc>> {
+        if let Some(o) = course.opened.get(&week) {
+            return Some(o.prompt_at);
+        }
+        self.jobs.get(&JobKey { course: course.id, kind: JobKind::Prompt, week }).copied()
+    }
+
+    /// The zones to show a person a time of this course in: the course's, then theirs.
+    pub fn zones_for(&self, person: PersonId, course: &Course) -> Vec<Zone> {
+        let mut zones = vec![course.settings.zone];
+        if let Some(z) = self.persons.get(&person).and_then(|p| p.zone) {
+            zones.push(z);
+        }
+        zones
+    }
+
+    /// Applies one change.
+    ///
+    /// Changes refer to things that exist: a decision only emits changes about what it found in
+    /// this state, so a missing course or person here means the change is ignored, never a panic.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::PersonRegistered { person, account, name } => {
+                let entry = self.persons.entry(*person).or_insert_with(|| Person {
+                    id: *person,
+                    name: name.clone(),
+                    zone: None,
+                    accounts: Vec::new(),
+                });
+                if !entry.accounts.contains(account) {
+                    entry.accounts.push(account.clone());
+                }
+                self.accounts.insert(account.clone(), *person);
+            }
+            Change::PersonZoneSet { person, zone } => {
+                if let Some(p) = self.persons.get_mut(person) {
+                    p.zone = Some(*zone);
+                }
+            }
+            Change::SchoolCreated { school, slug, name } => {
+                self.schools.insert(*school, School { id: *school, slug: slug.clone(), name: name.clone() });
+            }
+            Change::CourseCreated { course, slug, settings, created_by, at } => {
+                self.course_slugs.insert(slug.clone(), *course);
+                self.courses.insert(
+                    *course,
+                    Course {
+                        id: *course,
+                        slug: slug.clone(),
+                        settings: settings.clone(),
+                        status: CourseStatus::Active,
+                        status_at: *at,
+                        created_at: *at,
+                        created_by: *created_by,
+                        members: BTreeMap::new(),
+                        syllabus: None,
+                        opened: BTreeMap::new(),
+                        submissions: BTreeMap::new(),
+                    },
+                );
+            }
+            Change::CourseSettingsChanged { course, settings } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.settings = settings.clone();
+                }
+            }
+            Change::CourseStatusChanged { course, status, at } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.status = *status;
+                    c.status_at = *at;
+                }
+            }
+            Change::MemberSet { course, person, role, at } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.members.insert(*person, Member { role: *role, joined_at: *at });
+                }
+            }
+            Change::MemberRemoved { course, person } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.members.remove(person);
+                }
+            }
+            Change::SyllabusLoaded { course, syllabus, .. } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.syllabus = Some((**syllabus).clone());
+                }
+            }
+            Change::WeekOpened { course, week, opened } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.opened.insert(*week, *opened);
+                }
+            }
+            Change::JobsPlanned { course, jobs } => {
+                let old: Vec<(JobKey, DateTime<Utc>)> = self.course_jobs(*course).map(|(k, t)| (*k, *t)).collect();
+                for (key, at) in old {
+                    self.jobs.remove(&key);
+                    self.due.remove(&(at, key));
+                }
+                for (key, at) in jobs {
+                    self.jobs.insert(*key, *at);
+                    self.due.insert((*at, *key));
+                }
+            }
+            Change::JobDone { job } => {
+                if let Some(at) = self.jobs.remove(job) {
+                    self.due.remove(&(at, *job));
+                }
+            }
+            Change::SubmissionRecorded { submission, course, week, author, body, at, late, revision } => {
+                self.last_submission = self.last_submission.max(submission.0);
+                if let Some(c) = self.courses.get_mut(course) {
+                    let entry = c.submissions.entry((*week, *author)).or_insert_with(|| Submission {
+                        id: *submission,
+                        week: *week,
+                        author: *author,
+                        first_at: *at,
+                        late: *late,
+                        revisions: 0,
+                        latest_at: *at,
+                        body: String::new(),
+                    });
+                    entry.revisions = (*revision).max(entry.revisions);
+                    entry.latest_at = *at;
+                    entry.body = body.clone();
+                }
+            }
+        }
+    }
+}
+
+/// How late a job may run before its post says it is late.
+pub fn late_grace() -> Duration {
+    Duration::minutes(5)
+}

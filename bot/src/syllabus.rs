@@ -1,0 +1,357 @@
+//! The syllabus: a Markdown file organizers write by hand.
+//!
+//! ```markdown
+//! # Intro to Data
+//! An optional introduction.
+//!
+//! ## Week 1: Getting started
+//! The prompt: what to read, what to make.
+//! - [Data basics](https://example.org/basics)
+//!
+//! ### Review
+//! - Is the question clear?
+//! ```
+//!
+//! Weeks are numbered from 1 without gaps. Links must be `http(s)`. A `### Review` sub-section
+//! holds the questions reviewers answer. Errors carry the line number so the organizer can fix
+//! the file without guessing.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest syllabus accepted, in bytes.
+pub const MAX_BYTES: usize = 64 * 1024;
+
+/// A parsed syllabus.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Syllabus {
+    /// The `# Title`.
+    pub title: String,
+    /// Text between the title and week 1.
+    pub intro: String,
+    /// Weeks 1..=n, in order.
+    pub weeks: Vec<WeekPlan>,
+    /// The file as written.
+    pub source: String,
+}
+
+/// One `## Week N: title` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekPlan {
+    /// N.
+    pub number: u32,
+    /// The title after the colon.
+    pub title: String,
+    /// The prompt as Markdown (materials included, review questions not).
+    pub prompt: String,
+    /// Links found in the prompt.
+    pub materials: Vec<Material>,
+    /// Questions from `### Review`.
+    pub review_questions: Vec<String>,
+}
+
+/// A link to open material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Material {
+    /// The link text (or the URL for a bare link).
+    pub title: String,
+    /// The URL.
+    pub url: String,
+}
+
+/// A syllabus that cannot be used, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct SyllabusError {
+    /// 1-based line number (0 for the file as a whole).
+    pub line: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+fn err<T>(line: usize, message: impl Into<String>) -> Result<T, SyllabusError> {
+    Err(SyllabusError { line, message: message.into() })
+}
+
+impl Syllabus {
+    /// The plan for week `n`, if the syllabus has it.
+    pub fn week(&self, n: u32) -> Option<&WeekPlan> {
+        self.weeks.get(usize::try_from(n).ok()?.checked_sub(1)?)
+    }
+
+    /// Number of weeks.
+    pub fn len(&self) -> u32 {
+        u32::try_from(self.weeks.len()).unwrap_or(u32::MAX)
+    }
+
+    /// True if there are no weeks (never so for a parsed syllabus).
+    pub fn is_empty(&self) -> bool {
+        self.weeks.is_empty()
+    }
+
+    /// Parses a syllabus.
+    ///
+    /// # Errors
+    /// The first problem found, with its line number.
+    pub fn parse(source: &str) -> Result<Syllabus, SyllabusError> {
+        if source.len() > MAX_BYTES {
+            return err(0, format!("the file is {} KB; a syllabus may be at most {} KB", source.len() / 1024, MAX_BYTES / 1024));
+        }
+        let mut title: Option<String> = None;
+        let mut intro = String::new();
+        let mut weeks: Vec<WeekPlan> = Vec::new();
+        // Where text lines go: the intro, a week's prompt, or a week's review section.
+        let mut in_review = false;
+        let mut review_line = 0;
+        let mut in_fence = false;
+
+        for (index, raw) in source.lines().enumerate() {
+            let line_no = index + 1;
+            let line = raw.trim_end_matches('\r');
+            if let Some(c) = line.chars().find(|c| crate::ids::is_invisible(*c) && *c != '\u{200D}') {
+                return err(line_no, format!("contains an invisible character (U+{:04X}); remove it", c as u32));
+            }
+            let trimmed = line.trim();
+            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                in_fence = !in_fence;
+            }
+            if !in_fence && !trimmed.starts_with("```") && !trimmed.starts_with("~~~") {
+                if let Some(rest) = heading(trimmed, 1) {
+                    if title.is_some() {
+                        return err(line_no, "a second '# ' title; use '## Week N: title' for weeks");
+                    }
+                    if rest.is_empty() {
+                        return err(line_no, "the title is empty");
+                    }
+                    title = Some(rest.to_owned());
+                    continue;
+                }
+                if title.is_none() && !trimmed.is_empty() {
+                    return err(line_no, "a syllabus starts with its title, like '# Intro to Data'");
+                }
+                if let Some(rest) = heading(trimmed, 2) {
+                    close_review(&weeks, in_review, review_line)?;
+                    in_review = false;
+                    let expected = u32::try_from(weeks.len()).unwrap_or(u32::MAX) + 1;
+                    let week = parse_week_heading(rest, expected, line_no)?;
+                    weeks.push(week);
+                    continue;
+                }
+                if let Some(rest) = heading(trimmed, 3) {
+                    if rest.eq_ignore_ascii_case("review") {
+                        let Some(week) = weeks.last() else {
+                            return err(line_no, "'### Review' must be inside a '## Week N' section");
+                        };
+                        if in_review {
+                            return err(line_no, format!("week {} already has a '### Review' section", week.number));
+                        }
+                        in_review = true;
+                        review_line = line_no;
+                        continue;
+                    }
+                    if in_review {
+                        return err(line_no, "the '### Review' section must be the last part of its week");
+                    }
+                }
+            }
+            let Some(week) = weeks.last_mut() else {
+                if title.is_some() {
+                    push_line(&mut intro, line);
+                }
+                continue;
+            };
+            if in_review {
+                let q = trimmed.trim_start_matches(['-', '*', '+']).trim();
+                let q = strip_ordinal(q);
+                if !q.is_empty() {
+                    week.review_questions.push(q.to_owned());
+                }
+                continue;
+            }
+            for (url, title) in links(line) {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return err(line_no, format!("the link '{url}' must start with https:// or http://"));
+                }
+                if url.chars().any(char::is_whitespace) || url.len() < 10 {
+                    return err(line_no, format!("the link '{url}' is not a valid web address"));
+                }
+                week.materials.push(Material { title, url });
+            }
+            push_line(&mut week.prompt, line);
+        }
+        if in_fence {
+            return err(source.lines().count(), "a code block (```) is not closed");
+        }
+        close_review(&weeks, in_review, review_line)?;
+        let Some(title) = title else {
+            return err(1, "the file is empty; a syllabus starts with a title like '# Intro to Data'");
+        };
+        if weeks.is_empty() {
+            return err(source.lines().count().max(1), "no weeks: add sections like '## Week 1: Getting started'");
+        }
+        for week in &mut weeks {
+            week.prompt = week.prompt.trim().to_owned();
+        }
+        if let Some(empty) = weeks.iter().find(|w| w.prompt.is_empty()) {
+            let line = source
+                .lines()
+                .position(|l| heading(l.trim(), 2).is_some_and(|h| parse_week_number(h) == Some(empty.number)))
+                .map_or(0, |p| p + 1);
+            return err(line, format!("week {} has no prompt text under its heading", empty.number));
+        }
+        Ok(Syllabus { title, intro: intro.trim().to_owned(), weeks, source: source.to_owned() })
+    }
+}
+
+fn close_review(weeks: &[WeekPlan], in_review: bool, review_line: usize) -> Result<(), SyllabusError> {
+    if in_review {
+        if let Some(week) = weeks.last() {
+            if week.review_questions.is_empty() {
+                return err(review_line, format!("week {}'s '### Review' section has no questions", week.number));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn heading(line: &str, level: usize) -> Option<&str> {
+    let hashes = line.chars().take_while(|c| *c == '#').count();
+    if hashes != level {
+        return None;
+    }
+    let rest = &line[level..];
+    if rest.is_empty() {
+        return Some("");
+    }
+    rest.strip_prefix(' ').map(str::trim)
+}
+
+fn parse_week_number(rest: &str) -> Option<u32> {
+    let rest = rest.strip_prefix("Week ").or_else(|| rest.strip_prefix("week "))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn parse_week_heading(rest: &str, expected: u32, line: usize) -> Result<WeekPlan, SyllabusError> {
+    let Some(number) = parse_week_number(rest) else {
+        if rest.eq_ignore_ascii_case("badges") {
+            return err(line, "'## Badges' sections are not supported yet");
+        }
+        return err(line, format!("expected a week heading like '## Week {expected}: title', found '## {rest}'"));
+    };
+    if number != expected {
+        return err(line, format!("weeks must be numbered in order: expected week {expected}, found week {number}"));
+    }
+    let after_number = rest.splitn(2, char::is_whitespace).nth(1).unwrap_or("").trim_start_matches(char::is_numeric);
+    let title = match after_number.trim().strip_prefix(':') {
+        Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        Some(_) => return err(line, format!("week {number} has an empty title after the colon")),
+        None if after_number.trim().is_empty() => format!("Week {number}"),
+        None => return err(line, format!("write the week heading as '## Week {number}: title'")),
+    };
+    Ok(WeekPlan { number, title, prompt: String::new(), materials: Vec::new(), review_questions: Vec::new() })
+}
+
+fn push_line(buffer: &mut String, line: &str) {
+    buffer.push_str(line);
+    buffer.push('\n');
+}
+
+fn strip_ordinal(q: &str) -> &str {
+    let digits = q.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 {
+        if let Some(rest) = q[digits..].strip_prefix(". ").or_else(|| q[digits..].strip_prefix(") ")) {
+            return rest.trim();
+        }
+    }
+    q
+}
+
+/// Markdown links `[title](url)` and bare `http(s)://` URLs in a line, as `(url, title)`.
+fn links(line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    let mut consumed_ranges: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    while let Some(open) = rest.find('[') {
+        let Some(close_rel) = rest[open..].find("](") else { break };
+        let close = open + close_rel;
+        let Some(end_rel) = rest[close + 2..].find(')') else { break };
+        let end = close + 2 + end_rel;
+        let title = rest[open + 1..close].trim().to_owned();
+        let url = rest[close + 2..end].trim().to_owned();
+        out.push((url, title));
+        consumed_ranges.push((offset + open, offset + end));
+        offset += end + 1;
+        rest = &rest[end + 1..];
+    }
+    let mut search_from = 0;
+    while let Some(pos) = line[search_from..].find("http") {
+        let start = search_from + pos;
+        let inside_link = consumed_ranges.iter().any(|(a, b)| start >= *a && start <= *b);
+        let tail = &line[start..];
+        if !inside_link && (tail.starts_with("http://") || tail.starts_with("https://")) {
+            let url: String = tail
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, '<' | '>' | ')' | '"'))
+                .collect();
+            let url = url.trim_end_matches(['.', ',', ';']).to_owned();
+            out.push((url.clone(), url));
+        }
+        search_from = start + 4;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "# Intro to Data\nWelcome!\n\n## Week 1: Getting started\nRead the basics.\n- [Basics](https://example.org/basics)\n- https://example.org/more\n\n### Review\n- Is the question clear?\n- 2. What would you add?\n\n## Week 2: Cleaning\nClean a dataset.\n```\n## not a heading\n```\n";
+
+    #[test]
+    fn a_well_formed_syllabus_parses_into_weeks() {
+        let s = Syllabus::parse(GOOD).unwrap();
+        assert_eq!(s.title, "Intro to Data");
+        assert_eq!(s.intro, "Welcome!");
+        assert_eq!(s.len(), 2);
+        let w1 = s.week(1).unwrap();
+        assert_eq!(w1.title, "Getting started");
+        assert_eq!(w1.materials.len(), 2);
+        assert_eq!(w1.materials[0], Material { title: "Basics".into(), url: "https://example.org/basics".into() });
+        assert_eq!(w1.review_questions, vec!["Is the question clear?", "What would you add?"]);
+        assert!(!w1.prompt.contains("Is the question clear"));
+        assert!(s.week(2).unwrap().prompt.contains("## not a heading"));
+        assert!(s.week(3).is_none());
+        assert!(s.week(0).is_none());
+    }
+
+    fn line_of(source: &str) -> (usize, String) {
+        let e = Syllabus::parse(source).unwrap_err();
+        (e.line, e.message)
+    }
+
+    #[test]
+    fn invalid_syllabi_name_the_line_and_the_problem() {
+        assert_eq!(line_of("").0, 1);
+        assert_eq!(line_of("Intro\n## Week 1: a\nx").0, 1);
+        assert_eq!(line_of("# T\n## Week 2: a\nx").0, 2);
+        assert!(line_of("# T\n## Week 2: a\nx").1.contains("expected week 1"));
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Week 3: b\ny").0, 4);
+        assert_eq!(line_of("# T\n## Week 1: a\n\n## Week 2: b\ny").0, 2);
+        assert_eq!(line_of("# T\n## Week 1: a\nsee [x](ftp://x.org/y)").0, 3);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n### Review\n\n## Week 2: b\ny").0, 4);
+        assert_eq!(line_of("# T\n## Schedule\nx").0, 2);
+        assert_eq!(line_of("# T\nintro only").0, 2);
+        assert_eq!(line_of("# T\n# U\n## Week 1: a\nx").0, 2);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n```\nopen").0, 5);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\u{202E}y").0, 3);
+        assert_eq!(line_of("# T\n### Review\n- q").0, 2);
+        assert_eq!(line_of(&format!("# T\n## Week 1: a\n{}", "x".repeat(MAX_BYTES))).0, 0);
+    }
+
+    #[test]
+    fn week_headings_without_titles_get_a_default() {
+        let s = Syllabus::parse("# T\n## Week 1\nDo it.").unwrap();
+        assert_eq!(s.week(1).unwrap().title, "Week 1");
+    }
+}
