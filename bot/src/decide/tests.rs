@@ -1,1 +1,308 @@
+//! Decisions as plain function calls: a small world, commands in, changes and effects out.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::command::{self, Mention};
+use crate::state::{CourseStatus, JobKind};
+
+const SYLLABUS: &str = "# Intro to Data\n\n## Week 1: Getting started\nRead the basics.\n- [Basics](https://example.org/basics)\n\n### Review\n- Is it clear?\n\n## Week 2: Cleaning\nClean a dataset.\n\n## Week 3: Sharing\nShare it.\n";
+
+struct World {
+    state: State,
+    now: DateTime<Utc>,
+}
+
+const OLGA: PersonId = PersonId(1);
+const ANA: PersonId = PersonId(2);
+const BEN: PersonId = PersonId(3);
+
+impl World {
+    fn new(now: &str) -> World {
+        let mut state = State::default();
+        for (id, name) in [(OLGA, "olga"), (ANA, "ana"), (BEN, "ben")] {
+            state.apply(&Change::PersonRegistered {
+                person: id,
+                account: crate::ids::Account { platform: "memory".into(), handle: name.into() },
+                name: name.into(),
+            });
+        }
+        World { state, now: now.parse().unwrap() }
+    }
+
+    fn apply(&mut self, d: &Decision) {
+        for c in &d.changes {
+            self.state.apply(c);
+        }
+    }
+
+    fn say(&mut self, actor: PersonId, place: Place, text: &str) -> Decision {
+        let command = command::parse(text).expect("a command");
+        let mut mentions = BTreeMap::new();
+        for (handle, id) in [("@olga", OLGA), ("@ana", ANA), ("@ben", BEN)] {
+            mentions.insert(Mention(handle.into()), id);
+        }
+        let input = CommandInput {
+            actor,
+            admin: actor == OLGA,
+            place,
+            reply_to: ReplyTo("r".into()),
+            command,
+            mentions,
+        };
+        let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now });
+        self.apply(&d);
+        d
+    }
+
+    fn course(&self) -> &Course {
+        self.state.courses.values().next().expect("a course")
+    }
+
+    fn room(&self) -> Place {
+        Place::Course(self.course().id)
+    }
+
+    /// Runs every job due by `now`, like the runtime's scheduler step.
+    fn advance(&mut self, by: Duration) -> Vec<Decision> {
+        self.now += by;
+        let mut out = Vec::new();
+        while let Some((_, job)) = self.state.next_due_job(self.now) {
+            let d = decide(&self.state, Input::JobDue { job }, &Ctx { now: self.now });
+            self.apply(&d);
+            out.push(d);
+        }
+        out
+    }
+}
+
+fn reply_text(d: &Decision) -> String {
+    d.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Reply { text, .. } => Some(text.plain()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn posts(ds: &[Decision]) -> Vec<String> {
+    ds.iter()
+        .flat_map(|d| d.effects.iter())
+        .filter_map(|e| match e {
+            Effect::Post { text, .. } => Some(text.plain()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Monday 2026-10-19 08:00 UTC: a course created now with the default schedule opens week 1 at 09:00.
+fn world_with_course() -> World {
+    let mut w = World::new("2026-10-19T08:00:00Z");
+    let d = w.say(OLGA, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" weeks=3");
+    assert!(reply_text(&d).contains("Created"), "{}", reply_text(&d));
+    w
+}
+
+#[test]
+fn admin_creates_a_course_with_its_room_and_becomes_its_organizer() {
+    let mut w = World::new("2026-10-19T08:00:00Z");
+    let d = w.say(OLGA, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" weeks=3");
+    assert!(matches!(d.effects[0], Effect::CreateSchoolSpace { .. }));
+    assert!(matches!(d.effects[1], Effect::CreateCourseRoom { .. }));
+    assert_eq!(w.course().role(OLGA), Some(Role::Organizer));
+    assert_eq!(w.state.course_jobs(w.course().id).count(), 3);
+    assert_eq!(w.state.next_due_time(), Some("2026-10-19T09:00:00Z".parse().unwrap()));
+    assert!(reply_text(&d).contains("Week 1 opens 2026-10-19 09:00"));
+}
+
+#[test]
+fn learner_cannot_create_a_course_and_nothing_changes() {
+    let mut w = World::new("2026-10-19T08:00:00Z");
+    let before = w.state.clone();
+    let d = w.say(ANA, Place::Lobby, "!course new data-101 \"Intro\"");
+    assert!(d.changes.is_empty());
+    assert!(reply_text(&d).contains("only bot admins"));
+    assert_eq!(w.state, before);
+}
+
+#[test]
+fn start_dates_in_the_past_are_refused() {
+    let mut w = World::new("2026-10-19T08:00:00Z");
+    let d = w.say(OLGA, Place::Lobby, "!course new data-101 \"Intro\" start=2026-10-01");
+    assert!(d.changes.is_empty());
+    assert!(reply_text(&d).contains("in the past"));
+}
+
+#[test]
+fn each_prompt_is_posted_once_on_schedule() {
+    let mut w = world_with_course();
+    w.say(OLGA, w.room(), &format!("!syllabus load\n{SYLLABUS}"));
+    let ran = w.advance(Duration::hours(1));
+    let p = posts(&ran);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].contains("Week 1 of 3: Getting started"), "{}", p[0]);
+    assert!(!p[0].contains("Posted late"));
+    // Running the same job again (a replay after a crash) changes nothing.
+    let job = JobKey { course: w.course().id, kind: JobKind::Prompt, week: 1 };
+    let again = decide(&w.state, Input::JobDue { job }, &Ctx { now: w.now });
+    assert_eq!(again, Decision::default());
+    let ran = w.advance(Duration::days(7));
+    assert_eq!(posts(&ran).len(), 1);
+    assert_eq!(w.course().current_week(), Some(2));
+}
+
+#[test]
+fn prompts_overdue_after_downtime_are_posted_late_once_and_say_so() {
+    let mut w = world_with_course();
+    let ran = w.advance(Duration::days(9));
+    let p = posts(&ran);
+    assert_eq!(p.len(), 2, "weeks 1 and 2 were due");
+    assert!(p.iter().all(|t| t.contains("Posted late")));
+    assert!(w.advance(Duration::hours(1)).is_empty());
+}
+
+#[test]
+fn late_joiner_is_welcomed_with_the_current_week_and_its_deadline() {
+    let mut w = world_with_course();
+    w.say(OLGA, w.room(), &format!("!syllabus load\n{SYLLABUS}"));
+    w.advance(Duration::days(8));
+    let d = w.say(ANA, Place::Lobby, "!join data-101");
+    let text = reply_text(&d);
+    assert!(text.contains("week 2 of 3: **Cleaning**"), "{text}");
+    assert!(text.contains("Clean a dataset."));
+    assert!(text.contains("2026-10-31 09:00"), "deadline: {text}");
+    assert!(d.effects.iter().any(|e| matches!(e, Effect::Invite { person, .. } if *person == ANA)));
+}
+
+#[test]
+fn submissions_are_acknowledged_revised_and_marked_late() {
+    let mut w = world_with_course();
+    w.say(ANA, Place::Lobby, "!join data-101");
+    let d = w.say(ANA, w.room(), "!submit https://example.org/a");
+    assert!(reply_text(&d).contains("hasn't started"));
+    assert!(d.changes.is_empty());
+    w.advance(Duration::hours(2));
+    let d = w.say(ANA, w.room(), "!submit https://example.org/a");
+    assert!(reply_text(&d).contains("on time"), "{}", reply_text(&d));
+    w.advance(Duration::days(6));
+    let d = w.say(ANA, w.room(), "!submit week 1 https://example.org/b");
+    assert!(reply_text(&d).contains("version 2"));
+    assert!(reply_text(&d).contains("marked late"));
+    let s = &w.course().submissions[&(1, ANA)];
+    assert_eq!((s.revisions, s.late, s.body.as_str()), (2, false, "https://example.org/b"));
+    let d = w.say(BEN, w.room(), "!submit x");
+    assert!(reply_text(&d).contains("not in"));
+    let d = w.say(ANA, w.room(), "!submit week 3 x");
+    assert!(reply_text(&d).contains("hasn't started"));
+    let d = w.say(ANA, w.room(), "!submit week 9 x");
+    assert!(reply_text(&d).contains("no week 9"));
+}
+
+#[test]
+fn pause_holds_the_schedule_and_resume_picks_it_up() {
+    let mut w = world_with_course();
+    w.advance(Duration::hours(2));
+    let d = w.say(ANA, w.room(), "!course pause");
+    assert!(reply_text(&d).contains("only organizers"));
+    w.say(OLGA, w.room(), "!course pause");
+    assert_eq!(w.course().status, CourseStatus::Paused);
+    assert!(w.advance(Duration::days(14)).is_empty());
+    let d = w.say(OLGA, w.room(), "!course resume");
+    assert!(reply_text(&d).contains("Week 2 opens 2026-11-09 09:00"), "{}", reply_text(&d));
+    assert_eq!(posts(&w.advance(Duration::days(7))).len(), 1);
+}
+
+#[test]
+fn changing_the_schedule_replans_every_future_prompt_and_tells_the_room() {
+    let mut w = world_with_course();
+    w.advance(Duration::hours(2));
+    let d = w.say(OLGA, w.room(), "!course set prompt=\"0 10 * * Tue\" deadline=3d tz=Europe/Berlin");
+    let text = reply_text(&d);
+    // Tuesday 10:00 in Berlin (summer time) is 08:00 UTC, the next day.
+    assert!(text.contains("Week 2 now opens 2026-10-20 08:00"), "{text}");
+    assert!(text.contains("Week 1's work is now due"));
+    let due: Vec<_> = w.state.course_jobs(w.course().id).map(|(_, t)| t.to_rfc3339()).collect();
+    assert_eq!(due, vec!["2026-10-20T08:00:00+00:00", "2026-10-27T09:00:00+00:00"]);
+}
+
+#[test]
+fn loading_a_syllabus_sets_the_weeks_and_refuses_to_drop_posted_ones() {
+    let mut w = world_with_course();
+    let d = w.say(OLGA, w.room(), "!syllabus load\n# T\n## Week 1: a\nx\n## Week 2: b\ny");
+    assert!(reply_text(&d).contains("now has 2 weeks"));
+    assert_eq!(w.course().settings.weeks, 2);
+    w.advance(Duration::days(8));
+    let d = w.say(OLGA, w.room(), "!syllabus load\n# T\n## Week 1: a\nx");
+    assert!(d.changes.is_empty());
+    assert!(reply_text(&d).contains("past weeks cannot be removed"));
+}
+
+#[test]
+fn organizers_add_organizers_and_the_last_one_cannot_leave() {
+    let mut w = world_with_course();
+    let d = w.say(OLGA, Place::Lobby, "!leave data-101");
+    assert!(reply_text(&d).contains("only organizer"));
+    w.say(BEN, Place::Lobby, "!join data-101");
+    let d = w.say(BEN, w.room(), "!organizer add @ana");
+    assert!(reply_text(&d).contains("only organizers"));
+    w.say(OLGA, w.room(), "!organizer add @ana");
+    assert_eq!(w.course().role(ANA), Some(Role::Organizer));
+    let d = w.say(OLGA, w.room(), "!status");
+    assert!(reply_text(&d).contains("1 learner, 2 organizers"), "{}", reply_text(&d));
+}
+
+#[test]
+fn help_lists_only_what_the_caller_may_use() {
+    let mut w = world_with_course();
+    let learner_help = reply_text(&w.say(ANA, Place::Lobby, "!help"));
+    assert!(learner_help.contains("!join"));
+    assert!(!learner_help.contains("!course new"));
+    let admin_help = reply_text(&w.say(OLGA, Place::Lobby, "!help"));
+    assert!(admin_help.contains("!course new"));
+    assert!(reply_text(&w.say(ANA, Place::Lobby, "!help submit")).contains("revision"));
+}
+
+#[test]
+fn a_learner_zone_shows_deadlines_in_both_zones() {
+    let mut w = world_with_course();
+    w.say(ANA, Place::Lobby, "!join data-101");
+    w.advance(Duration::hours(2));
+    w.say(ANA, Place::Lobby, "!tz America/Sao_Paulo");
+    let d = w.say(ANA, w.room(), "!submit hi");
+    let zones = d
+        .effects
+        .iter()
+        .flat_map(|e| match e {
+            Effect::Reply { text, .. } => text.spans.clone(),
+            _ => Vec::new(),
+        })
+        .find_map(|s| match s {
+            crate::text::Span::Time { zones, .. } => Some(zones),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(zones.iter().map(|z| z.name()).collect::<Vec<_>>(), vec!["UTC", "America/Sao_Paulo"]);
+}
+
+#[test]
+fn weekly_prompts_keep_their_local_hour_across_daylight_saving() {
+    let mut w = World::new("2026-10-19T05:00:00Z");
+    w.say(OLGA, Place::Lobby, "!course new de-101 \"Deutsch\" tz=Europe/Berlin weeks=3");
+    let due: Vec<_> = w.state.course_jobs(w.course().id).map(|(_, t)| t.to_rfc3339()).collect();
+    assert_eq!(due, vec!["2026-10-19T07:00:00+00:00", "2026-10-26T08:00:00+00:00", "2026-11-02T08:00:00+00:00"]);
+}
+
+#[test]
+fn joining_on_the_platform_enrols_and_welcomes_in_the_room() {
+    let mut w = world_with_course();
+    let id = w.course().id;
+    let d = decide(&w.state, Input::MemberJoined { person: BEN, course: id }, &Ctx { now: w.now });
+    assert!(matches!(&d.effects[0], Effect::Post { text, .. } if text.plain().contains("Welcome")));
+    w.apply(&d);
+    let again = decide(&w.state, Input::MemberJoined { person: BEN, course: id }, &Ctx { now: w.now });
+    assert_eq!(again, Decision::default());
+}
