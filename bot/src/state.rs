@@ -494,6 +494,7 @@ impl State {
                 });
                 if !entry.accounts.contains(account) {
                     entry.accounts.push(account.clone());
+                    entry.accounts.sort();
                 }
                 self.accounts.insert(account.clone(), *person);
             }

@@ -1,0 +1,346 @@
+//! Facilitator's storage: the domain's changes and the effect outbox in SQL, on SQLite (the
+//! default) or PostgreSQL, through one code path (sqlx's `Any` driver).
+//!
+//! - [`Store::open`] connects and runs the migrations for the backend the URL names.
+//! - [`Store::load_state`] rebuilds the domain [`State`] at start.
+//! - [`Store::begin`] opens a [`Batch`]: inbound events claimed, changes written and effects
+//!   queued in one transaction, so a crash leaves either all of a command or none of it.
+//! - The outbox ([`Store::pending_effects`], [`Store::complete_effects`]) is what the executor
+//!   drains; effects are stored before they are performed, each with its idempotency key.
+
+mod load;
+mod write;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor, Row};
+
+use facilitator_bot::Effect;
+pub use facilitator_bot::State;
+pub use write::Batch;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data the code cannot read (written by a newer version, or edited by hand).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
+    /// A URL that names no supported backend.
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A single file, one process.
+    Sqlite,
+    /// A server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names.
+    ///
+    /// # Errors
+    /// When it names neither.
+    pub fn of_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.chars().take(40).collect()))
+        }
+    }
+}
+
+/// What a platform room belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoomOwner {
+    /// A course's room.
+    Course(facilitator_bot::CourseId),
+    /// A school's space or category.
+    School(facilitator_bot::SchoolId),
+}
+
+/// A stored room mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomRow {
+    /// Owner.
+    pub owner: RoomOwner,
+    /// Platform name.
+    pub platform: String,
+    /// The platform's room id.
+    pub room: String,
+}
+
+/// An effect waiting in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Position in the outbox (effects are performed in this order).
+    pub id: i64,
+    /// Idempotency key.
+    pub key: String,
+    /// The effect.
+    pub effect: Effect,
+    /// Tries so far.
+    pub attempts: i64,
+}
+
+/// Outbox states.
+const PENDING: i64 = 0;
+const DONE: i64 = 1;
+const FAILED: i64 = 2;
+
+/// A connection pool to the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_ms(value: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(value).ok_or_else(|| StoreError::Corrupt(format!("time {value} out of range")))
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://...`) and migrates.
+    ///
+    /// SQLite runs in WAL mode with `synchronous=NORMAL` (a commit survives a process crash; a
+    /// power cut may lose the last moments, never corrupt the file) on one connection: the
+    /// runtime is the only writer, and one connection never meets `SQLITE_BUSY`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn open(url: &str) -> Result<Store> {
+        install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                pool
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(8).connect(url).await?,
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs pending migrations.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the benchmark's raw-insert ceiling and for tests.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Rebuilds the domain state from the database.
+    ///
+    /// # Errors
+    /// On a database failure or unreadable data.
+    pub async fn load_state(&self) -> Result<State> {
+        load::state(&self.pool).await
+    }
+
+    /// Opens a write transaction.
+    ///
+    /// # Errors
+    /// When the database cannot start one.
+    pub async fn begin(&self, now: DateTime<Utc>) -> Result<Batch> {
+        Batch::begin(&self.pool, now).await
+    }
+
+    /// Up to `limit` effects not yet performed, oldest first.
+    ///
+    /// # Errors
+    /// On a database failure or an unreadable effect.
+    pub async fn pending_effects(&self, after_id: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query("SELECT id, key, payload, attempts FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(PENDING)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let payload: String = row.try_get("payload")?;
+                let effect = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox effect: {e}")))?;
+                Ok(OutboxRow { id: row.try_get("id")?, key: row.try_get("key")?, effect, attempts: row.try_get("attempts")? })
+            })
+            .collect()
+    }
+
+    /// Marks effects performed.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn complete_effects(&self, ids: &[i64], at: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET state = $1, done_at = $2 WHERE id = $3")
+                .bind(DONE)
+                .bind(ms(at))
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; `give_up` marks the effect failed for good.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn fail_effect(&self, id: i64, error: &str, give_up: bool, at: DateTime<Utc>) -> Result<()> {
+        let error: String = error.chars().take(1000).collect();
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, state = $2, done_at = $3 WHERE id = $4")
+            .bind(error)
+            .bind(if give_up { FAILED } else { PENDING })
+            .bind(give_up.then(|| ms(at)))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts outbox rows by state: (pending, done, failed).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn outbox_counts(&self) -> Result<(i64, i64, i64)> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state").fetch_all(&self.pool).await?;
+        let mut counts = (0, 0, 0);
+        for row in rows {
+            let state: i64 = row.try_get("state")?;
+            let n: i64 = row.try_get("n")?;
+            match state {
+                PENDING => counts.0 = n,
+                DONE => counts.1 = n,
+                _ => counts.2 = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every stored room.
+    ///
+    /// # Errors
+    /// On a database failure or unreadable data.
+    pub async fn rooms(&self) -> Result<Vec<RoomRow>> {
+        let rows = sqlx::query("SELECT owner_kind, owner_id, platform, room FROM rooms ORDER BY owner_kind, owner_id, platform")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("owner_kind")?;
+                let id: i64 = row.try_get("owner_id")?;
+                let owner = match kind.as_str() {
+                    "course" => RoomOwner::Course(facilitator_bot::CourseId(id)),
+                    "school" => RoomOwner::School(facilitator_bot::SchoolId(id)),
+                    other => return Err(StoreError::Corrupt(format!("room owner kind '{other}'"))),
+                };
+                Ok(RoomRow { owner, platform: row.try_get("platform")?, room: row.try_get("room")? })
+            })
+            .collect()
+    }
+
+    /// Stores the platform room of a course or school.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn set_room(&self, row: &RoomRow) -> Result<()> {
+        let (kind, id) = match row.owner {
+            RoomOwner::Course(c) => ("course", c.0),
+            RoomOwner::School(s) => ("school", s.0),
+        };
+        sqlx::query(
+            "INSERT INTO rooms (owner_kind, owner_id, platform, room) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (owner_kind, owner_id, platform) DO UPDATE SET room = excluded.room",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(row.platform.clone())
+        .bind(row.room.clone())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets handled inbound event ids older than `before` (they will not be replayed).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn prune_inbound(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM inbound WHERE received_at < $1").bind(ms(before)).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// `sqlite://PATH` with `mode=rwc` so a new file is created.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("memory") || url.contains("mode=") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+impl FromStr for Backend {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Backend::of_url(s)
+    }
+}

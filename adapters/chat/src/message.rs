@@ -1,0 +1,114 @@
+//! Inbound events and outbound messages.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{MessageRef, RoomRef, UserRef};
+
+/// Something that happened on a platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// A message in a room or a direct conversation.
+    Message(IncomingMessage),
+    /// A user joined a room.
+    MemberJoined {
+        /// The platform's unique id of this event (for deduplication).
+        event_id: String,
+        /// Room.
+        room: RoomRef,
+        /// User.
+        user: UserRef,
+        /// Their display name.
+        name: String,
+    },
+}
+
+/// A message someone sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingMessage {
+    /// The message.
+    pub id: MessageRef,
+    /// The platform's unique id of this event (for deduplication).
+    pub event_id: String,
+    /// Who sent it.
+    pub author: UserRef,
+    /// Their display name.
+    pub author_name: String,
+    /// Plain text.
+    pub text: String,
+    /// Sent in a one-to-one conversation with the bot.
+    pub is_direct: bool,
+    /// When the platform says it was sent.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// One piece of an outgoing message, rendered by each adapter its own way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// The bot's own Markdown.
+    Markdown(String),
+    /// Text from a user: must be escaped.
+    Text(String),
+    /// Inline code.
+    Code(String),
+    /// A mention of a user.
+    Mention {
+        /// Who.
+        user: UserRef,
+        /// Display name.
+        name: String,
+    },
+    /// An instant: `fallback` is it written out in the relevant zones; platforms that localise
+    /// times for each reader (Discord) use `at`.
+    Time {
+        /// The instant.
+        at: DateTime<Utc>,
+        /// As text.
+        fallback: String,
+    },
+}
+
+/// A message to send.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OutgoingMessage {
+    /// Content.
+    pub segments: Vec<Segment>,
+    /// Answer this message (a reply), if set.
+    pub reply_to: Option<MessageRef>,
+    /// Only the author of `reply_to` needs to see it (ephemeral where possible).
+    pub private: bool,
+}
+
+impl OutgoingMessage {
+    /// Plain-text rendering: Markdown and user text as written, mentions as `@name`, times as
+    /// their fallback. The in-memory adapter shows this.
+    pub fn plain(&self) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            match s {
+                Segment::Markdown(t) | Segment::Text(t) => out.push_str(t),
+                Segment::Code(t) => {
+                    out.push('`');
+                    out.push_str(t);
+                    out.push('`');
+                }
+                Segment::Mention { name, .. } => {
+                    out.push('@');
+                    out.push_str(name);
+                }
+                Segment::Time { fallback, .. } => out.push_str(fallback),
+            }
+        }
+        out
+    }
+}
+
+/// A course room to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomSpec {
+    /// Short name, also the alias or channel name (`data-101`).
+    pub name: String,
+    /// Topic.
+    pub topic: String,
+    /// The school's space or category.
+    pub parent: Option<RoomRef>,
+}

@@ -1,0 +1,156 @@
+//! Rebuilding the domain state from the tables.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use sqlx::{AnyPool, Row};
+
+use facilitator_bot::schedule::{Offset, PromptSchedule};
+use facilitator_bot::state::{Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek, Person, Role, School, Submission};
+use facilitator_bot::syllabus::Syllabus;
+use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
+
+use crate::{Result, StoreError, from_ms};
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+fn week(value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| corrupt("week", value))
+}
+
+pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
+    let mut state = State::default();
+
+    for row in sqlx::query("SELECT id, name, tz FROM persons ORDER BY id").fetch_all(pool).await? {
+        let id = PersonId(row.try_get("id")?);
+        let tz: Option<String> = row.try_get("tz")?;
+        let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
+        state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new() });
+    }
+    for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle").fetch_all(pool).await? {
+        let account = Account { platform: row.try_get("platform")?, handle: row.try_get("handle")? };
+        let person = PersonId(row.try_get("person_id")?);
+        if let Some(p) = state.persons.get_mut(&person) {
+            p.accounts.push(account.clone());
+        }
+        state.accounts.insert(account, person);
+    }
+    for row in sqlx::query("SELECT id, slug, name FROM schools ORDER BY id").fetch_all(pool).await? {
+        let id = SchoolId(row.try_get("id")?);
+        let slug: String = row.try_get("slug")?;
+        let slug = Slug::parse(&slug).map_err(|e| corrupt("school slug", e))?;
+        state.schools.insert(id, School { id, slug, name: row.try_get("name")? });
+    }
+    let courses = sqlx::query(
+        "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, status, status_at, \
+         created_at, created_by FROM courses ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in courses {
+        let id = CourseId(row.try_get("id")?);
+        let slug: String = row.try_get("slug")?;
+        let slug = Slug::parse(&slug).map_err(|e| corrupt("course slug", e))?;
+        let start: String = row.try_get("start_date")?;
+        let tz: String = row.try_get("tz")?;
+        let cron: String = row.try_get("prompt_cron")?;
+        let status: String = row.try_get("status")?;
+        let deadline: i64 = row.try_get("deadline_minutes")?;
+        let weeks: i64 = row.try_get("weeks")?;
+        let settings = CourseSettings {
+            title: row.try_get("title")?,
+            school: row.try_get::<Option<i64>, _>("school_id")?.map(SchoolId),
+            cycle: row.try_get("cycle")?,
+            start: NaiveDate::parse_from_str(&start, "%Y-%m-%d").map_err(|e| corrupt("start date", e))?,
+            weeks: week(weeks)?,
+            zone: Zone::parse(&tz).map_err(|e| corrupt("course zone", e))?,
+            prompt: PromptSchedule::parse(&cron).map_err(|e| corrupt("prompt schedule", e))?,
+            deadline: Offset::from_minutes(u32::try_from(deadline).map_err(|_| corrupt("deadline", deadline))?),
+        };
+        let course = Course {
+            id,
+            slug: slug.clone(),
+            settings,
+            status: CourseStatus::parse(&status).ok_or_else(|| corrupt("course status", &status))?,
+            status_at: from_ms(row.try_get("status_at")?)?,
+            created_at: from_ms(row.try_get("created_at")?)?,
+            created_by: PersonId(row.try_get("created_by")?),
+            members: BTreeMap::new(),
+            syllabus: None,
+            opened: BTreeMap::new(),
+            submissions: BTreeMap::new(),
+        };
+        state.course_slugs.insert(slug, id);
+        state.courses.insert(id, course);
+    }
+    for row in sqlx::query("SELECT course_id, person_id, role, joined_at FROM members").fetch_all(pool).await? {
+        let role: String = row.try_get("role")?;
+        let member = Member { role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?, joined_at: from_ms(row.try_get("joined_at")?)? };
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.members.insert(PersonId(row.try_get("person_id")?), member);
+        }
+    }
+    let syllabi = sqlx::query(
+        "SELECT s.course_id, s.source FROM syllabi s \
+         WHERE s.version = (SELECT MAX(version) FROM syllabi t WHERE t.course_id = s.course_id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in syllabi {
+        let source: String = row.try_get("source")?;
+        let syllabus = Syllabus::parse(&source).map_err(|e| corrupt("syllabus", e))?;
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.syllabus = Some(syllabus);
+        }
+    }
+    for row in sqlx::query("SELECT course_id, week, prompt_at, posted_at, late FROM weeks").fetch_all(pool).await? {
+        let opened = OpenedWeek {
+            prompt_at: from_ms(row.try_get("prompt_at")?)?,
+            posted_at: from_ms(row.try_get("posted_at")?)?,
+            late: row.try_get::<i64, _>("late")? != 0,
+        };
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.opened.insert(week(row.try_get("week")?)?, opened);
+        }
+    }
+    let submissions = sqlx::query(
+        "SELECT s.id, s.course_id, s.week, s.person_id, s.first_at, s.late, s.revisions, s.latest_at, r.body \
+         FROM submissions s JOIN submission_revisions r ON r.submission_id = s.id AND r.revision = s.revisions",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in submissions {
+        let id = SubmissionId(row.try_get("id")?);
+        let author = PersonId(row.try_get("person_id")?);
+        let w = week(row.try_get("week")?)?;
+        let revisions: i64 = row.try_get("revisions")?;
+        let submission = Submission {
+            id,
+            week: w,
+            author,
+            first_at: from_ms(row.try_get("first_at")?)?,
+            late: row.try_get::<i64, _>("late")? != 0,
+            revisions: u32::try_from(revisions).map_err(|_| corrupt("revisions", revisions))?,
+            latest_at: from_ms(row.try_get("latest_at")?)?,
+            body: row.try_get("body")?,
+        };
+        state.last_submission = state.last_submission.max(id.0);
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.submissions.insert((w, author), submission);
+        }
+    }
+    for row in sqlx::query("SELECT course_id, kind, week, due_at FROM jobs").fetch_all(pool).await? {
+        let kind: String = row.try_get("kind")?;
+        let key = JobKey {
+            course: CourseId(row.try_get("course_id")?),
+            kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
+            week: week(row.try_get("week")?)?,
+        };
+        let due = from_ms(row.try_get("due_at")?)?;
+        state.jobs.insert(key, due);
+        state.due.insert((due, key));
+    }
+    Ok(state)
+}

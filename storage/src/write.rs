@@ -1,0 +1,241 @@
+//! One write transaction: inbound events claimed, domain changes written, effects queued.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use facilitator_bot::state::{Change, CourseSettings};
+use facilitator_bot::{CourseId, Effect};
+
+use crate::{PENDING, Result, StoreError, ms};
+
+/// A write transaction. Dropping it without [`Batch::commit`] rolls everything back.
+#[derive(Debug)]
+pub struct Batch {
+    tx: Transaction<'static, Any>,
+    now: DateTime<Utc>,
+}
+
+impl Batch {
+    pub(crate) async fn begin(pool: &AnyPool, now: DateTime<Utc>) -> Result<Batch> {
+        Ok(Batch { tx: pool.begin().await?, now })
+    }
+
+    /// Records that the platform event `key` is being handled. `false` means it was handled
+    /// before (a replay, or another instance got it first): skip it.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn claim_inbound(&mut self, key: &str) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO inbound (key, received_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key.to_owned())
+            .bind(ms(self.now))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues an effect under its idempotency key. `None` when that key was queued before.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn enqueue(&mut self, key: &str, effect: &Effect) -> Result<Option<i64>> {
+        let payload = serde_json::to_string(effect).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO outbox (key, payload, state, attempts, created_at) VALUES ($1, $2, $3, 0, $4) \
+             ON CONFLICT (key) DO NOTHING RETURNING id",
+        )
+        .bind(key.to_owned())
+        .bind(payload)
+        .bind(PENDING)
+        .bind(ms(self.now))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("id")?),
+            None => None,
+        })
+    }
+
+    /// Commits.
+    ///
+    /// # Errors
+    /// When the commit fails (nothing of the batch is stored then).
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes one domain change.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn apply(&mut self, change: &Change) -> Result<()> {
+        let now = ms(self.now);
+        let tx = &mut *self.tx;
+        match change {
+            Change::PersonRegistered { person, account, name } => {
+                sqlx::query("INSERT INTO persons (id, name, tz, created_at) VALUES ($1, $2, NULL, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(person.0)
+                    .bind(name.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO accounts (platform, handle, person_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (platform, handle) DO UPDATE SET person_id = excluded.person_id",
+                )
+                .bind(account.platform.clone())
+                .bind(account.handle.clone())
+                .bind(person.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::PersonZoneSet { person, zone } => {
+                sqlx::query("UPDATE persons SET tz = $1 WHERE id = $2").bind(zone.name()).bind(person.0).execute(&mut *tx).await?;
+            }
+            Change::SchoolCreated { school, slug, name } => {
+                sqlx::query("INSERT INTO schools (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(school.0)
+                    .bind(slug.to_string())
+                    .bind(name.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::CourseCreated { course, slug, settings, created_by, at } => {
+                sqlx::query(
+                    "INSERT INTO courses (id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, \
+                     status, status_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $11, $12)",
+                )
+                .bind(course.0)
+                .bind(slug.to_string())
+                .bind(settings.title.clone())
+                .bind(settings.school.map(|s| s.0))
+                .bind(settings.cycle.clone())
+                .bind(settings.start.format("%Y-%m-%d").to_string())
+                .bind(i64::from(settings.weeks))
+                .bind(settings.zone.name())
+                .bind(settings.prompt.source().to_owned())
+                .bind(i64::from(settings.deadline.total_minutes()))
+                .bind(ms(*at))
+                .bind(created_by.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::CourseSettingsChanged { course, settings } => update_settings(tx, *course, settings).await?,
+            Change::CourseStatusChanged { course, status, at } => {
+                sqlx::query("UPDATE courses SET status = $1, status_at = $2 WHERE id = $3")
+                    .bind(status.as_str())
+                    .bind(ms(*at))
+                    .bind(course.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::MemberSet { course, person, role, at } => {
+                sqlx::query(
+                    "INSERT INTO members (course_id, person_id, role, joined_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (course_id, person_id) DO UPDATE SET role = excluded.role, joined_at = excluded.joined_at",
+                )
+                .bind(course.0)
+                .bind(person.0)
+                .bind(role.as_str())
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::MemberRemoved { course, person } => {
+                sqlx::query("DELETE FROM members WHERE course_id = $1 AND person_id = $2")
+                    .bind(course.0)
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::SyllabusLoaded { course, syllabus, by, at } => {
+                sqlx::query(
+                    "INSERT INTO syllabi (course_id, version, source, loaded_by, loaded_at) \
+                     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM syllabi WHERE course_id = $1",
+                )
+                .bind(course.0)
+                .bind(syllabus.source.clone())
+                .bind(by.0)
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::WeekOpened { course, week, opened } => {
+                sqlx::query("INSERT INTO weeks (course_id, week, prompt_at, posted_at, late) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(course.0)
+                    .bind(i64::from(*week))
+                    .bind(ms(opened.prompt_at))
+                    .bind(ms(opened.posted_at))
+                    .bind(i64::from(opened.late))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::JobsPlanned { course, jobs } => {
+                sqlx::query("DELETE FROM jobs WHERE course_id = $1").bind(course.0).execute(&mut *tx).await?;
+                for (key, at) in jobs {
+                    sqlx::query("INSERT INTO jobs (course_id, kind, week, due_at) VALUES ($1, $2, $3, $4)")
+                        .bind(key.course.0)
+                        .bind(key.kind.as_str())
+                        .bind(i64::from(key.week))
+                        .bind(ms(*at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Change::JobDone { job } => {
+                sqlx::query("DELETE FROM jobs WHERE course_id = $1 AND kind = $2 AND week = $3")
+                    .bind(job.course.0)
+                    .bind(job.kind.as_str())
+                    .bind(i64::from(job.week))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::SubmissionRecorded { submission, course, week, author, body, at, late, revision } => {
+                sqlx::query(
+                    "INSERT INTO submissions (id, course_id, week, person_id, first_at, late, revisions, latest_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $5) \
+                     ON CONFLICT (id) DO UPDATE SET revisions = excluded.revisions, latest_at = excluded.latest_at",
+                )
+                .bind(submission.0)
+                .bind(course.0)
+                .bind(i64::from(*week))
+                .bind(author.0)
+                .bind(ms(*at))
+                .bind(i64::from(*late))
+                .bind(i64::from(*revision))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO submission_revisions (submission_id, revision, body, submitted_at, late) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(submission.0)
+                    .bind(i64::from(*revision))
+                    .bind(body.clone())
+                    .bind(ms(*at))
+                    .bind(i64::from(*late))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, settings: &CourseSettings) -> Result<()> {
+    sqlx::query(
+        "UPDATE courses SET title = $1, school_id = $2, cycle = $3, start_date = $4, weeks = $5, tz = $6, \
+         prompt_cron = $7, deadline_minutes = $8 WHERE id = $9",
+    )
+    .bind(settings.title.clone())
+    .bind(settings.school.map(|s| s.0))
+    .bind(settings.cycle.clone())
+    .bind(settings.start.format("%Y-%m-%d").to_string())
+    .bind(i64::from(settings.weeks))
+    .bind(settings.zone.name())
+    .bind(settings.prompt.source().to_owned())
+    .bind(i64::from(settings.deadline.total_minutes()))
+    .bind(course.0)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

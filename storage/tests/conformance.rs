@@ -1,0 +1,250 @@
+//! One storage suite, run against every backend: SQLite always, PostgreSQL at
+//! `FACILITATOR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a
+//! database of its own that is dropped afterwards.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use facilitator_bot::command::{self, Mention};
+use facilitator_bot::{Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide};
+use facilitator_storage::{RoomOwner, RoomRow, Store};
+use sqlx::Connection;
+
+struct TestDb {
+    store: Store,
+    cleanup: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.keep().join("test.db");
+        TestDb { store: Store::open(&format!("sqlite://{}", path.display())).await.unwrap(), cleanup: None }
+    }
+
+    async fn postgres() -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("FACILITATOR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!(
+            "facilitator_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            Utc::now().timestamp_subsec_nanos()
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for the storage suite (scripts/test.sh sets one up): {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+        TestDb { store, cleanup: Some((admin, name)) }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((admin, name)) = self.cleanup {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Drives the domain and the store side by side, the way the runtime does.
+struct Community {
+    state: State,
+    now: DateTime<Utc>,
+    replies: Vec<String>,
+}
+
+const NAMES: [&str; 4] = ["olga", "ana", "ben", "chen"];
+
+impl Community {
+    async fn new(store: &Store) -> Community {
+        let mut c = Community { state: State::default(), now: "2026-10-19T08:00:00Z".parse().unwrap(), replies: Vec::new() };
+        let changes: Vec<Change> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Change::PersonRegistered {
+                person: PersonId(i as i64 + 1),
+                account: Account { platform: "memory".into(), handle: (*n).into() },
+                name: (*n).into(),
+            })
+            .collect();
+        c.commit(store, Decision { changes, effects: Vec::new() }, "setup").await;
+        c
+    }
+
+    async fn commit(&mut self, store: &Store, d: Decision, key: &str) {
+        let mut batch = store.begin(self.now).await.unwrap();
+        for change in &d.changes {
+            batch.apply(change).await.unwrap();
+            self.state.apply(change);
+        }
+        for (i, effect) in d.effects.iter().enumerate() {
+            batch.enqueue(&format!("{key}#{i}"), effect).await.unwrap();
+            if let Effect::Reply { text, .. } = effect {
+                self.replies.push(text.plain());
+            }
+        }
+        batch.commit().await.unwrap();
+    }
+
+    async fn say(&mut self, store: &Store, who: usize, place: Place, text: &str) {
+        let mentions: BTreeMap<Mention, PersonId> = NAMES.iter().enumerate().map(|(i, n)| (Mention(format!("@{n}")), PersonId(i as i64 + 1))).collect();
+        let input = CommandInput {
+            actor: PersonId(who as i64 + 1),
+            admin: who == 0,
+            place,
+            reply_to: ReplyTo(format!("r{}", self.replies.len())),
+            command: command::parse(text).unwrap(),
+            mentions,
+        };
+        let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now });
+        let key = format!("cmd-{}", self.now.timestamp_millis());
+        self.commit(store, d, &key).await;
+        self.now += Duration::seconds(1);
+    }
+
+    async fn advance(&mut self, store: &Store, by: Duration) {
+        self.now += by;
+        while let Some((_, job)) = self.state.next_due_job(self.now) {
+            let d = decide(&self.state, Input::JobDue { job }, &Ctx { now: self.now });
+            self.commit(store, d, &format!("job-{job}")).await;
+        }
+    }
+
+    fn room(&self) -> Place {
+        Place::Course(*self.state.courses.keys().next().unwrap())
+    }
+}
+
+const SYLLABUS: &str = "# Intro to Data\nIntro.\n\n## Week 1: Start\nRead [this](https://example.org/a).\n\n### Review\n- Clear?\n\n## Week 2: Clean\nClean it.\n\n## Week 3: Share\nShare it.\n";
+
+async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
+    let mut c = Community::new(store).await;
+    c.say(store, 0, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" cycle=2026-fall").await;
+    c.say(store, 0, Place::Lobby, "!course new art-1 \"Art\" school=\"School of Data\" weeks=2 tz=Europe/Berlin").await;
+    let room = c.room();
+    c.say(store, 0, room, &format!("!syllabus load\n{SYLLABUS}")).await;
+    c.say(store, 1, Place::Lobby, "!join data-101").await;
+    c.say(store, 2, Place::Lobby, "!join data-101").await;
+    c.say(store, 3, Place::Lobby, "!join data-101").await;
+    c.say(store, 1, Place::Lobby, "!tz America/Sao_Paulo").await;
+    c.say(store, 0, room, "!mentor add @chen").await;
+    c.advance(store, Duration::hours(2)).await;
+    c.say(store, 1, room, "!submit https://example.org/ana-1").await;
+    c.say(store, 1, room, "!submit https://example.org/ana-1b").await;
+    c.say(store, 2, room, "!submit Ben's text with 'quotes' and ünïcödé").await;
+    c.advance(store, Duration::days(7)).await;
+    c.say(store, 2, room, "!submit week 1 late revision").await;
+    c.say(store, 0, room, "!course set deadline=4d prompt=\"0 10 * * Tue\"").await;
+    c.say(store, 0, room, "!course pause").await;
+    c.say(store, 0, room, "!course resume").await;
+    c.say(store, 2, Place::Lobby, "!leave data-101").await;
+    c.advance(store, Duration::days(3)).await;
+    c.say(store, 0, room, &format!("!syllabus load\n{}", SYLLABUS.replace("Share it.", "Share it widely."))).await;
+
+    let loaded = store.load_state().await.unwrap();
+    assert_eq!(loaded, c.state);
+    let course = &loaded.courses[&facilitator_bot::CourseId(1)];
+    assert_eq!(course.opened.len(), 3);
+    assert_eq!(course.submissions.len(), 2);
+    assert!(course.syllabus.as_ref().unwrap().source.contains("widely"));
+    assert!(!c.replies.iter().any(|r| r.starts_with("⚠️")), "{:#?}", c.replies);
+}
+
+async fn an_inbound_event_is_claimed_once(store: &Store) {
+    let now = Utc::now();
+    let mut batch = store.begin(now).await.unwrap();
+    assert!(batch.claim_inbound("memory:m1").await.unwrap());
+    assert!(!batch.claim_inbound("memory:m1").await.unwrap());
+    batch.commit().await.unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    assert!(!batch.claim_inbound("memory:m1").await.unwrap());
+    assert!(batch.claim_inbound("memory:m2").await.unwrap());
+    drop(batch);
+    let mut batch = store.begin(now).await.unwrap();
+    assert!(batch.claim_inbound("memory:m2").await.unwrap(), "a rolled-back claim is not kept");
+    batch.commit().await.unwrap();
+    assert_eq!(store.prune_inbound(now + Duration::seconds(1)).await.unwrap(), 2);
+}
+
+async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
+    let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    let post = |n: i64| Effect::Post { course: facilitator_bot::CourseId(n), text: Text::md(format!("post {n}")).user("<b>x</b>") };
+    let mut batch = store.begin(now).await.unwrap();
+    let a = batch.enqueue("k1", &post(1)).await.unwrap().unwrap();
+    let b = batch.enqueue("k2", &post(2)).await.unwrap().unwrap();
+    assert_eq!(batch.enqueue("k1", &post(3)).await.unwrap(), None);
+    batch.commit().await.unwrap();
+    assert!(b > a);
+    let pending = store.pending_effects(0, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["k1", "k2"]);
+    assert_eq!(pending[0].effect, post(1));
+    store.fail_effect(a, "timeout", false, now).await.unwrap();
+    assert_eq!(store.pending_effects(0, 10).await.unwrap()[0].attempts, 1);
+    store.complete_effects(&[a], now).await.unwrap();
+    store.fail_effect(b, "forbidden", true, now).await.unwrap();
+    assert!(store.pending_effects(0, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 1, 1));
+}
+
+async fn rooms_are_stored_per_owner_and_platform(store: &Store) {
+    let course = RoomRow { owner: RoomOwner::Course(facilitator_bot::CourseId(1)), platform: "matrix".into(), room: "!a:x".into() };
+    store.set_room(&course).await.unwrap();
+    store.set_room(&RoomRow { room: "!b:x".into(), ..course.clone() }).await.unwrap();
+    let school = RoomRow { owner: RoomOwner::School(facilitator_bot::SchoolId(1)), platform: "discord".into(), room: "123".into() };
+    store.set_room(&school).await.unwrap();
+    let rooms = store.rooms().await.unwrap();
+    assert_eq!(rooms.len(), 2);
+    assert!(rooms.contains(&RoomRow { room: "!b:x".into(), ..course }));
+}
+
+async fn migrations_run_again_without_harm(store: &Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+}
+
+macro_rules! conformance {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn run<F, Fut>(test: F)
+            where
+                F: FnOnce(Store) -> Fut,
+                Fut: std::future::Future<Output = ()>,
+            {
+                let db = TestDb::$backend().await;
+                test(db.store.clone()).await;
+                db.finish().await;
+            }
+
+            #[tokio::test]
+            async fn state_loaded_back_equals_state_built_in_memory() {
+                run(|s| async move { super::state_loaded_back_equals_state_built_in_memory(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn an_inbound_event_is_claimed_once() {
+                run(|s| async move { super::an_inbound_event_is_claimed_once(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn effects_are_queued_once_per_key_and_drained_in_order() {
+                run(|s| async move { super::effects_are_queued_once_per_key_and_drained_in_order(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn rooms_are_stored_per_owner_and_platform() {
+                run(|s| async move { super::rooms_are_stored_per_owner_and_platform(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn migrations_run_again_without_harm() {
+                run(|s| async move { super::migrations_run_again_without_harm(&s).await }).await;
+            }
+        }
+    };
+}
+
+conformance!(sqlite);
+conformance!(postgres);
