@@ -1,1 +1,291 @@
-fn main() {}
+//! The `facilitator` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use tokio::io::AsyncBufReadExt;
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+use facilitator::clock::{Clock, SystemClock};
+use facilitator::config::{Config, redact_url};
+use facilitator::console::{Console, format_delivery, split_message_line};
+use facilitator::engine::{Adapters, Admins, Engine};
+use facilitator::executor::Executor;
+use facilitator::lock::{DatabaseLock, database_url};
+use facilitator::runtime::Runtime;
+use facilitator::{demo, render};
+use facilitator_bot::syllabus::Syllabus;
+use facilitator_bot::{Place, Slug};
+use facilitator_chat::{ChatAdapter, InMemoryChat};
+use facilitator_storage::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "facilitator", version, about = "A chat bot that runs open peer-learning courses")]
+struct Cli {
+    /// Config file (default: ./facilitator.toml if present). Environment variables override it.
+    #[arg(long, global = true, env = "FACILITATOR_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the bot with the adapters the config enables.
+    Run,
+    /// Chat with the bot on the local adapter: `user@room: message` lines on standard input.
+    Console {
+        /// A bot admin (repeatable).
+        #[arg(long = "admin", value_name = "USER")]
+        admins: Vec<String>,
+        /// Where the virtual clock starts (RFC 3339); default: now.
+        #[arg(long, value_name = "TIME")]
+        now: Option<DateTime<Utc>>,
+        /// Database file (or URL); default: a throwaway database.
+        #[arg(long, value_name = "PATH")]
+        db: Option<String>,
+        /// Print each input line before the answers.
+        #[arg(long)]
+        echo: bool,
+    },
+    /// Play a whole course cycle on the local adapter and print the transcript.
+    Demo {
+        /// Keep the database in this file (default: a throwaway database).
+        #[arg(long, value_name = "PATH")]
+        db: Option<String>,
+    },
+    /// Run the database migrations.
+    Migrate,
+    /// Check or load a syllabus file.
+    Syllabus {
+        #[command(subcommand)]
+        command: SyllabusCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SyllabusCommand {
+    /// Check a syllabus file and print its weeks, or the first problem with its line number.
+    Check {
+        /// The Markdown file.
+        file: PathBuf,
+    },
+    /// Load (or replace) a course's syllabus, as `!syllabus load` would.
+    Load {
+        /// The course's short name.
+        course: String,
+        /// The Markdown file.
+        file: PathBuf,
+    },
+}
+
+fn init_logs(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// A throwaway SQLite database, removed when dropped.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+fn scratch() -> Result<Scratch> {
+    let dir = tempfile::Builder::new().prefix("facilitator-").tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("facilitator.db").display());
+    Ok(Scratch { _dir: dir, url })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Console { .. } | Command::Demo { .. } | Command::Syllabus { .. });
+    init_logs(if quiet { "warn" } else { "info" });
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run => {
+            let config = Config::load(cli.config.as_deref())?;
+            run(config).await?;
+        }
+        Command::Console { admins, now, db, echo } => {
+            let scratch = scratch()?;
+            let url = db.as_deref().map_or_else(|| scratch.url.clone(), database_url);
+            let _lock = DatabaseLock::acquire(&url)?;
+            let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
+            let mut console = Console::new(store.clone(), Admins::new(admins), now.unwrap_or_else(Utc::now), std::io::stdout()).await?;
+            console.set_echo(echo);
+            console.run(tokio::io::stdin()).await?;
+            store.close().await;
+        }
+        Command::Demo { db } => {
+            let scratch = scratch()?;
+            let url = db.as_deref().map_or_else(|| scratch.url.clone(), database_url);
+            let _lock = DatabaseLock::acquire(&url)?;
+            let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
+            demo::play(store.clone(), std::io::stdout()).await?;
+            store.close().await;
+        }
+        Command::Migrate => {
+            let config = Config::load(cli.config.as_deref())?;
+            let url = &config.bot.database_url;
+            let _lock = DatabaseLock::acquire(url)?;
+            Store::open(url).await.with_context(|| format!("migrating {}", redact_url(url)))?.close().await;
+            println!("migrated {}", redact_url(url));
+        }
+        Command::Syllabus { command: SyllabusCommand::Check { file } } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            match Syllabus::parse(&text) {
+                Ok(s) => {
+                    println!("{}: \"{}\", {} weeks", file.display(), s.title, s.weeks.len());
+                    for w in &s.weeks {
+                        println!("  week {}: {} ({} links, {} review questions)", w.number, w.title, w.materials.len(), w.review_questions.len());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Syllabus { command: SyllabusCommand::Load { course, file } } => {
+            let config = Config::load(cli.config.as_deref())?;
+            return load_syllabus(&config, &course, &file).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load_syllabus(config: &Config, course: &str, file: &PathBuf) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    if let Err(e) = Syllabus::parse(&text) {
+        eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+        return Ok(ExitCode::FAILURE);
+    }
+    let url = &config.bot.database_url;
+    let _lock = DatabaseLock::acquire(url).context("the running bot keeps its state in memory; load the syllabus from chat with `!syllabus load`, or stop the bot")?;
+    let store = Store::open(url).await.with_context(|| format!("opening {}", redact_url(url)))?;
+    let mut engine = Engine::open(store.clone(), Admins::default(), Adapters::default()).await?;
+    let slug = Slug::parse(course).map_err(|e| anyhow::anyhow!("'{course}' is not a course name: {e}"))?;
+    let Some(id) = engine.state().course_by_slug(&slug).map(|c| c.id) else {
+        bail!("there is no course '{course}'");
+    };
+    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let replies = engine.cli_command(&operator, Place::Course(id), &format!("!syllabus load\n{text}"), SystemClock.now()).await?;
+    let mut refused = false;
+    for reply in replies {
+        let message = render::render(&reply, facilitator_chat::Platform::Memory, &engine.directory().read().expect("not poisoned"));
+        let text = message.plain();
+        refused |= text.starts_with("⚠️");
+        println!("{text}");
+    }
+    store.close().await;
+    Ok(if refused { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn run(config: Config) -> Result<()> {
+    let url = config.bot.database_url.clone();
+    let _lock = DatabaseLock::acquire(&url)?;
+    if config.bot.admins.is_empty() {
+        warn!("no bot admins are configured ([bot] admins or FACILITATOR_ADMINS): nobody can create courses");
+    }
+    let enabled_local = config.local.as_ref().is_some_and(|l| l.enabled);
+    if !enabled_local {
+        bail!("no chat adapter is enabled: add a [local] section to the config to run on standard input and output");
+    }
+    info!(database = %redact_url(&url), "starting");
+    let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
+    let (chat, driver) = InMemoryChat::new();
+    let chat: Arc<dyn ChatAdapter> = Arc::new(chat);
+    let mut adapters = Adapters::default();
+    adapters.add(Arc::clone(&chat));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
+    let executor = Executor::new(store.clone(), adapters, engine.directory(), Arc::clone(&clock));
+
+    // The local adapter: lines from standard input, what the bot does to standard output.
+    let mut platform_events = chat.connect().await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    tokio::spawn(async move {
+        while let Some(event) = platform_events.recv().await {
+            if tx.send(event).await.is_err() {
+                break;
+            }
+        }
+    });
+    let input_driver = driver.clone();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            match split_message_line(&line) {
+                Ok((user, room, text)) => {
+                    if let Err(e) = input_driver.say(user, room, text).await {
+                        eprintln!("local: {e}");
+                    }
+                }
+                Err(e) => eprintln!("local: {e}"),
+            }
+        }
+    });
+    let output_driver = driver.clone();
+    tokio::spawn(async move {
+        loop {
+            for delivery in output_driver.take_deliveries() {
+                if let Some(text) = format_delivery(&delivery) {
+                    println!("{text}");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+
+    let runtime = Runtime::new(engine, executor, clock, rx);
+    runtime.run(shutdown_signal()).await?;
+    for delivery in driver.take_deliveries() {
+        if let Some(text) = format_delivery(&delivery) {
+            println!("{text}");
+        }
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -28,6 +28,8 @@ pub struct Delivery {
     pub kind: DeliveryKind,
     /// The message, for posts and direct messages.
     pub message: Option<OutgoingMessage>,
+    /// When the platform received it.
+    pub at: Instant,
 }
 
 /// The kinds of thing the bot does.
@@ -175,7 +177,7 @@ impl Inner {
             room: InMemoryChat::room_ref(room_raw),
             id: ChatId::new(Platform::Memory, &id).expect("generated ids are valid"),
         };
-        self.deliveries.push(Delivery { kind, message: Some(message.clone()) });
+        self.deliveries.push(Delivery { kind, message: Some(message.clone()), at: Instant::now() });
         self.sent_keys.insert(key.to_owned(), message_ref.clone());
         Ok(message_ref)
     }
@@ -218,7 +220,7 @@ impl ChatAdapter for InMemoryChat {
         }
         let raw = inner.unique_room_name(&format!("space:{name}"));
         inner.rooms.insert(raw.clone(), Room { name: name.to_owned(), space: true, ..Room::default() });
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: name.to_owned(), space: true, parent: None }, message: None });
+        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: name.to_owned(), space: true, parent: None }, message: None, at: Instant::now() });
         let message_ref = MessageRef { room: Self::room_ref(&raw), id: ChatId::new(Platform::Memory, key).map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))? };
         inner.sent_keys.insert(key.to_owned(), message_ref);
         Ok(Self::room_ref(&raw))
@@ -236,7 +238,7 @@ impl ChatAdapter for InMemoryChat {
             raw.clone(),
             Room { name: raw.clone(), topic: spec.topic.clone(), parent: parent.clone(), ..Room::default() },
         );
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: raw.clone(), space: false, parent }, message: None });
+        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: raw.clone(), space: false, parent }, message: None, at: Instant::now() });
         let message_ref = MessageRef { room: Self::room_ref(&raw), id: ChatId::new(Platform::Memory, key).map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))? };
         inner.sent_keys.insert(key.to_owned(), message_ref);
         Ok(Self::room_ref(&raw))
@@ -253,7 +255,7 @@ impl ChatAdapter for InMemoryChat {
         }
         r.topic = topic.to_owned();
         let name = r.name.clone();
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() }, message: None });
+        inner.deliveries.push(Delivery { kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() }, message: None, at: Instant::now() });
         Ok(())
     }
 
@@ -266,7 +268,7 @@ impl ChatAdapter for InMemoryChat {
         // Inviting someone already in the room is a no-op, as on the real platforms.
         if r.members.insert(user.raw().to_owned()) {
             let name = r.name.clone();
-            inner.deliveries.push(Delivery { kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() }, message: None });
+            inner.deliveries.push(Delivery { kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() }, message: None, at: Instant::now() });
         }
         Ok(())
     }
@@ -407,6 +409,19 @@ impl MemoryDriver {
     /// A room's topic.
     pub fn topic(&self, room: &str) -> Option<String> {
         lock(&self.inner).rooms.values().find(|r| r.name == room).map(|r| r.topic.clone())
+    }
+
+    /// The space or room a room was created in.
+    pub fn parent(&self, room: &str) -> Option<String> {
+        lock(&self.inner).rooms.values().find(|r| r.name == room).and_then(|r| r.parent.clone())
+    }
+
+    /// Puts back a room that existed on an earlier run of the process (the platform lives in
+    /// memory, the bot's records of its rooms in the database), with its members.
+    pub fn restore_room(&self, raw: &str, members: Vec<String>) {
+        let mut inner = lock(&self.inner);
+        let room = inner.rooms.entry(raw.to_owned()).or_insert_with(|| Room { name: raw.to_owned(), ..Room::default() });
+        room.members.extend(members);
     }
 
     /// The next call of `operation` (`send`, `send_direct`, `create_room`, `create_space`,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, CommandError, Mention};
 use crate::ids::{CourseId, PersonId, ReplyTo, SchoolId, Slug};
 use crate::state::{Change, Course, JobKey, Role, State};
-use crate::text::Text;
+use crate::text::{Span, Text};
 
 pub use plan::plan_prompts;
 
@@ -183,6 +183,10 @@ impl<'a> Turn<'a> {
     pub fn refuse(&mut self, problem: Text, usage: Option<&str>) {
         self.out.changes.clear();
         self.out.effects.clear();
+        let mut problem = problem;
+        if let Some(Span::Markdown(first)) = problem.spans.first_mut() {
+            *first = capitalise(first);
+        }
         let mut text = Text::md("⚠️ ").append(problem);
         if let Some(usage) = usage {
             text = text.push_md("\nUsage: ").code(usage);

@@ -1,0 +1,135 @@
+//! Configuration: a TOML file, overridden by environment variables.
+//!
+//! Secrets (platform passwords and tokens, added by the platform adapters) come only from the
+//! environment or from files named there, never from this file, and are never logged.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[bot]`.
+    #[serde(default)]
+    pub bot: BotConfig,
+    /// `[local]`: the local adapter on standard input and output.
+    pub local: Option<LocalConfig>,
+}
+
+/// `[bot]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// Bot admins: platform user ids, optionally `platform:id`.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// `sqlite://PATH` or `postgres://...`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig { admins: Vec::new(), database_url: default_database_url() }
+    }
+}
+
+/// `[local]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Whether to run it.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_database_url() -> String {
+    "sqlite://facilitator.db".to_owned()
+}
+
+/// The default config file name, looked for in the working directory.
+pub const DEFAULT_FILE: &str = "facilitator.toml";
+
+impl Config {
+    /// Reads the file (`path`, or `facilitator.toml` if present), then applies the environment:
+    /// `FACILITATOR_DATABASE_URL`, `FACILITATOR_ADMINS` (comma-separated).
+    ///
+    /// # Errors
+    /// When a named file is missing or a file is not valid.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let file: Option<PathBuf> = match path {
+            Some(p) => {
+                if !p.exists() {
+                    bail!("the config file {} does not exist", p.display());
+                }
+                Some(p.to_owned())
+            }
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+        };
+        let mut config = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("{} is not a valid config", p.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok());
+        Ok(config)
+    }
+
+    /// Applies environment overrides from `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(url) = get("FACILITATOR_DATABASE_URL").filter(|u| !u.is_empty()) {
+            self.bot.database_url = url;
+        }
+        if let Some(admins) = get("FACILITATOR_ADMINS") {
+            self.bot.admins = admins.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+    }
+}
+
+/// A database URL safe to log: any password is replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config: Config = toml::from_str("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://a.db\"\n[local]\n").unwrap();
+        config.apply_env(|k| match k {
+            "FACILITATOR_DATABASE_URL" => Some("postgres://x@h/db".into()),
+            "FACILITATOR_ADMINS" => Some("ana, ben".into()),
+            _ => None,
+        });
+        assert_eq!(config.bot.database_url, "postgres://x@h/db");
+        assert_eq!(config.bot.admins, vec!["ana", "ben"]);
+        assert!(config.local.unwrap().enabled);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("[bot]\nadmin = [\"olga\"]\n").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://f.db"), "sqlite://f.db");
+    }
+}

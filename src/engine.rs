@@ -1,0 +1,402 @@
+//! The engine: platform events and due jobs in, stored changes and queued effects out.
+//!
+//! It owns the domain [`State`] and the [`Store`]. For each batch of inbound events it claims
+//! each event's platform id (a replay is skipped), resolves platform users and rooms to domain
+//! ids, asks the domain to [`decide`], and writes the changes and the effects (each with an
+//! idempotency key derived from the event) in one transaction. The executor performs the
+//! effects afterwards. Many commands share one transaction, so throughput does not stop at the
+//! database's commit rate.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{error, info_span, warn};
+
+use facilitator_bot::command::{self, Mention};
+use facilitator_bot::{Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide};
+use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserRef};
+use facilitator_storage::Store;
+
+use crate::directory::Directory;
+
+/// The chat adapters of this process, by platform.
+#[derive(Clone, Debug, Default)]
+pub struct Adapters(BTreeMap<Platform, Arc<dyn ChatAdapter>>);
+
+impl Adapters {
+    /// Adds an adapter.
+    pub fn add(&mut self, adapter: Arc<dyn ChatAdapter>) {
+        self.0.insert(adapter.platform(), adapter);
+    }
+
+    /// The adapter of a platform.
+    pub fn get(&self, platform: Platform) -> Option<&Arc<dyn ChatAdapter>> {
+        self.0.get(&platform)
+    }
+
+    /// All adapters.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ChatAdapter>> {
+        self.0.values()
+    }
+}
+
+/// Bot admins from the config: platform user ids, optionally prefixed with the platform
+/// (`@olga:example.org`, `discord:81234`, `olga`).
+#[derive(Clone, Debug, Default)]
+pub struct Admins(BTreeSet<String>);
+
+impl Admins {
+    /// From the configured list.
+    pub fn new(list: impl IntoIterator<Item = String>) -> Admins {
+        Admins(list.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+    }
+
+    /// Whether this account is an admin.
+    pub fn contains(&self, platform: &str, handle: &str) -> bool {
+        self.0.contains(handle) || self.0.contains(&format!("{platform}:{handle}"))
+    }
+}
+
+/// Where a reply goes, encoded into the domain's opaque [`ReplyTo`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTarget {
+    /// Platform name.
+    pub platform: String,
+    /// Room id.
+    pub room: String,
+    /// Message id.
+    pub message: String,
+}
+
+impl ReplyTarget {
+    fn encode(message: &MessageRef) -> ReplyTo {
+        let target = ReplyTarget {
+            platform: message.room.platform().as_str().to_owned(),
+            room: message.room.raw().to_owned(),
+            message: message.id.raw().to_owned(),
+        };
+        ReplyTo(serde_json::to_string(&target).expect("plain strings serialise"))
+    }
+
+    /// The message a reply answers, if the token is one of ours.
+    pub fn decode(to: &ReplyTo) -> Option<MessageRef> {
+        let t: ReplyTarget = serde_json::from_str(&to.0).ok()?;
+        let platform = Platform::parse(&t.platform)?;
+        Some(MessageRef { room: RoomRef::new(platform, &t.room).ok()?, id: facilitator_chat::ChatId::new(platform, &t.message).ok()? })
+    }
+}
+
+/// The reply handle of commands typed at the command line, whose replies are printed rather
+/// than sent.
+const CLI_REPLY: &str = "cli";
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Inputs decided.
+    pub decided: usize,
+    /// Events skipped as replays.
+    pub replays: usize,
+    /// Effects queued.
+    pub effects: usize,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    state: State,
+    store: Store,
+    directory: Arc<RwLock<Directory>>,
+    admins: Admins,
+    adapters: Adapters,
+}
+
+/// Most jobs run in one transaction.
+const JOBS_PER_BATCH: usize = 500;
+
+impl Engine {
+    /// Loads the state and the room directory from the store.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn open(store: Store, admins: Admins, adapters: Adapters) -> Result<Engine> {
+        let state = store.load_state().await.context("loading the state")?;
+        let rooms = store.rooms().await.context("loading rooms")?;
+        let directory = Arc::new(RwLock::new(Directory::new(&rooms, &state)));
+        Ok(Engine { state, store, directory, admins, adapters })
+    }
+
+    /// The domain state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The directory shared with the executor.
+    pub fn directory(&self) -> Arc<RwLock<Directory>> {
+        Arc::clone(&self.directory)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// When the next job falls due.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.state.next_due_time()
+    }
+
+    /// Handles inbound events in one transaction.
+    ///
+    /// # Errors
+    /// On a storage failure; nothing of the batch is then stored, and the state is reloaded.
+    pub async fn handle_events(&mut self, events: Vec<ChatEvent>, now: DateTime<Utc>) -> Result<Outcome> {
+        let mut batch = self.store.begin(now).await?;
+        let mut outcome = Outcome::default();
+        let mut result = Ok(());
+        for event in events {
+            if let Err(e) = self.handle_event(&mut batch, event, now, &mut outcome).await {
+                result = Err(e);
+                break;
+            }
+        }
+        self.finish(batch, result, outcome).await
+    }
+
+    /// Runs every job due at `now`.
+    ///
+    /// # Errors
+    /// On a storage failure; the state is then reloaded and the jobs run again next time.
+    pub async fn run_due_once(&mut self, now: DateTime<Utc>) -> Result<Outcome> {
+        let mut total = Outcome::default();
+        loop {
+            let mut batch = self.store.begin(now).await?;
+            let mut outcome = Outcome::default();
+            let mut result = Ok(());
+            while outcome.decided < JOBS_PER_BATCH {
+                let Some((due, job)) = self.state.next_due_job(now) else { break };
+                let span = info_span!("job", %job, course = %job.course);
+                let _guard = span.enter();
+                let mut decision = self.decide_safely(Input::JobDue { job }, now);
+                if !decision.changes.contains(&Change::JobDone { job }) {
+                    // A job must leave the queue whatever happened, or the loop would spin on it.
+                    decision.change(Change::JobDone { job });
+                }
+                if let Err(e) = self.commit_decision(&mut batch, decision, &format!("job:{job}:{}", due.timestamp_millis()), &mut outcome).await {
+                    result = Err(e);
+                    break;
+                }
+            }
+            let ran = outcome.decided;
+            let outcome = self.finish(batch, result, outcome).await?;
+            total.decided += outcome.decided;
+            total.effects += outcome.effects;
+            if ran < JOBS_PER_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs one command typed at the command line as a bot admin (`facilitator syllabus load`).
+    /// Replies come back as text; other effects are queued for the bot to perform.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub async fn cli_command(&mut self, operator: &str, place: Place, text: &str, now: DateTime<Utc>) -> Result<Vec<Text>> {
+        let Some(parsed) = command::parse(text) else { anyhow::bail!("not a command: {text}") };
+        let mut registrations = Vec::new();
+        let actor = self.person_for("cli", operator, operator, &mut registrations);
+        let input = CommandInput { actor, admin: true, place, reply_to: ReplyTo(CLI_REPLY.into()), command: parsed, mentions: BTreeMap::new() };
+        let mut decision = self.decide_safely(Input::Command(input), now);
+        let replies = decision
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Reply { to, text, .. } if to.0 == CLI_REPLY => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        decision.effects.retain(|e| !matches!(e, Effect::Reply { to, .. } if to.0 == CLI_REPLY));
+        if !decision.changes.is_empty() {
+            decision.changes.splice(0..0, registrations);
+        }
+        let mut batch = self.store.begin(now).await?;
+        let mut outcome = Outcome::default();
+        let key = format!("cli:{}:{}", operator, now.timestamp_millis());
+        let result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
+        self.finish(batch, result, outcome).await?;
+        Ok(replies)
+    }
+
+    async fn finish(&mut self, batch: facilitator_storage::Batch, result: Result<()>, outcome: Outcome) -> Result<Outcome> {
+        let committed = match result {
+            Ok(()) => batch.commit().await.map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match committed {
+            Ok(()) => Ok(outcome),
+            Err(e) => {
+                // The in-memory state already holds the batch's changes; the database does not.
+                if let Err(reload) = self.reload().await {
+                    error!(error = %reload, "reloading the state after a failed batch");
+                }
+                Err(e.context("storing a batch"))
+            }
+        }
+    }
+
+    /// Reloads the state and directory from the store.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn reload(&mut self) -> Result<()> {
+        self.state = self.store.load_state().await?;
+        let rooms = self.store.rooms().await?;
+        *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Directory::new(&rooms, &self.state);
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, batch: &mut facilitator_storage::Batch, event: ChatEvent, now: DateTime<Utc>, outcome: &mut Outcome) -> Result<()> {
+        match event {
+            ChatEvent::Message(message) => {
+                let Some(parsed) = command::parse(&message.text) else { return Ok(()) };
+                let platform = message.author.platform();
+                let key = format!("{platform}:{}", message.event_id);
+                if !batch.claim_inbound(&key).await? {
+                    outcome.replays += 1;
+                    return Ok(());
+                }
+                let mut registrations = Vec::new();
+                let actor = self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
+                let span = info_span!("command", user = %actor, platform = %platform);
+                let _guard = span.enter();
+                let place = if message.is_direct {
+                    Place::Direct
+                } else {
+                    match self.read_directory().course_of(&message.id.room) {
+                        Some(course) => Place::Course(course),
+                        None => Place::Lobby,
+                    }
+                };
+                let mentions = match &parsed {
+                    Ok(cmd) => self.resolve_mentions(platform, cmd.mentions(), &mut registrations),
+                    Err(_) => BTreeMap::new(),
+                };
+                let input = CommandInput {
+                    actor,
+                    admin: self.admins.contains(platform.as_str(), message.author.raw()),
+                    place,
+                    reply_to: ReplyTarget::encode(&message.id),
+                    command: parsed,
+                    mentions,
+                };
+                let mut decision = self.decide_safely(Input::Command(input), now);
+                if !decision.changes.is_empty() {
+                    decision.changes.splice(0..0, registrations);
+                }
+                self.commit_decision(batch, decision, &key, outcome).await
+            }
+            ChatEvent::MemberJoined { event_id, room, user, name } => {
+                let Some(course) = self.read_directory().course_of(&room) else { return Ok(()) };
+                let platform = user.platform();
+                let key = format!("{platform}:{event_id}");
+                if !batch.claim_inbound(&key).await? {
+                    outcome.replays += 1;
+                    return Ok(());
+                }
+                let mut registrations = Vec::new();
+                let person = self.person_for(platform.as_str(), user.raw(), &name, &mut registrations);
+                let mut decision = self.decide_safely(Input::MemberJoined { person, course }, now);
+                if !decision.changes.is_empty() {
+                    decision.changes.splice(0..0, registrations);
+                }
+                self.commit_decision(batch, decision, &key, outcome).await
+            }
+        }
+    }
+
+    fn read_directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The person behind an account; a new person gets a provisional id and a registration that
+    /// is stored only if the decision changes something.
+    fn person_for(&self, platform: &str, handle: &str, name: &str, registrations: &mut Vec<Change>) -> PersonId {
+        let account = Account { platform: platform.to_owned(), handle: handle.to_owned() };
+        if let Some(p) = self.state.accounts.get(&account) {
+            return *p;
+        }
+        for r in registrations.iter() {
+            if let Change::PersonRegistered { person, account: a, .. } = r {
+                if *a == account {
+                    return *person;
+                }
+            }
+        }
+        let id = PersonId(self.state.next_person_id().0 + registrations.len() as i64);
+        let name: String = name.chars().filter(|c| !facilitator_bot::ids::is_invisible(*c)).take(80).collect();
+        let name = if name.trim().is_empty() { handle.chars().take(80).collect() } else { name };
+        registrations.push(Change::PersonRegistered { person: id, account, name });
+        id
+    }
+
+    fn resolve_mentions(&self, platform: Platform, mentions: Vec<&Mention>, registrations: &mut Vec<Change>) -> BTreeMap<Mention, PersonId> {
+        let Some(adapter) = self.adapters.get(platform) else { return BTreeMap::new() };
+        let mut out = BTreeMap::new();
+        for mention in mentions {
+            let Some(user): Option<UserRef> = adapter.parse_user(&mention.0) else { continue };
+            let person = self.person_for(platform.as_str(), user.raw(), user.raw(), registrations);
+            out.insert(mention.clone(), person);
+        }
+        out
+    }
+
+    /// Decides, turning a panic in the domain (a bug) into an apology instead of a dead bot.
+    fn decide_safely(&self, input: Input, now: DateTime<Utc>) -> Decision {
+        let reply_to = match &input {
+            Input::Command(c) => Some(c.reply_to.clone()),
+            _ => None,
+        };
+        match catch_unwind(AssertUnwindSafe(|| decide(&self.state, input, &Ctx { now }))) {
+            Ok(decision) => decision,
+            Err(_) => {
+                error!("the domain panicked on an input; nothing was changed");
+                let mut decision = Decision::default();
+                if let Some(to) = reply_to {
+                    decision.effect(Effect::Reply {
+                        to,
+                        text: Text::md("⚠️ Sorry, something went wrong on my side and nothing was changed. The organizers can find the details in the bot's log."),
+                        private: true,
+                    });
+                }
+                decision
+            }
+        }
+    }
+
+    async fn commit_decision(&mut self, batch: &mut facilitator_storage::Batch, decision: Decision, key: &str, outcome: &mut Outcome) -> Result<()> {
+        outcome.decided += 1;
+        for change in &decision.changes {
+            batch.apply(change).await?;
+            self.state.apply(change);
+            if let Change::PersonRegistered { person, account, name } = change {
+                self.directory
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .add_account(*person, name, &account.platform, &account.handle);
+            }
+        }
+        for (i, effect) in decision.effects.iter().enumerate() {
+            if batch.enqueue(&format!("{key}#{i}"), effect).await?.is_some() {
+                outcome.effects += 1;
+            } else {
+                warn!(key, "an effect with this key was queued before; not queued again");
+            }
+        }
+        Ok(())
+    }
+}

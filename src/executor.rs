@@ -1,0 +1,188 @@
+//! The executor: performs queued effects through the adapters, in outbox order.
+//!
+//! Each effect was stored with an idempotency key before this runs; the key (with the platform
+//! appended) goes to the adapter, so performing an effect again after a crash does not repeat
+//! it on the platform. A retryable failure (rate limit, network) holds the queue so effects stay
+//! in order; a permanent one (forbidden, not found) is logged with the effect and skipped.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Result;
+use tracing::{debug, error, warn};
+
+use facilitator_bot::Effect;
+use facilitator_chat::{AdapterError, AdapterErrorKind, Platform, RoomRef, RoomSpec};
+use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store};
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::engine::{Adapters, ReplyTarget};
+use crate::render::render;
+
+/// Tries before an effect that keeps failing with retryable errors is given up.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// What one round of delivery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Effects performed.
+    pub sent: usize,
+    /// Effects given up.
+    pub failed: usize,
+    /// Set when the queue is held by a retryable failure: try again after this long.
+    pub retry_in: Option<Duration>,
+}
+
+/// The executor.
+#[derive(Debug)]
+pub struct Executor {
+    store: Store,
+    adapters: Adapters,
+    directory: Arc<RwLock<Directory>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Executor {
+    /// An executor over the engine's store and directory.
+    pub fn new(store: Store, adapters: Adapters, directory: Arc<RwLock<Directory>>, clock: Arc<dyn Clock>) -> Executor {
+        Executor { store, adapters, directory, clock }
+    }
+
+    /// Performs queued effects until the queue is empty or held by a retryable failure.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub async fn deliver_pending(&self) -> Result<Delivered> {
+        let mut total = Delivered::default();
+        loop {
+            let rows = self.store.pending_effects(0, 256).await?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            let mut done = Vec::with_capacity(rows.len());
+            for row in rows {
+                match self.perform(&row).await {
+                    Ok(()) => done.push(row.id),
+                    Err(e) if e.kind().is_retryable() && row.attempts + 1 < MAX_ATTEMPTS => {
+                        let wait = match e.kind() {
+                            AdapterErrorKind::RateLimited { retry_after } => *retry_after,
+                            _ => backoff(row.attempts),
+                        };
+                        warn!(effect = row.key, error = %e, attempt = row.attempts + 1, ?wait, "effect failed; will retry");
+                        self.store.complete_effects(&done, self.clock.now()).await?;
+                        self.store.fail_effect(row.id, &e.to_string(), false, self.clock.now()).await?;
+                        total.sent += done.len();
+                        total.retry_in = Some(wait);
+                        return Ok(total);
+                    }
+                    Err(e) => {
+                        error!(effect = row.key, payload = ?row.effect, error = %e, "effect failed for good; skipped");
+                        self.store.fail_effect(row.id, &e.to_string(), true, self.clock.now()).await?;
+                        total.failed += 1;
+                    }
+                }
+            }
+            self.store.complete_effects(&done, self.clock.now()).await?;
+            total.sent += done.len();
+        }
+    }
+
+    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn remember_room(&self, owner: RoomOwner, room: RoomRef) -> Result<(), AdapterError> {
+        let row = RoomRow { owner, platform: room.platform().as_str().to_owned(), room: room.raw().to_owned() };
+        self.store
+            .set_room(&row)
+            .await
+            .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("storing the new room: {e}")))?;
+        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).set_room(owner, room);
+        Ok(())
+    }
+
+    async fn perform(&self, row: &OutboxRow) -> Result<(), AdapterError> {
+        debug!(effect = row.key, "performing");
+        for adapter in self.adapters.iter() {
+            let platform = adapter.platform();
+            let key = format!("{}@{platform}", row.key);
+            match &row.effect {
+                Effect::CreateSchoolSpace { school, name } => {
+                    if self.directory().school_room(*school, platform).is_some() {
+                        continue;
+                    }
+                    let room = adapter.create_space(name, &key).await?;
+                    self.remember_room(RoomOwner::School(*school), room).await?;
+                }
+                Effect::CreateCourseRoom { course, school, slug, topic } => {
+                    if self.directory().course_room(*course, platform).is_some() {
+                        continue;
+                    }
+                    let parent = school.and_then(|s| self.directory().school_room(s, platform).cloned());
+                    let spec = RoomSpec { name: slug.to_string(), topic: topic.clone(), parent };
+                    let room = adapter.create_room(&spec, &key).await?;
+                    self.remember_room(RoomOwner::Course(*course), room).await?;
+                }
+                Effect::SetTopic { course, topic } => {
+                    let Some(room) = self.course_room(*course, platform) else { continue };
+                    adapter.set_topic(&room, topic).await?;
+                }
+                Effect::Invite { course, person } => {
+                    let (room, user) = {
+                        let dir = self.directory();
+                        (dir.course_room(*course, platform).cloned(), dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()))
+                    };
+                    if let (Some(room), Some(user)) = (room, user) {
+                        adapter.invite(&room, &user).await?;
+                    }
+                }
+                Effect::Post { course, text } => {
+                    let Some(room) = self.course_room(*course, platform) else { continue };
+                    let message = render(text, platform, &self.directory());
+                    adapter.send(&room, &message, &key).await?;
+                }
+                Effect::Direct { person, text } => {
+                    let (user, message) = {
+                        let dir = self.directory();
+                        let Some(contact) = dir.contact(*person) else { continue };
+                        // One direct message per person: on the first platform they have an account on.
+                        let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
+                        if first != Some(platform) {
+                            continue;
+                        }
+                        (contact.accounts[&platform].clone(), render(text, platform, &dir))
+                    };
+                    adapter.send_direct(&user, &message, &key).await?;
+                }
+                Effect::Reply { to, text, private } => {
+                    let Some(target) = ReplyTarget::decode(to) else {
+                        return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable reply target"));
+                    };
+                    if target.room.platform() != platform {
+                        continue;
+                    }
+                    let mut message = render(text, platform, &self.directory());
+                    message.private = *private;
+                    let room = target.room.clone();
+                    message.reply_to = Some(target);
+                    adapter.send(&room, &message, &key).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn course_room(&self, course: facilitator_bot::CourseId, platform: Platform) -> Option<RoomRef> {
+        let room = self.directory().course_room(course, platform).cloned();
+        if room.is_none() {
+            warn!(%course, %platform, "the course has no room on this platform; skipped");
+        }
+        room
+    }
+}
+
+/// 1 s, 2 s, 4 s ... up to a minute.
+fn backoff(attempts: i64) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(0, 6)).min(Duration::from_secs(60))
+}

@@ -1,0 +1,15 @@
+//! The Facilitator application: configuration, the engine that feeds the domain, the executor
+//! that performs its effects, the scheduler and runtime loops, the console and the demo.
+//!
+//! See `ARCHITECTURE.md` for the picture.
+
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod demo;
+pub mod directory;
+pub mod engine;
+pub mod executor;
+pub mod lock;
+pub mod render;
+pub mod runtime;
