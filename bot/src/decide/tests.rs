@@ -125,7 +125,7 @@ fn learner_cannot_create_a_course_and_nothing_changes() {
     let before = w.state.clone();
     let d = w.say(ANA, Place::Lobby, "!course new data-101 \"Intro\"");
     assert!(d.changes.is_empty());
-    assert!(reply_text(&d).contains("only bot admins"));
+    assert!(reply_text(&d).contains("Only bot admins"));
     assert_eq!(w.state, before);
 }
 
@@ -207,7 +207,7 @@ fn pause_holds_the_schedule_and_resume_picks_it_up() {
     let mut w = world_with_course();
     w.advance(Duration::hours(2));
     let d = w.say(ANA, w.room(), "!course pause");
-    assert!(reply_text(&d).contains("only organizers"));
+    assert!(reply_text(&d).contains("Only organizers"));
     w.say(OLGA, w.room(), "!course pause");
     assert_eq!(w.course().status, CourseStatus::Paused);
     assert!(w.advance(Duration::days(14)).is_empty());
@@ -248,7 +248,7 @@ fn organizers_add_organizers_and_the_last_one_cannot_leave() {
     assert!(reply_text(&d).contains("only organizer"));
     w.say(BEN, Place::Lobby, "!join data-101");
     let d = w.say(BEN, w.room(), "!organizer add @ana");
-    assert!(reply_text(&d).contains("only organizers"));
+    assert!(reply_text(&d).contains("Only organizers"));
     w.say(OLGA, w.room(), "!organizer add @ana");
     assert_eq!(w.course().role(ANA), Some(Role::Organizer));
     let d = w.say(OLGA, w.room(), "!status");
