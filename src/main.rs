@@ -101,18 +101,27 @@ fn scratch() -> Result<Scratch> {
     Ok(Scratch { _dir: dir, url })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(cli.command, Command::Console { .. } | Command::Demo { .. } | Command::Syllabus { .. });
     init_logs(if quiet { "warn" } else { "info" });
-    match dispatch(cli).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A read of standard input cannot be cancelled; do not wait for it at exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {

@@ -1,0 +1,182 @@
+//! The binary as users run it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facilitator"));
+    cmd.env_remove("FACILITATOR_CONFIG").env_remove("FACILITATOR_DATABASE_URL").env_remove("FACILITATOR_ADMINS").env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run_with_input(mut cmd: Command, input: &str) -> (i32, String, String) {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_demo_plays_a_whole_cycle_and_leaves_no_files() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = bin().arg("demo").current_dir(cwd.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().last(), Some("demo: 3 weeks, 3 prompts posted, 10 submissions, 0 reviews, 0 badges"), "{stdout}");
+    assert_eq!(stdout.matches("**Week 1 of 3").count(), 1);
+    assert!(stdout.contains("marked late"));
+    assert!(stdout.contains("version 2"));
+    assert!(stdout.contains("⚠️ I don't know the command `!jion`"));
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "the demo left files behind");
+}
+
+const SCRIPT: &str = "olga@lobby: !course new data-101 \"Intro to Data\" weeks=2\n\
+olga@data-101: !syllabus load\\\n\
+# Intro\\\n\
+## Week 1: One\\\n\
+Do one.\\\n\
+## Week 2: Two\\\n\
+Do two.\n\
+ana@lobby: !join data-101\n\
+/advance 2h\n\
+/now\n\
+ana@data-101: !submit https://example.org/a\n\
+ana@dm: !progress\n\
+not a message line\n\
+";
+
+#[test]
+fn the_console_reads_a_piped_script_and_exits_at_the_end() {
+    let mut cmd = bin();
+    cmd.args(["console", "--admin", "olga", "--now", "2026-10-19T08:00:00Z"]);
+    let (code, stdout, _) = run_with_input(cmd, SCRIPT);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("* created the room data-101"), "{stdout}");
+    assert!(stdout.contains("[data-101] Loaded the syllabus: **Intro**, 2 weeks."), "{stdout}");
+    assert!(stdout.contains("[lobby] Welcome to **Intro to Data**"), "{stdout}");
+    assert!(stdout.contains("[data-101] **Week 1 of 2: One**"), "{stdout}");
+    assert!(stdout.contains("now: 2026-10-19T10:00:00Z"), "{stdout}");
+    assert!(stdout.contains("[data-101] Thanks, @ana! Your week 1 submission is in, on time"), "{stdout}");
+    assert!(stdout.contains("[dm ana] Your courses:"), "{stdout}");
+    assert!(stdout.contains("console: write messages as `user@room: message`"), "{stdout}");
+}
+
+#[test]
+fn a_console_database_survives_a_restart_without_posting_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let db = db.to_str().unwrap();
+    let mut first = bin();
+    first.args(["console", "--admin", "olga", "--now", "2026-10-19T08:00:00Z", "--db", db]);
+    let (code, stdout, _) = run_with_input(first, SCRIPT);
+    assert_eq!(code, 0, "{stdout}");
+    let mut second = bin();
+    second.args(["console", "--admin", "olga", "--now", "2026-10-27T08:00:00Z", "--db", db]);
+    let (code, stdout, _) = run_with_input(second, "/advance 1m\nolga@data-101: !status\n");
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("Week 1 of 2"), "week 1 posted again: {stdout}");
+    assert_eq!(stdout.matches("**Week 2 of 2: Two**").count(), 1, "{stdout}");
+    assert!(stdout.contains("Posted late"), "{stdout}");
+    assert!(stdout.contains("Week 1: 1 of 1 learners submitted"), "{stdout}");
+}
+
+#[test]
+fn a_second_process_on_one_database_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let db = db.to_str().unwrap();
+    let mut holder = bin().args(["console", "--db", db]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    let mut stdout = BufReader::new(holder.stdout.take().unwrap());
+    // Wait until the first console is up: it answers /now.
+    writeln!(stdin, "/now").unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("now: "), "{line}");
+    let out = bin().args(["console", "--db", db]).stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another facilitator process is using"));
+    drop(stdin);
+    assert!(holder.wait().unwrap().success());
+}
+
+#[test]
+fn syllabus_check_reports_the_line_of_the_first_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.md");
+    std::fs::write(&good, "# T\n## Week 1: a\nx\n### Review\n- q?\n").unwrap();
+    let out = bin().args(["syllabus", "check"]).arg(&good).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("week 1: a (0 links, 1 review questions)"));
+    let bad = dir.path().join("bad.md");
+    std::fs::write(&bad, "# T\n## Week 1: a\nx\n## Week 3: c\ny\n").unwrap();
+    let out = bin().args(["syllabus", "check"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.md:4: weeks must be numbered in order"));
+}
+
+#[test]
+fn syllabus_load_from_the_command_line_goes_through_the_same_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let db = db.to_str().unwrap();
+    let mut setup = bin();
+    setup.args(["console", "--admin", "olga", "--now", "2026-10-19T08:00:00Z", "--db", db]);
+    let (code, _, _) = run_with_input(setup, "olga@lobby: !course new data-101 \"Intro\" weeks=4\n");
+    assert_eq!(code, 0);
+    let syllabus = dir.path().join("s.md");
+    std::fs::write(&syllabus, "# Intro\n## Week 1: a\nx\n## Week 2: b\ny\n").unwrap();
+    let out = bin().args(["syllabus", "load", "data-101"]).arg(&syllabus).env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Loaded the syllabus: **Intro**, 2 weeks. The course now has 2 weeks (it had 4)."), "{stdout}");
+    let out = bin().args(["syllabus", "load", "nope"]).arg(&syllabus).env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no course 'nope'"));
+}
+
+#[test]
+fn run_serves_the_local_adapter_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("facilitator.toml");
+    std::fs::write(&config, format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n", dir.path().display())).unwrap();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "olga@lobby: !course new data-101 \"Intro\"").unwrap();
+    writeln!(stdin, "ana@lobby: !join data-101").unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while !seen.contains("Welcome to **Intro**") && Instant::now() < deadline {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("[lobby] Created **Intro**"), "{seen}");
+    assert!(seen.contains("Welcome to **Intro**"), "{seen}");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn run_without_an_adapter_says_what_to_configure() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("facilitator.toml");
+    std::fs::write(&config, format!("[bot]\ndatabase_url = \"sqlite://{}/bot.db\"\n", dir.path().display())).unwrap();
+    let out = bin().args(["run", "--config"]).arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no chat adapter is enabled"));
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of the application: the binary spawned as users run it, and the engine
+//! driven through the console on a real SQLite database.
+
+mod bad_input;
+mod binary;
+mod harness;
+mod lifecycle;
