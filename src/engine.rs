@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{error, info_span, warn};
+use tracing::{error, info_span};
 
 use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide};
@@ -90,6 +90,20 @@ impl ReplyTarget {
     }
 }
 
+/// An inbound event the bot acts on, with its deduplication key.
+enum Prepared {
+    Command { key: String, message: facilitator_chat::IncomingMessage, parsed: Result<facilitator_bot::Command, facilitator_bot::CommandError> },
+    Joined { key: String, course: facilitator_bot::CourseId, user: UserRef, name: String },
+}
+
+impl Prepared {
+    fn key(&self) -> &str {
+        match self {
+            Prepared::Command { key, .. } | Prepared::Joined { key, .. } => key,
+        }
+    }
+}
+
 /// The reply handle of commands typed at the command line, whose replies are printed rather
 /// than sent.
 const CLI_REPLY: &str = "cli";
@@ -157,9 +171,20 @@ impl Engine {
     pub async fn handle_events(&mut self, events: Vec<ChatEvent>, now: DateTime<Utc>) -> Result<Outcome> {
         let mut batch = self.store.begin(now).await?;
         let mut outcome = Outcome::default();
+        // Only events the bot acts on are claimed: plain chat is not recorded.
+        let mut prepared: Vec<Prepared> = events.into_iter().filter_map(|e| self.prepare(e)).collect();
+        let keys: Vec<String> = prepared.iter().map(|p| p.key().to_owned()).collect();
+        let fresh = match batch.claim_inbound(&keys).await {
+            Ok(fresh) => fresh,
+            Err(e) => return self.finish(batch, Err(e.into()), outcome).await,
+        };
         let mut result = Ok(());
-        for event in events {
-            if let Err(e) = self.handle_event(&mut batch, event, now, &mut outcome).await {
+        for (event, fresh) in prepared.drain(..).zip(fresh) {
+            if !fresh {
+                outcome.replays += 1;
+                continue;
+            }
+            if let Err(e) = self.handle_prepared(&mut batch, event, now, &mut outcome).await {
                 result = Err(e);
                 break;
             }
@@ -238,7 +263,7 @@ impl Engine {
             Err(e) => Err(e),
         };
         match committed {
-            Ok(()) => Ok(outcome),
+            Ok(committed) => Ok(Outcome { effects: usize::try_from(committed.effects).unwrap_or(usize::MAX), ..outcome }),
             Err(e) => {
                 // The in-memory state already holds the batch's changes; the database does not.
                 if let Err(reload) = self.reload().await {
@@ -260,16 +285,27 @@ impl Engine {
         Ok(())
     }
 
-    async fn handle_event(&mut self, batch: &mut facilitator_storage::Batch, event: ChatEvent, now: DateTime<Utc>, outcome: &mut Outcome) -> Result<()> {
+    /// Keeps the events the bot acts on (commands, joins of course rooms) with their
+    /// deduplication keys; plain chat is dropped here.
+    fn prepare(&self, event: ChatEvent) -> Option<Prepared> {
         match event {
             ChatEvent::Message(message) => {
-                let Some(parsed) = command::parse(&message.text) else { return Ok(()) };
+                let parsed = command::parse(&message.text)?;
+                let key = format!("{}:{}", message.author.platform(), message.event_id);
+                Some(Prepared::Command { key, message, parsed })
+            }
+            ChatEvent::MemberJoined { event_id, room, user, name } => {
+                let course = self.read_directory().course_of(&room)?;
+                let key = format!("{}:{event_id}", user.platform());
+                Some(Prepared::Joined { key, course, user, name })
+            }
+        }
+    }
+
+    async fn handle_prepared(&mut self, batch: &mut facilitator_storage::Batch, event: Prepared, now: DateTime<Utc>, outcome: &mut Outcome) -> Result<()> {
+        match event {
+            Prepared::Command { key, message, parsed } => {
                 let platform = message.author.platform();
-                let key = format!("{platform}:{}", message.event_id);
-                if !batch.claim_inbound(&key).await? {
-                    outcome.replays += 1;
-                    return Ok(());
-                }
                 let mut registrations = Vec::new();
                 let actor = self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
                 let span = info_span!("command", user = %actor, platform = %platform);
@@ -300,16 +336,9 @@ impl Engine {
                 }
                 self.commit_decision(batch, decision, &key, outcome).await
             }
-            ChatEvent::MemberJoined { event_id, room, user, name } => {
-                let Some(course) = self.read_directory().course_of(&room) else { return Ok(()) };
-                let platform = user.platform();
-                let key = format!("{platform}:{event_id}");
-                if !batch.claim_inbound(&key).await? {
-                    outcome.replays += 1;
-                    return Ok(());
-                }
+            Prepared::Joined { key, course, user, name } => {
                 let mut registrations = Vec::new();
-                let person = self.person_for(platform.as_str(), user.raw(), &name, &mut registrations);
+                let person = self.person_for(user.platform().as_str(), user.raw(), &name, &mut registrations);
                 let mut decision = self.decide_safely(Input::MemberJoined { person, course }, now);
                 if !decision.changes.is_empty() {
                     decision.changes.splice(0..0, registrations);
@@ -391,11 +420,7 @@ impl Engine {
             }
         }
         for (i, effect) in decision.effects.iter().enumerate() {
-            if batch.enqueue(&format!("{key}#{i}"), effect).await?.is_some() {
-                outcome.effects += 1;
-            } else {
-                warn!(key, "an effect with this key was queued before; not queued again");
-            }
+            batch.enqueue(&format!("{key}#{i}"), effect)?;
         }
         Ok(())
     }

@@ -1,68 +1,119 @@
 //! One write transaction: inbound events claimed, domain changes written, effects queued.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use std::collections::BTreeSet;
+
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use facilitator_bot::state::{Change, CourseSettings};
 use facilitator_bot::{CourseId, Effect};
 
 use crate::{PENDING, Result, StoreError, ms};
 
+/// Rows per multi-row INSERT (4 parameters each, well under every backend's limit).
+const ROWS_PER_INSERT: usize = 200;
+
 /// A write transaction. Dropping it without [`Batch::commit`] rolls everything back.
+///
+/// Inbound claims and queued effects are buffered and written at commit as multi-row inserts:
+/// they depend on nothing else in the transaction, and one statement for a whole batch costs
+/// far less than one per command.
 #[derive(Debug)]
 pub struct Batch {
     tx: Transaction<'static, Any>,
     now: DateTime<Utc>,
+    claims: BTreeSet<String>,
+    effects: Vec<(String, String)>,
+    effect_keys: BTreeSet<String>,
+}
+
+/// What a committed batch stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Effects newly queued (a key queued before is not queued again).
+    pub effects: u64,
 }
 
 impl Batch {
     pub(crate) async fn begin(pool: &AnyPool, now: DateTime<Utc>) -> Result<Batch> {
-        Ok(Batch { tx: pool.begin().await?, now })
+        Ok(Batch { tx: pool.begin().await?, now, claims: BTreeSet::new(), effects: Vec::new(), effect_keys: BTreeSet::new() })
     }
 
-    /// Records that the platform event `key` is being handled. `false` means it was handled
-    /// before (a replay, or another instance got it first): skip it.
+    /// Claims platform events for handling: for each key, `true` if it is new, `false` if it was
+    /// handled before (a replay) or is claimed twice in this batch. One query for all keys.
+    ///
+    /// When two processes claim one key at once, the second to commit fails on the unique key
+    /// and its whole batch rolls back, so an event is never acted on twice.
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn claim_inbound(&mut self, key: &str) -> Result<bool> {
-        let done = sqlx::query("INSERT INTO inbound (key, received_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key.to_owned())
-            .bind(ms(self.now))
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn claim_inbound(&mut self, keys: &[String]) -> Result<Vec<bool>> {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT key FROM inbound WHERE key IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(key.clone());
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                seen.insert(row.try_get("key")?);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|key| !seen.contains(key) && self.claims.insert(key.clone()))
+            .collect())
     }
 
-    /// Queues an effect under its idempotency key. `None` when that key was queued before.
+    /// Queues an effect under its idempotency key (written at commit; a key queued before is
+    /// not queued again).
     ///
     /// # Errors
-    /// On a database failure.
-    pub async fn enqueue(&mut self, key: &str, effect: &Effect) -> Result<Option<i64>> {
+    /// When the effect cannot be serialised.
+    pub fn enqueue(&mut self, key: &str, effect: &Effect) -> Result<()> {
+        if !self.effect_keys.insert(key.to_owned()) {
+            return Ok(());
+        }
         let payload = serde_json::to_string(effect).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
-            "INSERT INTO outbox (key, payload, state, attempts, created_at) VALUES ($1, $2, $3, 0, $4) \
-             ON CONFLICT (key) DO NOTHING RETURNING id",
-        )
-        .bind(key.to_owned())
-        .bind(payload)
-        .bind(PENDING)
-        .bind(ms(self.now))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get("id")?),
-            None => None,
-        })
+        self.effects.push((key.to_owned(), payload));
+        Ok(())
     }
 
-    /// Commits.
+    /// Writes the buffered claims and effects, and commits.
     ///
     /// # Errors
-    /// When the commit fails (nothing of the batch is stored then).
-    pub async fn commit(self) -> Result<()> {
+    /// When a write or the commit fails (nothing of the batch is stored then).
+    pub async fn commit(mut self) -> Result<Committed> {
+        let now = ms(self.now);
+        let claims: Vec<String> = std::mem::take(&mut self.claims).into_iter().collect();
+        for chunk in claims.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!("INSERT INTO inbound (key, received_at) VALUES {}", values.join(", "));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(key.clone()).bind(now);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        let mut committed = Committed::default();
+        let effects = std::mem::take(&mut self.effects);
+        for chunk in effects.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, 0, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO outbox (key, payload, state, attempts, created_at) VALUES {} ON CONFLICT (key) DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (key, payload) in chunk {
+                query = query.bind(key.clone()).bind(payload.clone()).bind(PENDING).bind(now);
+            }
+            committed.effects += query.execute(&mut *self.tx).await?.rows_affected();
+        }
         self.tx.commit().await?;
-        Ok(())
+        Ok(committed)
     }
 
     /// Writes one domain change.

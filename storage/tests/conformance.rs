@@ -83,7 +83,7 @@ impl Community {
             self.state.apply(change);
         }
         for (i, effect) in d.effects.iter().enumerate() {
-            batch.enqueue(&format!("{key}#{i}"), effect).await.unwrap();
+            batch.enqueue(&format!("{key}#{i}"), effect).unwrap();
             if let Effect::Reply { text, .. } = effect {
                 self.replies.push(text.plain());
             }
@@ -157,30 +157,57 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
 
 async fn an_inbound_event_is_claimed_once(store: &Store) {
     let now = Utc::now();
+    let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let mut batch = store.begin(now).await.unwrap();
-    assert!(batch.claim_inbound("memory:m1").await.unwrap());
-    assert!(!batch.claim_inbound("memory:m1").await.unwrap());
+    assert_eq!(batch.claim_inbound(&keys(&["memory:m1", "memory:m1"])).await.unwrap(), vec![true, false]);
+    assert_eq!(batch.claim_inbound(&keys(&["memory:m1"])).await.unwrap(), vec![false]);
     batch.commit().await.unwrap();
     let mut batch = store.begin(now).await.unwrap();
-    assert!(!batch.claim_inbound("memory:m1").await.unwrap());
-    assert!(batch.claim_inbound("memory:m2").await.unwrap());
+    assert_eq!(batch.claim_inbound(&keys(&["memory:m1", "memory:m2"])).await.unwrap(), vec![false, true]);
     drop(batch);
     let mut batch = store.begin(now).await.unwrap();
-    assert!(batch.claim_inbound("memory:m2").await.unwrap(), "a rolled-back claim is not kept");
+    assert_eq!(batch.claim_inbound(&keys(&["memory:m2"])).await.unwrap(), vec![true], "a rolled-back claim is not kept");
     batch.commit().await.unwrap();
-    assert_eq!(store.prune_inbound(now + Duration::seconds(1)).await.unwrap(), 2);
+    // Many keys at once (more than one statement's worth).
+    let many: Vec<String> = (0..450).map(|i| format!("memory:bulk{i}")).collect();
+    let mut batch = store.begin(now).await.unwrap();
+    assert!(batch.claim_inbound(&many).await.unwrap().iter().all(|fresh| *fresh));
+    batch.commit().await.unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    assert!(batch.claim_inbound(&many).await.unwrap().iter().all(|fresh| !*fresh));
+    drop(batch);
+    assert_eq!(store.prune_inbound(now + Duration::seconds(1)).await.unwrap(), 452);
+}
+
+async fn a_key_claimed_by_two_transactions_at_once_fails_the_second(store: &Store) {
+    if store.backend() == facilitator_storage::Backend::Sqlite {
+        // One connection: SQLite transactions here never overlap.
+        return;
+    }
+    let now = Utc::now();
+    let key = vec!["matrix:$event".to_owned()];
+    let mut first = store.begin(now).await.unwrap();
+    let mut second = store.begin(now).await.unwrap();
+    assert_eq!(first.claim_inbound(&key).await.unwrap(), vec![true]);
+    assert_eq!(second.claim_inbound(&key).await.unwrap(), vec![true]);
+    first.commit().await.unwrap();
+    assert!(second.commit().await.is_err(), "the second claim must not commit");
 }
 
 async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
     let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
     let post = |n: i64| Effect::Post { course: facilitator_bot::CourseId(n), text: Text::md(format!("post {n}")).user("<b>x</b>") };
     let mut batch = store.begin(now).await.unwrap();
-    let a = batch.enqueue("k1", &post(1)).await.unwrap().unwrap();
-    let b = batch.enqueue("k2", &post(2)).await.unwrap().unwrap();
-    assert_eq!(batch.enqueue("k1", &post(3)).await.unwrap(), None);
-    batch.commit().await.unwrap();
-    assert!(b > a);
+    batch.enqueue("k1", &post(1)).unwrap();
+    batch.enqueue("k2", &post(2)).unwrap();
+    batch.enqueue("k1", &post(3)).unwrap();
+    assert_eq!(batch.commit().await.unwrap().effects, 2);
+    let mut batch = store.begin(now).await.unwrap();
+    batch.enqueue("k2", &post(4)).unwrap();
+    assert_eq!(batch.commit().await.unwrap().effects, 0, "a key queued in an earlier batch is not queued again");
     let pending = store.pending_effects(0, 10).await.unwrap();
+    let (a, b) = (pending[0].id, pending[1].id);
+    assert!(b > a);
     assert_eq!(pending.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["k1", "k2"]);
     assert_eq!(pending[0].effect, post(1));
     store.fail_effect(a, "timeout", false, now).await.unwrap();
@@ -229,6 +256,10 @@ macro_rules! conformance {
             #[tokio::test]
             async fn an_inbound_event_is_claimed_once() {
                 run(|s| async move { super::an_inbound_event_is_claimed_once(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn a_key_claimed_by_two_transactions_at_once_fails_the_second() {
+                run(|s| async move { super::a_key_claimed_by_two_transactions_at_once_fails_the_second(&s).await }).await;
             }
             #[tokio::test]
             async fn effects_are_queued_once_per_key_and_drained_in_order() {

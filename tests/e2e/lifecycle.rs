@@ -31,7 +31,7 @@ async fn effects_stored_before_a_crash_are_performed_once_after_restart() {
         course: facilitator_bot::CourseId(1),
         text: facilitator_bot::Text::md("left over from before the crash"),
     };
-    batch.enqueue("crash-test#0", &effect).await.unwrap();
+    batch.enqueue("crash-test#0", &effect).unwrap();
     batch.commit().await.unwrap();
     let keep = h._dir_handle();
     drop(h);
