@@ -40,13 +40,22 @@ async fn start(url: &str, now: DateTime<Utc>) -> Bot {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runtime = Runtime::new(engine, executor, Arc::new(clock.clone()), events);
     let task = tokio::spawn(async move {
-        runtime.run(async move { let _ = stopped.await; }).await.unwrap();
+        runtime
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
     });
     Bot { driver, clock, stop, task }
 }
 
 /// Sends commands and waits for one reply to each; returns (elapsed, latencies).
-async fn drive(driver: &MemoryDriver, commands: &[(String, String, String)], pace: Option<Duration>) -> (Duration, Vec<Duration>) {
+async fn drive(
+    driver: &MemoryDriver,
+    commands: &[(String, String, String)],
+    pace: Option<Duration>,
+) -> (Duration, Vec<Duration>) {
     let mut sent: HashMap<String, Instant> = HashMap::with_capacity(commands.len());
     let mut latencies = Vec::with_capacity(commands.len());
     let started = Instant::now();
@@ -123,7 +132,12 @@ async fn raw_insert_rate(url: &str, rows: usize) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let commands: usize = args.iter().position(|a| a == "--commands").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let commands: usize = args
+        .iter()
+        .position(|a| a == "--commands")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
         let dir = tempfile::tempdir().unwrap();

@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let mut config: Config = toml::from_str("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://a.db\"\n[local]\n").unwrap();
+        let mut config: Config =
+            toml::from_str("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://a.db\"\n[local]\n").unwrap();
         config.apply_env(|k| match k {
             "FACILITATOR_DATABASE_URL" => Some("postgres://x@h/db".into()),
             "FACILITATOR_ADMINS" => Some("ana, ben".into()),

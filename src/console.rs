@@ -99,7 +99,16 @@ impl<W: Write> Console<W> {
         for row in &memory {
             if let facilitator_storage::RoomOwner::Course(course) = row.owner {
                 if let Some(c) = self.engine.state().courses.get(&course) {
-                    self.driver.restore_room(&row.room, c.members.keys().filter_map(|p| self.engine.state().persons.get(p)).flat_map(|p| p.accounts.iter()).filter(|a| a.platform == "memory").map(|a| a.handle.clone()).collect());
+                    self.driver.restore_room(
+                        &row.room,
+                        c.members
+                            .keys()
+                            .filter_map(|p| self.engine.state().persons.get(p))
+                            .flat_map(|p| p.accounts.iter())
+                            .filter(|a| a.platform == "memory")
+                            .map(|a| a.handle.clone())
+                            .collect(),
+                    );
                 }
             }
         }
@@ -262,8 +271,12 @@ pub fn format_delivery(delivery: &Delivery) -> Option<String> {
         DeliveryKind::Room(room) => format!("[{room}]"),
         DeliveryKind::Direct(user) => format!("[dm {user}]"),
         DeliveryKind::Created { name, space: true, .. } => return Some(format!("* created the space {name}")),
-        DeliveryKind::Created { name, space: false, parent: Some(p) } => return Some(format!("* created the room {name} in {p}")),
-        DeliveryKind::Created { name, space: false, parent: None } => return Some(format!("* created the room {name}")),
+        DeliveryKind::Created { name, space: false, parent: Some(p) } => {
+            return Some(format!("* created the room {name} in {p}"));
+        }
+        DeliveryKind::Created { name, space: false, parent: None } => {
+            return Some(format!("* created the room {name}"));
+        }
         DeliveryKind::Invited { room, user } => return Some(format!("* invited {user} to {room}")),
         DeliveryKind::Topic { .. } => return None,
     };

@@ -53,7 +53,8 @@ impl Directory {
     pub fn add_account(&mut self, person: PersonId, name: &str, platform: &str, handle: &str) {
         let Some(platform) = Platform::parse(platform) else { return };
         let Ok(user) = UserRef::new(platform, handle) else { return };
-        let contact = self.contacts.entry(person).or_insert_with(|| Contact { name: name.to_owned(), accounts: BTreeMap::new() });
+        let contact =
+            self.contacts.entry(person).or_insert_with(|| Contact { name: name.to_owned(), accounts: BTreeMap::new() });
         contact.accounts.entry(platform).or_insert(user);
     }
 

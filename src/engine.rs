@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{error, info_span};
 
 use facilitator_bot::command::{self, Mention};
-use facilitator_bot::{Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide};
+use facilitator_bot::{
+    Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide,
+};
 use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserRef};
 use facilitator_storage::Store;
 
@@ -86,14 +88,26 @@ impl ReplyTarget {
     pub fn decode(to: &ReplyTo) -> Option<MessageRef> {
         let t: ReplyTarget = serde_json::from_str(&to.0).ok()?;
         let platform = Platform::parse(&t.platform)?;
-        Some(MessageRef { room: RoomRef::new(platform, &t.room).ok()?, id: facilitator_chat::ChatId::new(platform, &t.message).ok()? })
+        Some(MessageRef {
+            room: RoomRef::new(platform, &t.room).ok()?,
+            id: facilitator_chat::ChatId::new(platform, &t.message).ok()?,
+        })
     }
 }
 
 /// An inbound event the bot acts on, with its deduplication key.
 enum Prepared {
-    Command { key: String, message: facilitator_chat::IncomingMessage, parsed: Result<facilitator_bot::Command, facilitator_bot::CommandError> },
-    Joined { key: String, course: facilitator_bot::CourseId, user: UserRef, name: String },
+    Command {
+        key: String,
+        message: facilitator_chat::IncomingMessage,
+        parsed: Result<facilitator_bot::Command, facilitator_bot::CommandError>,
+    },
+    Joined {
+        key: String,
+        course: facilitator_bot::CourseId,
+        user: UserRef,
+        name: String,
+    },
 }
 
 impl Prepared {
@@ -211,7 +225,15 @@ impl Engine {
                     // A job must leave the queue whatever happened, or the loop would spin on it.
                     decision.change(Change::JobDone { job });
                 }
-                if let Err(e) = self.commit_decision(&mut batch, decision, &format!("job:{job}:{}", due.timestamp_millis()), &mut outcome).await {
+                if let Err(e) = self
+                    .commit_decision(
+                        &mut batch,
+                        decision,
+                        &format!("job:{job}:{}", due.timestamp_millis()),
+                        &mut outcome,
+                    )
+                    .await
+                {
                     result = Err(e);
                     break;
                 }
@@ -231,11 +253,24 @@ impl Engine {
     ///
     /// # Errors
     /// On a storage failure.
-    pub async fn cli_command(&mut self, operator: &str, place: Place, text: &str, now: DateTime<Utc>) -> Result<Vec<Text>> {
+    pub async fn cli_command(
+        &mut self,
+        operator: &str,
+        place: Place,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Text>> {
         let Some(parsed) = command::parse(text) else { anyhow::bail!("not a command: {text}") };
         let mut registrations = Vec::new();
         let actor = self.person_for("cli", operator, operator, &mut registrations);
-        let input = CommandInput { actor, admin: true, place, reply_to: ReplyTo(CLI_REPLY.into()), command: parsed, mentions: BTreeMap::new() };
+        let input = CommandInput {
+            actor,
+            admin: true,
+            place,
+            reply_to: ReplyTo(CLI_REPLY.into()),
+            command: parsed,
+            mentions: BTreeMap::new(),
+        };
         let mut decision = self.decide_safely(Input::Command(input), now);
         let replies = decision
             .effects
@@ -257,13 +292,20 @@ impl Engine {
         Ok(replies)
     }
 
-    async fn finish(&mut self, batch: facilitator_storage::Batch, result: Result<()>, outcome: Outcome) -> Result<Outcome> {
+    async fn finish(
+        &mut self,
+        batch: facilitator_storage::Batch,
+        result: Result<()>,
+        outcome: Outcome,
+    ) -> Result<Outcome> {
         let committed = match result {
             Ok(()) => batch.commit().await.map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
         match committed {
-            Ok(committed) => Ok(Outcome { effects: usize::try_from(committed.effects).unwrap_or(usize::MAX), ..outcome }),
+            Ok(committed) => {
+                Ok(Outcome { effects: usize::try_from(committed.effects).unwrap_or(usize::MAX), ..outcome })
+            }
             Err(e) => {
                 // The in-memory state already holds the batch's changes; the database does not.
                 if let Err(reload) = self.reload().await {
@@ -281,7 +323,8 @@ impl Engine {
     pub async fn reload(&mut self) -> Result<()> {
         self.state = self.store.load_state().await?;
         let rooms = self.store.rooms().await?;
-        *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Directory::new(&rooms, &self.state);
+        *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Directory::new(&rooms, &self.state);
         Ok(())
     }
 
@@ -302,12 +345,19 @@ impl Engine {
         }
     }
 
-    async fn handle_prepared(&mut self, batch: &mut facilitator_storage::Batch, event: Prepared, now: DateTime<Utc>, outcome: &mut Outcome) -> Result<()> {
+    async fn handle_prepared(
+        &mut self,
+        batch: &mut facilitator_storage::Batch,
+        event: Prepared,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<()> {
         match event {
             Prepared::Command { key, message, parsed } => {
                 let platform = message.author.platform();
                 let mut registrations = Vec::new();
-                let actor = self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
+                let actor =
+                    self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
                 let span = info_span!("command", user = %actor, platform = %platform);
                 let _guard = span.enter();
                 let place = if message.is_direct {
@@ -373,7 +423,12 @@ impl Engine {
         id
     }
 
-    fn resolve_mentions(&self, platform: Platform, mentions: Vec<&Mention>, registrations: &mut Vec<Change>) -> BTreeMap<Mention, PersonId> {
+    fn resolve_mentions(
+        &self,
+        platform: Platform,
+        mentions: Vec<&Mention>,
+        registrations: &mut Vec<Change>,
+    ) -> BTreeMap<Mention, PersonId> {
         let Some(adapter) = self.adapters.get(platform) else { return BTreeMap::new() };
         let mut out = BTreeMap::new();
         for mention in mentions {
@@ -407,16 +462,24 @@ impl Engine {
         }
     }
 
-    async fn commit_decision(&mut self, batch: &mut facilitator_storage::Batch, decision: Decision, key: &str, outcome: &mut Outcome) -> Result<()> {
+    async fn commit_decision(
+        &mut self,
+        batch: &mut facilitator_storage::Batch,
+        decision: Decision,
+        key: &str,
+        outcome: &mut Outcome,
+    ) -> Result<()> {
         outcome.decided += 1;
         for change in &decision.changes {
             batch.apply(change).await?;
             self.state.apply(change);
             if let Change::PersonRegistered { person, account, name } = change {
-                self.directory
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .add_account(*person, name, &account.platform, &account.handle);
+                self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).add_account(
+                    *person,
+                    name,
+                    &account.platform,
+                    &account.handle,
+                );
             }
         }
         for (i, effect) in decision.effects.iter().enumerate() {

@@ -131,7 +131,10 @@ impl Executor {
                 Effect::Invite { course, person } => {
                     let (room, user) = {
                         let dir = self.directory();
-                        (dir.course_room(*course, platform).cloned(), dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()))
+                        (
+                            dir.course_room(*course, platform).cloned(),
+                            dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()),
+                        )
                     };
                     if let (Some(room), Some(user)) = (room, user) {
                         adapter.invite(&room, &user).await?;

@@ -135,7 +135,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let url = db.as_deref().map_or_else(|| scratch.url.clone(), database_url);
             let _lock = DatabaseLock::acquire(&url)?;
             let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
-            let mut console = Console::new(store.clone(), Admins::new(admins), now.unwrap_or_else(Utc::now), std::io::stdout()).await?;
+            let mut console =
+                Console::new(store.clone(), Admins::new(admins), now.unwrap_or_else(Utc::now), std::io::stdout())
+                    .await?;
             console.set_echo(echo);
             console.run(tokio::io::stdin()).await?;
             store.close().await;
@@ -161,7 +163,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Ok(s) => {
                     println!("{}: \"{}\", {} weeks", file.display(), s.title, s.weeks.len());
                     for w in &s.weeks {
-                        println!("  week {}: {} ({} links, {} review questions)", w.number, w.title, w.materials.len(), w.review_questions.len());
+                        println!(
+                            "  week {}: {} ({} links, {} review questions)",
+                            w.number,
+                            w.title,
+                            w.materials.len(),
+                            w.review_questions.len()
+                        );
                     }
                 }
                 Err(e) => {
@@ -185,7 +193,9 @@ async fn load_syllabus(config: &Config, course: &str, file: &PathBuf) -> Result<
         return Ok(ExitCode::FAILURE);
     }
     let url = &config.bot.database_url;
-    let _lock = DatabaseLock::acquire(url).context("the running bot keeps its state in memory; load the syllabus from chat with `!syllabus load`, or stop the bot")?;
+    let _lock = DatabaseLock::acquire(url).context(
+        "the running bot keeps its state in memory; load the syllabus from chat with `!syllabus load`, or stop the bot",
+    )?;
     let store = Store::open(url).await.with_context(|| format!("opening {}", redact_url(url)))?;
     let mut engine = Engine::open(store.clone(), Admins::default(), Adapters::default()).await?;
     let slug = Slug::parse(course).map_err(|e| anyhow::anyhow!("'{course}' is not a course name: {e}"))?;
@@ -193,10 +203,15 @@ async fn load_syllabus(config: &Config, course: &str, file: &PathBuf) -> Result<
         bail!("there is no course '{course}'");
     };
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let replies = engine.cli_command(&operator, Place::Course(id), &format!("!syllabus load\n{text}"), SystemClock.now()).await?;
+    let replies =
+        engine.cli_command(&operator, Place::Course(id), &format!("!syllabus load\n{text}"), SystemClock.now()).await?;
     let mut refused = false;
     for reply in replies {
-        let message = render::render(&reply, facilitator_chat::Platform::Memory, &engine.directory().read().expect("not poisoned"));
+        let message = render::render(
+            &reply,
+            facilitator_chat::Platform::Memory,
+            &engine.directory().read().expect("not poisoned"),
+        );
         let text = message.plain();
         refused |= text.starts_with("⚠️");
         println!("{text}");

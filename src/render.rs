@@ -66,6 +66,9 @@ mod tests {
         let sp = Zone::parse("America/Sao_Paulo").unwrap();
         assert_eq!(format_time(at, &[berlin, sp]), "Mon 26 Oct 2026 09:00 Europe/Berlin (05:00 America/Sao_Paulo)");
         let late: DateTime<Utc> = "2026-10-26T05:00:00Z".parse().unwrap();
-        assert_eq!(format_time(late, &[berlin, la]), "Mon 26 Oct 2026 06:00 Europe/Berlin (Sun 25 Oct 22:00 America/Los_Angeles)");
+        assert_eq!(
+            format_time(late, &[berlin, la]),
+            "Mon 26 Oct 2026 06:00 Europe/Berlin (Sun 25 Oct 22:00 America/Los_Angeles)"
+        );
     }
 }

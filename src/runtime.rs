@@ -38,7 +38,12 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime over an engine and executor, fed by `events` (all adapters merged).
-    pub fn new(engine: Engine, executor: Executor, clock: Arc<dyn Clock>, events: mpsc::Receiver<ChatEvent>) -> Runtime {
+    pub fn new(
+        engine: Engine,
+        executor: Executor,
+        clock: Arc<dyn Clock>,
+        events: mpsc::Receiver<ChatEvent>,
+    ) -> Runtime {
         Runtime { engine, executor, clock, events }
     }
 

@@ -47,23 +47,125 @@ pub struct Usage {
 
 /// Every command, in the order `!help` lists them.
 pub const COMMANDS: &[Usage] = &[
-    Usage { name: "help", syntax: "!help [command]", summary: "list the commands you can use, or explain one", details: "", audience: Audience::Everyone },
-    Usage { name: "courses", syntax: "!courses", summary: "list the courses you can join", details: "", audience: Audience::Everyone },
-    Usage { name: "join", syntax: "!join COURSE", summary: "join a course as a learner", details: "COURSE is the course's short name, as `!courses` shows it (for example `data-101`).", audience: Audience::Everyone },
-    Usage { name: "leave", syntax: "!leave COURSE", summary: "leave a course", details: "Your submissions stay in the course record.", audience: Audience::Everyone },
-    Usage { name: "tz", syntax: "!tz [Area/City]", summary: "set (or show) your time zone for deadlines", details: "Use an IANA zone name such as `Europe/Berlin`, `America/Sao_Paulo` or `UTC`.", audience: Audience::Everyone },
-    Usage { name: "progress", syntax: "!progress", summary: "see your own submissions, week by week", details: "In a course room: that course. Elsewhere: all your courses.", audience: Audience::Everyone },
-    Usage { name: "syllabus", syntax: "!syllabus [week]", summary: "show the syllabus, or one week of it", details: "Use it in the course room.", audience: Audience::Member },
-    Usage { name: "submit", syntax: "!submit [week N] <text or link>", summary: "submit your work for the current week (or week N)", details: "A second submission for the same week is a revision; the history is kept. Late work is accepted and marked late.", audience: Audience::Learner },
-    Usage { name: "status", syntax: "!status", summary: "per-week counts of submissions", details: "Use it in the course room.", audience: Audience::Organizer },
-    Usage { name: "syllabus load", syntax: "!syllabus load <Markdown on the following lines>", summary: "load or replace the course's syllabus", details: "The Markdown follows the command in the same message: a `# Title`, then `## Week N: title` sections with the prompt and links, and an optional `### Review` list per week. Past weeks are not rewritten.", audience: Audience::Organizer },
-    Usage { name: "course pause", syntax: "!course pause", summary: "hold the schedule (no prompts until resumed)", details: "", audience: Audience::Organizer },
-    Usage { name: "course resume", syntax: "!course resume", summary: "pick the schedule up again", details: "The next week starts at the next scheduled time after resuming.", audience: Audience::Organizer },
-    Usage { name: "course end", syntax: "!course end", summary: "close the course", details: "No more joins, prompts or submissions.", audience: Audience::Organizer },
-    Usage { name: "course set", syntax: "!course set KEY=VALUE ...", summary: "change course settings and re-plan its schedule", details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m).", audience: Audience::Organizer },
-    Usage { name: "organizer", syntax: "!organizer add|remove @user", summary: "add or remove an organizer of this course", details: "", audience: Audience::Organizer },
-    Usage { name: "mentor", syntax: "!mentor add|remove @user", summary: "add or remove a mentor of this course", details: "", audience: Audience::Organizer },
-    Usage { name: "course new", syntax: "!course new SLUG \"Title\" [school=S] [start=YYYY-MM-DD] [weeks=N] [tz=Area/City] [prompt=\"CRON\"] [deadline=5d] [cycle=NAME]", summary: "create a course and its room", details: "Defaults: start today, 6 weeks, UTC, prompts Mondays 09:00 (\"0 9 * * Mon\"; 5-field cron, or 6 fields with seconds first), submissions due 5 days after each prompt.", audience: Audience::Admin },
+    Usage {
+        name: "help",
+        syntax: "!help [command]",
+        summary: "list the commands you can use, or explain one",
+        details: "",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "courses",
+        syntax: "!courses",
+        summary: "list the courses you can join",
+        details: "",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "join",
+        syntax: "!join COURSE",
+        summary: "join a course as a learner",
+        details: "COURSE is the course's short name, as `!courses` shows it (for example `data-101`).",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "leave",
+        syntax: "!leave COURSE",
+        summary: "leave a course",
+        details: "Your submissions stay in the course record.",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "tz",
+        syntax: "!tz [Area/City]",
+        summary: "set (or show) your time zone for deadlines",
+        details: "Use an IANA zone name such as `Europe/Berlin`, `America/Sao_Paulo` or `UTC`.",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "progress",
+        syntax: "!progress",
+        summary: "see your own submissions, week by week",
+        details: "In a course room: that course. Elsewhere: all your courses.",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "syllabus",
+        syntax: "!syllabus [week]",
+        summary: "show the syllabus, or one week of it",
+        details: "Use it in the course room.",
+        audience: Audience::Member,
+    },
+    Usage {
+        name: "submit",
+        syntax: "!submit [week N] <text or link>",
+        summary: "submit your work for the current week (or week N)",
+        details: "A second submission for the same week is a revision; the history is kept. Late work is accepted and marked late.",
+        audience: Audience::Learner,
+    },
+    Usage {
+        name: "status",
+        syntax: "!status",
+        summary: "per-week counts of submissions",
+        details: "Use it in the course room.",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "syllabus load",
+        syntax: "!syllabus load <Markdown on the following lines>",
+        summary: "load or replace the course's syllabus",
+        details: "The Markdown follows the command in the same message: a `# Title`, then `## Week N: title` sections with the prompt and links, and an optional `### Review` list per week. Past weeks are not rewritten.",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "course pause",
+        syntax: "!course pause",
+        summary: "hold the schedule (no prompts until resumed)",
+        details: "",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "course resume",
+        syntax: "!course resume",
+        summary: "pick the schedule up again",
+        details: "The next week starts at the next scheduled time after resuming.",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "course end",
+        syntax: "!course end",
+        summary: "close the course",
+        details: "No more joins, prompts or submissions.",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "course set",
+        syntax: "!course set KEY=VALUE ...",
+        summary: "change course settings and re-plan its schedule",
+        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m).",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "organizer",
+        syntax: "!organizer add|remove @user",
+        summary: "add or remove an organizer of this course",
+        details: "",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "mentor",
+        syntax: "!mentor add|remove @user",
+        summary: "add or remove a mentor of this course",
+        details: "",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "course new",
+        syntax: "!course new SLUG \"Title\" [school=S] [start=YYYY-MM-DD] [weeks=N] [tz=Area/City] [prompt=\"CRON\"] [deadline=5d] [cycle=NAME]",
+        summary: "create a course and its room",
+        details: "Defaults: start today, 6 weeks, UTC, prompts Mondays 09:00 (\"0 9 * * Mon\"; 5-field cron, or 6 fields with seconds first), submissions due 5 days after each prompt.",
+        audience: Audience::Admin,
+    },
 ];
 
 /// The usage entry for a command name.
@@ -228,11 +330,17 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
     let (word, rest) = split_word(body);
     let word = word.to_lowercase();
     if word.is_empty() {
-        return Err(CommandError { problem: "that is an empty command. Send `!help` to see what I can do.".into(), usage: None });
+        return Err(CommandError {
+            problem: "that is an empty command. Send `!help` to see what I can do.".into(),
+            usage: None,
+        });
     }
     if let Some(c) = word.chars().find(|c| is_invisible(*c)) {
         return Err(CommandError {
-            problem: format!("the command contains an invisible character (U+{:04X}); type it again without it.", c as u32),
+            problem: format!(
+                "the command contains an invisible character (U+{:04X}); type it again without it.",
+                c as u32
+            ),
             usage: None,
         });
     }
@@ -251,7 +359,9 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
             match args.as_slice() {
                 [] => Ok(Command::Help { topic: None }),
                 [one] => Ok(Command::Help { topic: Some(one.text.trim_start_matches('!').to_lowercase()) }),
-                [a, b] => Ok(Command::Help { topic: Some(format!("{} {}", a.text.trim_start_matches('!'), b.text).to_lowercase()) }),
+                [a, b] => Ok(Command::Help {
+                    topic: Some(format!("{} {}", a.text.trim_start_matches('!'), b.text).to_lowercase()),
+                }),
                 _ => fail("give one command name, like `!help submit`.", "help"),
             }
         }
@@ -290,7 +400,9 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
                 .map(|name| format!(" Did you mean `!{name}`?"))
                 .unwrap_or_default();
             Err(CommandError {
-                problem: format!("I don't know the command `!{shown}`.{suggestion} Send `!help` to see the commands you can use."),
+                problem: format!(
+                    "I don't know the command `!{shown}`.{suggestion} Send `!help` to see the commands you can use."
+                ),
                 usage: None,
             })
         }
@@ -387,7 +499,9 @@ fn parse_slug(text: &str, name: &str) -> Result<Slug, CommandError> {
 fn one_slug(rest: &str, name: &str) -> Result<Slug, CommandError> {
     let args = tokens(rest, name)?;
     match args.as_slice() {
-        [] => fail(format!("which course? Give its short name, like `!{name} data-101` (`!courses` lists them)."), name),
+        [] => {
+            fail(format!("which course? Give its short name, like `!{name} data-101` (`!courses` lists them)."), name)
+        }
         [one] => parse_slug(one.text.trim_start_matches('#'), name),
         [_, extra, ..] => fail(format!("one course at a time; unexpected '{}'.", short(&extra.text)), name),
     }
@@ -405,7 +519,10 @@ fn parse_syllabus(rest: &str) -> Result<Command, CommandError> {
     if first.eq_ignore_ascii_case("load") {
         let source = after.trim_start_matches([' ', '\t']).trim_start_matches(['\r', '\n']);
         if source.trim().is_empty() {
-            return fail("put the syllabus Markdown on the lines after `!syllabus load`, in the same message.", "syllabus load");
+            return fail(
+                "put the syllabus Markdown on the lines after `!syllabus load`, in the same message.",
+                "syllabus load",
+            );
         }
         return syllabus::Syllabus::parse(source)
             .map(|s| Command::SyllabusLoad { syllabus: Box::new(s) })
@@ -414,7 +531,9 @@ fn parse_syllabus(rest: &str) -> Result<Command, CommandError> {
     let args = tokens(rest, "syllabus")?;
     match args.as_slice() {
         [] => Ok(Command::Syllabus { week: None }),
-        [w, n] if w.text.eq_ignore_ascii_case("week") => Ok(Command::Syllabus { week: Some(parse_week_number(&n.text, "syllabus")?) }),
+        [w, n] if w.text.eq_ignore_ascii_case("week") => {
+            Ok(Command::Syllabus { week: Some(parse_week_number(&n.text, "syllabus")?) })
+        }
         [n] => Ok(Command::Syllabus { week: Some(parse_week_number(&n.text, "syllabus")?) }),
         _ => fail("give at most one week number, like `!syllabus 2`.", "syllabus"),
     }
@@ -436,7 +555,8 @@ fn parse_submit(rest: &str) -> Result<Command, CommandError> {
         return fail("there is nothing to submit: put your text or link after the command.", "submit");
     }
     // Direction overrides can make a link look like another; they have no place in a submission.
-    let body: String = body.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')).collect();
+    let body: String =
+        body.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')).collect();
     if body.trim().is_empty() || body.chars().all(is_invisible) {
         return fail("the submission has only invisible characters.", "submit");
     }
@@ -478,11 +598,12 @@ fn parse_course(rest: &str) -> Result<Command, CommandError> {
             let settings = parse_settings(&args, "course set")?;
             Ok(Command::CourseSet { settings })
         }
-        "" => fail("`!course` needs a subcommand: new, pause, resume, end or set.", "course set")
-            .map_err(|mut e: CommandError| {
+        "" => fail("`!course` needs a subcommand: new, pause, resume, end or set.", "course set").map_err(
+            |mut e: CommandError| {
                 e.usage = Some("!course new|pause|resume|end|set ...");
                 e
-            }),
+            },
+        ),
         other => Err(CommandError {
             problem: format!("'{}' is not a course subcommand: use new, pause, resume, end or set.", short(other)),
             usage: Some("!course new|pause|resume|end|set ..."),
@@ -543,7 +664,13 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
             "title" => s.title = Some(check_title(value, name)?),
             "school" => {
                 if Slug::from_name(value).is_err() || value.chars().any(is_invisible) || value.chars().count() > 80 {
-                    return fail(format!("'{}' is not a usable school name (letters or digits, at most 80 characters).", short(value)), name);
+                    return fail(
+                        format!(
+                            "'{}' is not a usable school name (letters or digits, at most 80 characters).",
+                            short(value)
+                        ),
+                        name,
+                    );
                 }
                 s.school = Some(value.to_owned());
             }
@@ -555,11 +682,18 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
             }
             "start" => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
                 Ok(d) => s.start = Some(d),
-                Err(_) => return fail(format!("'{}' is not a date: write it as YYYY-MM-DD, like 2026-11-02.", short(value)), name),
+                Err(_) => {
+                    return fail(
+                        format!("'{}' is not a date: write it as YYYY-MM-DD, like 2026-11-02.", short(value)),
+                        name,
+                    );
+                }
             },
             "weeks" => match value.parse::<u32>() {
                 Ok(n) if (1..=MAX_WEEKS).contains(&n) => s.weeks = Some(n),
-                _ => return fail(format!("weeks must be a number from 1 to {MAX_WEEKS}, not '{}'.", short(value)), name),
+                _ => {
+                    return fail(format!("weeks must be a number from 1 to {MAX_WEEKS}, not '{}'.", short(value)), name);
+                }
             },
             "tz" => match Zone::parse(value) {
                 Ok(z) => s.tz = Some(z),
@@ -575,7 +709,10 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
             },
             other => {
                 return fail(
-                    format!("'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt and deadline.", short(other)),
+                    format!(
+                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt and deadline.",
+                        short(other)
+                    ),
                     name,
                 );
             }
@@ -616,9 +753,9 @@ mod tests {
 
     #[test]
     fn course_new_takes_a_quoted_title_and_settings() {
-        let Command::CourseNew { slug, settings } =
-            ok("!course new data-101 \"Intro to Data\" school=\"School of Data\" weeks=3 tz=Europe/Berlin prompt=\"0 9 * * Mon\" deadline=4d")
-        else {
+        let Command::CourseNew { slug, settings } = ok(
+            "!course new data-101 \"Intro to Data\" school=\"School of Data\" weeks=3 tz=Europe/Berlin prompt=\"0 9 * * Mon\" deadline=4d",
+        ) else {
             panic!("wrong command")
         };
         assert_eq!(slug.as_str(), "data-101");
@@ -631,7 +768,9 @@ mod tests {
 
     #[test]
     fn smart_quotes_work_like_straight_ones() {
-        let Command::CourseNew { settings, .. } = ok("!course new data-101 \u{201C}Intro to Data\u{201D}") else { panic!() };
+        let Command::CourseNew { settings, .. } = ok("!course new data-101 \u{201C}Intro to Data\u{201D}") else {
+            panic!()
+        };
         assert_eq!(settings.title.as_deref(), Some("Intro to Data"));
     }
 
@@ -681,7 +820,10 @@ mod tests {
 
     #[test]
     fn roles_take_one_mention() {
-        assert_eq!(ok("!organizer add @bo"), Command::Organizer { action: RoleAction::Add, user: Mention("@bo".into()) });
+        assert_eq!(
+            ok("!organizer add @bo"),
+            Command::Organizer { action: RoleAction::Add, user: Mention("@bo".into()) }
+        );
         assert!(bad("!organizer promote @bo").problem.contains("add or remove"));
         assert!(bad("!mentor add").problem.contains("name the person"));
     }

@@ -101,10 +101,7 @@ impl Slug {
         if let Some(c) = text.chars().find(|c| is_invisible(*c)) {
             return Err(NameError::Invisible(c as u32));
         }
-        if let Some(c) = text
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
+        if let Some(c) = text.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
             return Err(NameError::Character(c));
         }
         if !(2..=Self::MAX).contains(&text.len()) {

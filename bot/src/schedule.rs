@@ -29,7 +29,9 @@ pub struct PromptSchedule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
     /// Not 5 or 6 fields.
-    #[error("a schedule has 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first; '{0}' has {1}")]
+    #[error(
+        "a schedule has 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first; '{0}' has {1}"
+    )]
     FieldCount(String, usize),
     /// The cron parser refused it.
     #[error("'{0}' is not a valid schedule: {1}")]
@@ -53,9 +55,8 @@ impl PromptSchedule {
             6 => fields.iter().map(|f| (*f).to_owned()).collect(),
             n => return Err(ScheduleError::FieldCount(source, n)),
         };
-        six[5] = unix_days_of_week(&six[5]).ok_or_else(|| {
-            ScheduleError::Invalid(source.clone(), "day of week must be 0-7 or Mon..Sun".into())
-        })?;
+        six[5] = unix_days_of_week(&six[5])
+            .ok_or_else(|| ScheduleError::Invalid(source.clone(), "day of week must be 0-7 or Mon..Sun".into()))?;
         let cron = cron::Schedule::from_str(&six.join(" "))
             .map_err(|e| ScheduleError::Invalid(source.clone(), e.to_string()))?;
         let schedule = PromptSchedule { source, cron };
@@ -320,7 +321,10 @@ mod tests {
         let s = PromptSchedule::weekly_default();
         let firings = s.firings_after(berlin, utc("2026-10-18T00:00:00Z"), 3);
         // Summer time (UTC+2) until 25 October 2026, then UTC+1.
-        assert_eq!(firings, vec![utc("2026-10-19T07:00:00Z"), utc("2026-10-26T08:00:00Z"), utc("2026-11-02T08:00:00Z")]);
+        assert_eq!(
+            firings,
+            vec![utc("2026-10-19T07:00:00Z"), utc("2026-10-26T08:00:00Z"), utc("2026-11-02T08:00:00Z")]
+        );
     }
 
     #[test]
@@ -329,7 +333,10 @@ mod tests {
         // 29 March 2026 is a Sunday; 02:30 does not exist in Berlin that night.
         let s = PromptSchedule::parse("30 2 * * Sun").unwrap();
         let firings = s.firings_after(berlin, utc("2026-03-21T00:00:00Z"), 3);
-        assert_eq!(firings, vec![utc("2026-03-22T01:30:00Z"), utc("2026-03-29T01:00:00Z"), utc("2026-04-05T00:30:00Z")]);
+        assert_eq!(
+            firings,
+            vec![utc("2026-03-22T01:30:00Z"), utc("2026-03-29T01:00:00Z"), utc("2026-04-05T00:30:00Z")]
+        );
     }
 
     #[test]

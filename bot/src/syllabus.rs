@@ -94,7 +94,10 @@ impl Syllabus {
     /// The first problem found, with its line number.
     pub fn parse(source: &str) -> Result<Syllabus, SyllabusError> {
         if source.len() > MAX_BYTES {
-            return err(0, format!("the file is {} KB; a syllabus may be at most {} KB", source.len() / 1024, MAX_BYTES / 1024));
+            return err(
+                0,
+                format!("the file is {} KB; a syllabus may be at most {} KB", source.len() / 1024, MAX_BYTES / 1024),
+            );
         }
         let mut title: Option<String> = None;
         let mut intro = String::new();
@@ -290,10 +293,8 @@ fn links(line: &str) -> Vec<(String, String)> {
         let inside_link = consumed_ranges.iter().any(|(a, b)| start >= *a && start <= *b);
         let tail = &line[start..];
         if !inside_link && (tail.starts_with("http://") || tail.starts_with("https://")) {
-            let url: String = tail
-                .chars()
-                .take_while(|c| !c.is_whitespace() && !matches!(c, '<' | '>' | ')' | '"'))
-                .collect();
+            let url: String =
+                tail.chars().take_while(|c| !c.is_whitespace() && !matches!(c, '<' | '>' | ')' | '"')).collect();
             let url = url.trim_end_matches(['.', ',', ';']).to_owned();
             out.push((url.clone(), url));
         }

@@ -204,17 +204,25 @@ impl Store {
     /// # Errors
     /// On a database failure or an unreadable effect.
     pub async fn pending_effects(&self, after_id: i64, limit: i64) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query("SELECT id, key, payload, attempts FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(PENDING)
-            .bind(after_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, key, payload, attempts FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(PENDING)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 let payload: String = row.try_get("payload")?;
-                let effect = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox effect: {e}")))?;
-                Ok(OutboxRow { id: row.try_get("id")?, key: row.try_get("key")?, effect, attempts: row.try_get("attempts")? })
+                let effect =
+                    serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox effect: {e}")))?;
+                Ok(OutboxRow {
+                    id: row.try_get("id")?,
+                    key: row.try_get("key")?,
+                    effect,
+                    attempts: row.try_get("attempts")?,
+                })
             })
             .collect()
     }
@@ -243,13 +251,15 @@ impl Store {
     /// On a database failure.
     pub async fn fail_effect(&self, id: i64, error: &str, give_up: bool, at: DateTime<Utc>) -> Result<()> {
         let error: String = error.chars().take(1000).collect();
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, state = $2, done_at = $3 WHERE id = $4")
-            .bind(error)
-            .bind(if give_up { FAILED } else { PENDING })
-            .bind(give_up.then(|| ms(at)))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, state = $2, done_at = $3 WHERE id = $4",
+        )
+        .bind(error)
+        .bind(if give_up { FAILED } else { PENDING })
+        .bind(give_up.then(|| ms(at)))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -277,9 +287,11 @@ impl Store {
     /// # Errors
     /// On a database failure or unreadable data.
     pub async fn rooms(&self) -> Result<Vec<RoomRow>> {
-        let rows = sqlx::query("SELECT owner_kind, owner_id, platform, room FROM rooms ORDER BY owner_kind, owner_id, platform")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT owner_kind, owner_id, platform, room FROM rooms ORDER BY owner_kind, owner_id, platform",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("owner_kind")?;
@@ -321,7 +333,8 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn prune_inbound(&self, before: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM inbound WHERE received_at < $1").bind(ms(before)).execute(&self.pool).await?;
+        let done =
+            sqlx::query("DELETE FROM inbound WHERE received_at < $1").bind(ms(before)).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 }

@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use sqlx::{AnyPool, Row};
 
 use facilitator_bot::schedule::{Offset, PromptSchedule};
-use facilitator_bot::state::{Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek, Person, Role, School, Submission};
+use facilitator_bot::state::{
+    Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek, Person, Role, School, Submission,
+};
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
 
@@ -29,7 +31,10 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
         state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new() });
     }
-    for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle")
+        .fetch_all(pool)
+        .await?
+    {
         let account = Account { platform: row.try_get("platform")?, handle: row.try_get("handle")? };
         let person = PersonId(row.try_get("person_id")?);
         if let Some(p) = state.persons.get_mut(&person) {
@@ -87,7 +92,10 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
     }
     for row in sqlx::query("SELECT course_id, person_id, role, joined_at FROM members").fetch_all(pool).await? {
         let role: String = row.try_get("role")?;
-        let member = Member { role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?, joined_at: from_ms(row.try_get("joined_at")?)? };
+        let member = Member {
+            role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+            joined_at: from_ms(row.try_get("joined_at")?)?,
+        };
         if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
             c.members.insert(PersonId(row.try_get("person_id")?), member);
         }

@@ -36,7 +36,13 @@ pub struct Committed {
 
 impl Batch {
     pub(crate) async fn begin(pool: &AnyPool, now: DateTime<Utc>) -> Result<Batch> {
-        Ok(Batch { tx: pool.begin().await?, now, claims: BTreeSet::new(), effects: Vec::new(), effect_keys: BTreeSet::new() })
+        Ok(Batch {
+            tx: pool.begin().await?,
+            now,
+            claims: BTreeSet::new(),
+            effects: Vec::new(),
+            effect_keys: BTreeSet::new(),
+        })
     }
 
     /// Claims platform events for handling: for each key, `true` if it is new, `false` if it was
@@ -60,10 +66,7 @@ impl Batch {
                 seen.insert(row.try_get("key")?);
             }
         }
-        Ok(keys
-            .iter()
-            .map(|key| !seen.contains(key) && self.claims.insert(key.clone()))
-            .collect())
+        Ok(keys.iter().map(|key| !seen.contains(key) && self.claims.insert(key.clone())).collect())
     }
 
     /// Queues an effect under its idempotency key (written at commit; a key queued before is
@@ -142,7 +145,11 @@ impl Batch {
                 .await?;
             }
             Change::PersonZoneSet { person, zone } => {
-                sqlx::query("UPDATE persons SET tz = $1 WHERE id = $2").bind(zone.name()).bind(person.0).execute(&mut *tx).await?;
+                sqlx::query("UPDATE persons SET tz = $1 WHERE id = $2")
+                    .bind(zone.name())
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Change::SchoolCreated { school, slug, name } => {
                 sqlx::query("INSERT INTO schools (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
@@ -214,14 +221,16 @@ impl Batch {
                 .await?;
             }
             Change::WeekOpened { course, week, opened } => {
-                sqlx::query("INSERT INTO weeks (course_id, week, prompt_at, posted_at, late) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(course.0)
-                    .bind(i64::from(*week))
-                    .bind(ms(opened.prompt_at))
-                    .bind(ms(opened.posted_at))
-                    .bind(i64::from(opened.late))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO weeks (course_id, week, prompt_at, posted_at, late) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(course.0)
+                .bind(i64::from(*week))
+                .bind(ms(opened.prompt_at))
+                .bind(ms(opened.posted_at))
+                .bind(i64::from(opened.late))
+                .execute(&mut *tx)
+                .await?;
             }
             Change::JobsPlanned { course, jobs } => {
                 sqlx::query("DELETE FROM jobs WHERE course_id = $1").bind(course.0).execute(&mut *tx).await?;

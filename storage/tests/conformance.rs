@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use facilitator_bot::command::{self, Mention};
-use facilitator_bot::{Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide};
+use facilitator_bot::{
+    Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide,
+};
 use facilitator_storage::{RoomOwner, RoomRow, Store};
 use sqlx::Connection;
 
@@ -25,16 +27,17 @@ impl TestDb {
 
     async fn postgres() -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin = std::env::var("FACILITATOR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = std::env::var("FACILITATOR_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!(
             "facilitator_test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
             Utc::now().timestamp_subsec_nanos()
         );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for the storage suite (scripts/test.sh sets one up): {e}"));
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed for the storage suite (scripts/test.sh sets one up): {e}")
+        });
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
         let (base, _) = admin.rsplit_once('/').unwrap();
@@ -46,7 +49,10 @@ impl TestDb {
         self.store.close().await;
         if let Some((admin, name)) = self.cleanup {
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 }
@@ -62,7 +68,8 @@ const NAMES: [&str; 4] = ["olga", "ana", "ben", "chen"];
 
 impl Community {
     async fn new(store: &Store) -> Community {
-        let mut c = Community { state: State::default(), now: "2026-10-19T08:00:00Z".parse().unwrap(), replies: Vec::new() };
+        let mut c =
+            Community { state: State::default(), now: "2026-10-19T08:00:00Z".parse().unwrap(), replies: Vec::new() };
         let changes: Vec<Change> = NAMES
             .iter()
             .enumerate()
@@ -92,7 +99,8 @@ impl Community {
     }
 
     async fn say(&mut self, store: &Store, who: usize, place: Place, text: &str) {
-        let mentions: BTreeMap<Mention, PersonId> = NAMES.iter().enumerate().map(|(i, n)| (Mention(format!("@{n}")), PersonId(i as i64 + 1))).collect();
+        let mentions: BTreeMap<Mention, PersonId> =
+            NAMES.iter().enumerate().map(|(i, n)| (Mention(format!("@{n}")), PersonId(i as i64 + 1))).collect();
         let input = CommandInput {
             actor: PersonId(who as i64 + 1),
             admin: who == 0,
@@ -124,7 +132,8 @@ const SYLLABUS: &str = "# Intro to Data\nIntro.\n\n## Week 1: Start\nRead [this]
 
 async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     let mut c = Community::new(store).await;
-    c.say(store, 0, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" cycle=2026-fall").await;
+    c.say(store, 0, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" cycle=2026-fall")
+        .await;
     c.say(store, 0, Place::Lobby, "!course new art-1 \"Art\" school=\"School of Data\" weeks=2 tz=Europe/Berlin").await;
     let room = c.room();
     c.say(store, 0, room, &format!("!syllabus load\n{SYLLABUS}")).await;
@@ -166,7 +175,11 @@ async fn an_inbound_event_is_claimed_once(store: &Store) {
     assert_eq!(batch.claim_inbound(&keys(&["memory:m1", "memory:m2"])).await.unwrap(), vec![false, true]);
     drop(batch);
     let mut batch = store.begin(now).await.unwrap();
-    assert_eq!(batch.claim_inbound(&keys(&["memory:m2"])).await.unwrap(), vec![true], "a rolled-back claim is not kept");
+    assert_eq!(
+        batch.claim_inbound(&keys(&["memory:m2"])).await.unwrap(),
+        vec![true],
+        "a rolled-back claim is not kept"
+    );
     batch.commit().await.unwrap();
     // Many keys at once (more than one statement's worth).
     let many: Vec<String> = (0..450).map(|i| format!("memory:bulk{i}")).collect();
@@ -196,7 +209,10 @@ async fn a_key_claimed_by_two_transactions_at_once_fails_the_second(store: &Stor
 
 async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
     let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
-    let post = |n: i64| Effect::Post { course: facilitator_bot::CourseId(n), text: Text::md(format!("post {n}")).user("<b>x</b>") };
+    let post = |n: i64| Effect::Post {
+        course: facilitator_bot::CourseId(n),
+        text: Text::md(format!("post {n}")).user("<b>x</b>"),
+    };
     let mut batch = store.begin(now).await.unwrap();
     batch.enqueue("k1", &post(1)).unwrap();
     batch.enqueue("k2", &post(2)).unwrap();
@@ -219,10 +235,18 @@ async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
 }
 
 async fn rooms_are_stored_per_owner_and_platform(store: &Store) {
-    let course = RoomRow { owner: RoomOwner::Course(facilitator_bot::CourseId(1)), platform: "matrix".into(), room: "!a:x".into() };
+    let course = RoomRow {
+        owner: RoomOwner::Course(facilitator_bot::CourseId(1)),
+        platform: "matrix".into(),
+        room: "!a:x".into(),
+    };
     store.set_room(&course).await.unwrap();
     store.set_room(&RoomRow { room: "!b:x".into(), ..course.clone() }).await.unwrap();
-    let school = RoomRow { owner: RoomOwner::School(facilitator_bot::SchoolId(1)), platform: "discord".into(), room: "123".into() };
+    let school = RoomRow {
+        owner: RoomOwner::School(facilitator_bot::SchoolId(1)),
+        platform: "discord".into(),
+        room: "123".into(),
+    };
     store.set_room(&school).await.unwrap();
     let rooms = store.rooms().await.unwrap();
     assert_eq!(rooms.len(), 2);
@@ -259,7 +283,8 @@ macro_rules! conformance {
             }
             #[tokio::test]
             async fn a_key_claimed_by_two_transactions_at_once_fails_the_second() {
-                run(|s| async move { super::a_key_claimed_by_two_transactions_at_once_fails_the_second(&s).await }).await;
+                run(|s| async move { super::a_key_claimed_by_two_transactions_at_once_fails_the_second(&s).await })
+                    .await;
             }
             #[tokio::test]
             async fn effects_are_queued_once_per_key_and_drained_in_order() {

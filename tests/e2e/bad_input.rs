@@ -65,7 +65,11 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ("olga@data-101", s("!course resume"), "not paused"),
         ("olga@data-101", s("!course frobnicate"), "not a course subcommand"),
         ("olga@data-101", s("!syllabus load\n# T\n## Week 2: x\ny"), "line 2"),
-        ("olga@data-101", s("!syllabus load\n# T\n## Week 1: a\nsee [x](javascript:alert(1))"), "must start with https://"),
+        (
+            "olga@data-101",
+            s("!syllabus load\n# T\n## Week 1: a\nsee [x](javascript:alert(1))"),
+            "must start with https://",
+        ),
         ("olga@data-101", s("!syllabus load"), "put the syllabus Markdown"),
         ("ana@data-101", s("!syllabus load\n# T\n## Week 1: a\nx"), "Only organizers"),
         ("ana@data-101", s("!syllabus 7"), "no week 7"),
@@ -95,7 +99,8 @@ async fn every_bad_input_gets_a_clear_reply_and_changes_nothing() {
     for (who, text, expected) in entries {
         let out = h.say(&format!("{who}: {text}")).await;
         let shown: String = text.chars().take(60).collect();
-        if !out.contains("⚠️") || !out.to_lowercase().contains(&expected.to_lowercase()) || out.lines().count() > 6 {
+        if !out.contains("⚠️") || !out.to_lowercase().contains(&expected.to_lowercase()) || out.lines().count() > 6
+        {
             problems.push(format!("{who}: {shown:?} should say {expected:?}, said: {out}"));
         }
         assert_eq!(h.state(), &state_before, "state changed after {shown:?}");

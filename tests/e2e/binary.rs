@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_facilitator"));
-    cmd.env_remove("FACILITATOR_CONFIG").env_remove("FACILITATOR_DATABASE_URL").env_remove("FACILITATOR_ADMINS").env("RUST_LOG", "warn");
+    cmd.env_remove("FACILITATOR_CONFIG")
+        .env_remove("FACILITATOR_DATABASE_URL")
+        .env_remove("FACILITATOR_ADMINS")
+        .env("RUST_LOG", "warn");
     cmd
 }
 
@@ -14,7 +17,11 @@ fn run_with_input(mut cmd: Command, input: &str) -> (i32, String, String) {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -23,7 +30,11 @@ fn the_demo_plays_a_whole_cycle_and_leaves_no_files() {
     let out = bin().arg("demo").current_dir(cwd.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().last(), Some("demo: 3 weeks, 3 prompts posted, 10 submissions, 0 reviews, 0 badges"), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("demo: 3 weeks, 3 prompts posted, 10 submissions, 0 reviews, 0 badges"),
+        "{stdout}"
+    );
     assert_eq!(stdout.matches("**Week 1 of 3").count(), 1);
     assert!(stdout.contains("marked late"));
     assert!(stdout.contains("version 2"));
@@ -127,11 +138,24 @@ fn syllabus_load_from_the_command_line_goes_through_the_same_rules() {
     assert_eq!(code, 0);
     let syllabus = dir.path().join("s.md");
     std::fs::write(&syllabus, "# Intro\n## Week 1: a\nx\n## Week 2: b\ny\n").unwrap();
-    let out = bin().args(["syllabus", "load", "data-101"]).arg(&syllabus).env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}")).output().unwrap();
+    let out = bin()
+        .args(["syllabus", "load", "data-101"])
+        .arg(&syllabus)
+        .env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("Loaded the syllabus: **Intro**, 2 weeks. The course now has 2 weeks (it had 4)."), "{stdout}");
-    let out = bin().args(["syllabus", "load", "nope"]).arg(&syllabus).env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}")).output().unwrap();
+    assert!(
+        stdout.contains("Loaded the syllabus: **Intro**, 2 weeks. The course now has 2 weeks (it had 4)."),
+        "{stdout}"
+    );
+    let out = bin()
+        .args(["syllabus", "load", "nope"])
+        .arg(&syllabus)
+        .env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("there is no course 'nope'"));
 }
@@ -140,7 +164,11 @@ fn syllabus_load_from_the_command_line_goes_through_the_same_rules() {
 fn run_serves_the_local_adapter_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("facilitator.toml");
-    std::fs::write(&config, format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n", dir.path().display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n", dir.path().display()),
+    )
+    .unwrap();
     let mut child = bin()
         .args(["run", "--config"])
         .arg(&config)

@@ -71,9 +71,22 @@ impl Harness {
     /// Row counts of the tables that hold the community's state.
     pub async fn table_counts(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
-        for table in ["persons", "accounts", "schools", "courses", "members", "syllabi", "weeks", "submissions", "submission_revisions", "jobs", "rooms"] {
+        for table in [
+            "persons",
+            "accounts",
+            "schools",
+            "courses",
+            "members",
+            "syllabi",
+            "weeks",
+            "submissions",
+            "submission_revisions",
+            "jobs",
+            "rooms",
+        ] {
             let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-            let n: i64 = sqlx::Row::get(&sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(self.store.pool()).await.unwrap(), "n");
+            let n: i64 =
+                sqlx::Row::get(&sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(self.store.pool()).await.unwrap(), "n");
             out.push((table.to_owned(), n));
         }
         out

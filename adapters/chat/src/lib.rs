@@ -70,7 +70,12 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// An [`AdapterError`] whose kind tells whether to retry.
-    async fn send_direct(&self, user: &UserRef, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError>;
+    async fn send_direct(
+        &self,
+        user: &UserRef,
+        message: &OutgoingMessage,
+        key: &str,
+    ) -> Result<MessageRef, AdapterError>;
 
     /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`).
     fn parse_user(&self, text: &str) -> Option<UserRef>;

@@ -112,7 +112,9 @@ fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 }
 
 fn is_user_name(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 impl InMemoryChat {
@@ -220,8 +222,16 @@ impl ChatAdapter for InMemoryChat {
         }
         let raw = inner.unique_room_name(&format!("space:{name}"));
         inner.rooms.insert(raw.clone(), Room { name: name.to_owned(), space: true, ..Room::default() });
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: name.to_owned(), space: true, parent: None }, message: None, at: Instant::now() });
-        let message_ref = MessageRef { room: Self::room_ref(&raw), id: ChatId::new(Platform::Memory, key).map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))? };
+        inner.deliveries.push(Delivery {
+            kind: DeliveryKind::Created { name: name.to_owned(), space: true, parent: None },
+            message: None,
+            at: Instant::now(),
+        });
+        let message_ref = MessageRef {
+            room: Self::room_ref(&raw),
+            id: ChatId::new(Platform::Memory, key)
+                .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?,
+        };
         inner.sent_keys.insert(key.to_owned(), message_ref);
         Ok(Self::room_ref(&raw))
     }
@@ -238,8 +248,16 @@ impl ChatAdapter for InMemoryChat {
             raw.clone(),
             Room { name: raw.clone(), topic: spec.topic.clone(), parent: parent.clone(), ..Room::default() },
         );
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Created { name: raw.clone(), space: false, parent }, message: None, at: Instant::now() });
-        let message_ref = MessageRef { room: Self::room_ref(&raw), id: ChatId::new(Platform::Memory, key).map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))? };
+        inner.deliveries.push(Delivery {
+            kind: DeliveryKind::Created { name: raw.clone(), space: false, parent },
+            message: None,
+            at: Instant::now(),
+        });
+        let message_ref = MessageRef {
+            room: Self::room_ref(&raw),
+            id: ChatId::new(Platform::Memory, key)
+                .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?,
+        };
         inner.sent_keys.insert(key.to_owned(), message_ref);
         Ok(Self::room_ref(&raw))
     }
@@ -255,7 +273,11 @@ impl ChatAdapter for InMemoryChat {
         }
         r.topic = topic.to_owned();
         let name = r.name.clone();
-        inner.deliveries.push(Delivery { kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() }, message: None, at: Instant::now() });
+        inner.deliveries.push(Delivery {
+            kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() },
+            message: None,
+            at: Instant::now(),
+        });
         Ok(())
     }
 
@@ -268,7 +290,11 @@ impl ChatAdapter for InMemoryChat {
         // Inviting someone already in the room is a no-op, as on the real platforms.
         if r.members.insert(user.raw().to_owned()) {
             let name = r.name.clone();
-            inner.deliveries.push(Delivery { kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() }, message: None, at: Instant::now() });
+            inner.deliveries.push(Delivery {
+                kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() },
+                message: None,
+                at: Instant::now(),
+            });
         }
         Ok(())
     }
@@ -279,7 +305,12 @@ impl ChatAdapter for InMemoryChat {
         inner.post(room.raw(), message, key)
     }
 
-    async fn send_direct(&self, user: &UserRef, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
+    async fn send_direct(
+        &self,
+        user: &UserRef,
+        message: &OutgoingMessage,
+        key: &str,
+    ) -> Result<MessageRef, AdapterError> {
         let mut inner = lock(&self.inner);
         inner.check_failure("send_direct")?;
         let raw = format!("dm:{}", user.raw());
@@ -371,7 +402,8 @@ impl MemoryDriver {
         }
         let pending = {
             let mut inner = lock(&self.inner);
-            let Some(raw) = inner.rooms.iter().find(|(_, r)| r.name == room && !r.space).map(|(raw, _)| raw.clone()) else {
+            let Some(raw) = inner.rooms.iter().find(|(_, r)| r.name == room && !r.space).map(|(raw, _)| raw.clone())
+            else {
                 return Err(DriverError::NoRoom(room.to_owned()));
             };
             if !inner.rooms.get_mut(&raw).expect("found above").members.insert(user.to_owned()) {
@@ -403,7 +435,12 @@ impl MemoryDriver {
 
     /// Members of a room, by name.
     pub fn members(&self, room: &str) -> Vec<String> {
-        lock(&self.inner).rooms.values().find(|r| r.name == room).map(|r| r.members.iter().cloned().collect()).unwrap_or_default()
+        lock(&self.inner)
+            .rooms
+            .values()
+            .find(|r| r.name == room)
+            .map(|r| r.members.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A room's topic.
@@ -420,7 +457,8 @@ impl MemoryDriver {
     /// memory, the bot's records of its rooms in the database), with its members.
     pub fn restore_room(&self, raw: &str, members: Vec<String>) {
         let mut inner = lock(&self.inner);
-        let room = inner.rooms.entry(raw.to_owned()).or_insert_with(|| Room { name: raw.to_owned(), ..Room::default() });
+        let room =
+            inner.rooms.entry(raw.to_owned()).or_insert_with(|| Room { name: raw.to_owned(), ..Room::default() });
         room.members.extend(members);
     }
 

@@ -35,10 +35,14 @@ pub(super) fn help(turn: &mut Turn<'_>, topic: Option<&str>) {
     }
 
     if let Some(topic) = topic {
-        let matches: Vec<_> = COMMANDS.iter().filter(|u| u.name == topic || u.name.starts_with(&format!("{topic} "))).collect();
+        let matches: Vec<_> =
+            COMMANDS.iter().filter(|u| u.name == topic || u.name.starts_with(&format!("{topic} "))).collect();
         if matches.is_empty() {
             let shown: String = topic.chars().take(40).collect();
-            turn.refuse(Text::md("there is no command ").code(format!("!{shown}")).push_md("."), Some("!help [command]"));
+            turn.refuse(
+                Text::md("there is no command ").code(format!("!{shown}")).push_md("."),
+                Some("!help [command]"),
+            );
             return;
         }
         let mut text = Text::new();
@@ -79,7 +83,9 @@ pub(super) fn courses(turn: &mut Turn<'_>) {
     let state = turn.state;
     let open: Vec<&Course> = state.courses.values().filter(|c| c.status != CourseStatus::Ended).collect();
     if open.is_empty() {
-        turn.reply(Text::md("There are no courses yet. Bot admins can create one with ").code("!course new").push_md("."));
+        turn.reply(
+            Text::md("There are no courses yet. Bot admins can create one with ").code("!course new").push_md("."),
+        );
         return;
     }
     let mut text = Text::md("Courses:");
@@ -111,7 +117,11 @@ fn find_course<'a>(turn: &mut Turn<'a>, slug: &Slug, usage: &str) -> Option<&'a 
         Some(c) => Some(c),
         None => {
             turn.refuse(
-                Text::md("there is no course ").code(slug.as_str()).push_md(". ").code("!courses").push_md(" lists the courses."),
+                Text::md("there is no course ")
+                    .code(slug.as_str())
+                    .push_md(". ")
+                    .code("!courses")
+                    .push_md(" lists the courses."),
                 Some(usage),
             );
             None
@@ -173,7 +183,11 @@ pub(super) fn where_we_are_with(
         text = text.push_md("\n\n").push_md(plan.prompt.clone());
     }
     if let Some(deadline) = course.deadline(week) {
-        let verb = if deadline < now { "\n\nIts work was due " } else { "\n\nSubmit your work with `!submit <link or text>` in the course room by " };
+        let verb = if deadline < now {
+            "\n\nIts work was due "
+        } else {
+            "\n\nSubmit your work with `!submit <link or text>` in the course room by "
+        };
         text = text.push_md(verb).time(deadline, zones).push_md(".");
         if deadline < now {
             text = text.push_md(" Late work is still welcome.");
@@ -193,7 +207,8 @@ pub(super) fn leave(turn: &mut Turn<'_>, slug: &Slug) {
         turn.refuse(Text::md("you're not in ").code(slug.as_str()).push_md("."), None);
         return;
     };
-    if role == Role::Organizer && course.with_role(Role::Organizer).count() == 1 && course.status != CourseStatus::Ended {
+    if role == Role::Organizer && course.with_role(Role::Organizer).count() == 1 && course.status != CourseStatus::Ended
+    {
         turn.refuse(
             Text::md("you're the only organizer of ")
                 .code(slug.as_str())
@@ -219,7 +234,11 @@ pub(super) fn tz(turn: &mut Turn<'_>, zone: Option<Zone>) {
     let current = turn.state.persons.get(&actor).and_then(|p| p.zone);
     let Some(zone) = zone else {
         let text = match current {
-            Some(z) => Text::md("Your time zone is ").code(z.name()).push_md(". Change it with ").code("!tz Area/City").push_md("."),
+            Some(z) => Text::md("Your time zone is ")
+                .code(z.name())
+                .push_md(". Change it with ")
+                .code("!tz Area/City")
+                .push_md("."),
             None => Text::md("You haven't set a time zone, so I show deadlines in each course's zone. Set yours with ")
                 .code("!tz Area/City")
                 .push_md(", for example ")

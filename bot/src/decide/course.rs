@@ -32,11 +32,17 @@ fn school_for(turn: &mut Turn<'_>, name: &str) -> Option<SchoolId> {
 pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     let usage = crate::command::usage("course new").map(|u| u.syntax);
     if !turn.input.admin {
-        turn.refuse(Text::md("only bot admins can create courses; ask one of them (they are listed in the bot's config)."), None);
+        turn.refuse(
+            Text::md("only bot admins can create courses; ask one of them (they are listed in the bot's config)."),
+            None,
+        );
         return;
     }
     if turn.state.course_by_slug(slug).is_some() {
-        turn.refuse(Text::md("a course named ").code(slug.as_str()).push_md(" already exists; pick another short name."), usage);
+        turn.refuse(
+            Text::md("a course named ").code(slug.as_str()).push_md(" already exists; pick another short name."),
+            usage,
+        );
         return;
     }
     let zone = patch.tz.unwrap_or(Zone::UTC);
@@ -63,7 +69,13 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     let id = turn.state.next_course_id();
     let actor = turn.actor();
     let now = turn.now;
-    turn.out.change(Change::CourseCreated { course: id, slug: slug.clone(), settings: settings.clone(), created_by: actor, at: now });
+    turn.out.change(Change::CourseCreated {
+        course: id,
+        slug: slug.clone(),
+        settings: settings.clone(),
+        created_by: actor,
+        at: now,
+    });
     turn.out.change(Change::MemberSet { course: id, person: actor, role: Role::Organizer, at: now });
     // Plan against the course as it will be once created.
     let mut course = Course {
@@ -86,21 +98,21 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     turn.out.effect(Effect::CreateCourseRoom { course: id, school, slug: slug.clone(), topic: topic(&course) });
     turn.out.effect(Effect::Invite { course: id, person: actor });
     let zones = turn.zones(&course);
-    let mut text = Text::md("Created **")
-        .user(course.settings.title.clone())
-        .push_md("** (")
-        .code(slug.as_str())
-        .push_md(format!(
-            "): {} weeks, prompts \"{}\" in {}, submissions due {} after each prompt. ",
-            course.settings.weeks,
-            course.settings.prompt.source(),
-            zone,
-            course.settings.deadline
-        ));
+    let mut text =
+        Text::md("Created **").user(course.settings.title.clone()).push_md("** (").code(slug.as_str()).push_md(
+            format!(
+                "): {} weeks, prompts \"{}\" in {}, submissions due {} after each prompt. ",
+                course.settings.weeks,
+                course.settings.prompt.source(),
+                zone,
+                course.settings.deadline
+            ),
+        );
     if let Some(first) = first {
         text = text.push_md("Week 1 opens ").time(first, &zones).push_md(". ");
     }
-    text = text.push_md("You're its organizer; load the syllabus in its room with ").code("!syllabus load").push_md(".");
+    text =
+        text.push_md("You're its organizer; load the syllabus in its room with ").code("!syllabus load").push_md(".");
     turn.reply(text);
 }
 
@@ -134,7 +146,12 @@ fn managed_course<'a>(turn: &mut Turn<'a>, usage: &str) -> Option<&'a Course> {
 pub(super) fn pause(turn: &mut Turn<'_>) {
     let Some(course) = managed_course(turn, "!course pause") else { return };
     match course.status {
-        CourseStatus::Paused => return turn.refuse(Text::md("the course is already paused; ").code("!course resume").push_md(" picks it up again."), None),
+        CourseStatus::Paused => {
+            return turn.refuse(
+                Text::md("the course is already paused; ").code("!course resume").push_md(" picks it up again."),
+                None,
+            );
+        }
         CourseStatus::Ended => return turn.refuse(Text::md("the course has ended."), None),
         CourseStatus::Active => {}
     }
@@ -168,7 +185,9 @@ pub(super) fn resume(turn: &mut Turn<'_>) {
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     let mut text = Text::md("The schedule is running again. ");
     match next {
-        Some((job, at)) => text = text.push_md(format!("Week {} opens ", job.week)).time(at, &[course.settings.zone]).push_md("."),
+        Some((job, at)) => {
+            text = text.push_md(format!("Week {} opens ", job.week)).time(at, &[course.settings.zone]).push_md(".")
+        }
         None => text = text.push_md("All weeks have been posted."),
     }
     turn.reply(text);
@@ -185,15 +204,11 @@ pub(super) fn end(turn: &mut Turn<'_>) {
     after.status = CourseStatus::Ended;
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     let submissions = course.submissions.len();
-    turn.reply(
-        Text::md("**")
-            .user(course.settings.title.clone())
-            .push_md(format!(
-                "** has ended after {} with {}. Thank you all for learning together!",
-                plural(course.opened.len(), "week"),
-                plural(submissions, "submission")
-            )),
-    );
+    turn.reply(Text::md("**").user(course.settings.title.clone()).push_md(format!(
+        "** has ended after {} with {}. Thank you all for learning together!",
+        plural(course.opened.len(), "week"),
+        plural(submissions, "submission")
+    )));
 }
 
 pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
@@ -218,7 +233,8 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     }
     if let Some(start) = patch.start {
         if course.current_week().is_some() {
-            return turn.refuse(Text::md("the course has already started, so its start date cannot change."), Some(usage));
+            return turn
+                .refuse(Text::md("the course has already started, so its start date cannot change."), Some(usage));
         }
         let today = turn.now.with_timezone(&settings.zone.tz()).date_naive();
         if let Some(problem) = check_start(start, today) {
@@ -230,12 +246,18 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     if let Some(weeks) = patch.weeks {
         let posted = course.current_week().unwrap_or(0);
         if weeks < posted {
-            return turn.refuse(Text::md(format!("{posted} weeks have already been posted; the course cannot be shorter than that.")), Some(usage));
+            return turn.refuse(
+                Text::md(format!("{posted} weeks have already been posted; the course cannot be shorter than that.")),
+                Some(usage),
+            );
         }
         if let Some(s) = &course.syllabus {
             if s.len() != weeks {
                 return turn.refuse(
-                    Text::md(format!("the syllabus has {} weeks; load a syllabus with {weeks} weeks to change the length.", s.len())),
+                    Text::md(format!(
+                        "the syllabus has {} weeks; load a syllabus with {weeks} weeks to change the length.",
+                        s.len()
+                    )),
                     Some(usage),
                 );
             }
@@ -267,7 +289,8 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     }
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     let zones = [after.settings.zone];
-    let mut text = Text::md("Course settings changed by ").person(turn.actor()).push_md(format!(": {}.", changed.join(", ")));
+    let mut text =
+        Text::md("Course settings changed by ").person(turn.actor()).push_md(format!(": {}.", changed.join(", ")));
     if let Some(week) = after.current_week() {
         if patch.deadline.is_some() || patch.tz.is_some() {
             if let Some(d) = after.deadline(week) {
@@ -277,7 +300,9 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     }
     if let Some(jobs) = jobs {
         match jobs.first() {
-            Some((job, at)) => text = text.push_md(format!(" Week {} now opens ", job.week)).time(*at, &zones).push_md("."),
+            Some((job, at)) => {
+                text = text.push_md(format!(" Week {} now opens ", job.week)).time(*at, &zones).push_md(".")
+            }
             None => text = text.push_md(" No weeks are left to schedule."),
         }
     }
@@ -289,7 +314,12 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
     let Some(course) = managed_course(turn, usage) else { return };
     let Some(&person) = turn.input.mentions.get(user) else {
         let shown: String = user.0.chars().take(60).collect();
-        return turn.refuse(Text::md("I can't tell who ").user(shown).push_md(" is; mention them the way this chat does (for example @name)."), Some(usage));
+        return turn.refuse(
+            Text::md("I can't tell who ")
+                .user(shown)
+                .push_md(" is; mention them the way this chat does (for example @name)."),
+            Some(usage),
+        );
     };
     let current = course.role(person);
     let name = role.as_str();
@@ -306,17 +336,32 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
                 turn.out.effect(Effect::Invite { course: course.id, person });
             }
             let was = current.map(|r| format!(" (was {})", r.as_str())).unwrap_or_default();
-            turn.reply(Text::new().person(person).push_md(format!(" is now a {name} of ")).code(course.slug.as_str()).push_md(format!("{was}.")));
+            turn.reply(
+                Text::new()
+                    .person(person)
+                    .push_md(format!(" is now a {name} of "))
+                    .code(course.slug.as_str())
+                    .push_md(format!("{was}.")),
+            );
         }
         RoleAction::Remove => {
             if current != Some(role) {
                 return turn.refuse(Text::new().person(person).push_md(format!(" is not a {name} here.")), None);
             }
             if role == Role::Organizer && course.with_role(Role::Organizer).count() == 1 {
-                return turn.refuse(Text::md("a course needs at least one organizer; add another before removing the last."), None);
+                return turn.refuse(
+                    Text::md("a course needs at least one organizer; add another before removing the last."),
+                    None,
+                );
             }
             turn.out.change(Change::MemberRemoved { course: course.id, person });
-            turn.reply(Text::new().person(person).push_md(format!(" is no longer a {name} of ")).code(course.slug.as_str()).push_md("."));
+            turn.reply(
+                Text::new()
+                    .person(person)
+                    .push_md(format!(" is no longer a {name} of "))
+                    .code(course.slug.as_str())
+                    .push_md("."),
+            );
         }
     }
 }
@@ -325,16 +370,31 @@ pub(super) fn show_syllabus(turn: &mut Turn<'_>, week: Option<u32>) {
     let usage = "!syllabus [week]";
     let Some(course) = turn.course_here(usage) else { return };
     if turn.effective_role(course).is_none() {
-        return turn.refuse(Text::md("join the course first: ").code(format!("!join {}", course.slug)).push_md(" in the lobby."), None);
+        return turn.refuse(
+            Text::md("join the course first: ").code(format!("!join {}", course.slug)).push_md(" in the lobby."),
+            None,
+        );
     }
     let Some(syllabus) = &course.syllabus else {
-        return turn.reply(Text::md("No syllabus is loaded for ").code(course.slug.as_str()).push_md(" yet; organizers can load one with ").code("!syllabus load").push_md("."));
+        return turn.reply(
+            Text::md("No syllabus is loaded for ")
+                .code(course.slug.as_str())
+                .push_md(" yet; organizers can load one with ")
+                .code("!syllabus load")
+                .push_md("."),
+        );
     };
     let zones = turn.zones(course);
     match week {
         Some(n) => {
             let Some(plan) = syllabus.week(n) else {
-                return turn.refuse(Text::md(format!("the syllabus has {}; there is no week {n}.", plural(syllabus.weeks.len(), "week"))), Some(usage));
+                return turn.refuse(
+                    Text::md(format!(
+                        "the syllabus has {}; there is no week {n}.",
+                        plural(syllabus.weeks.len(), "week")
+                    )),
+                    Some(usage),
+                );
             };
             let mut text = Text::md(format!("**Week {n}: ")).user(plan.title.clone()).push_md("**");
             if let Some(at) = turn.state.prompt_time(course, n) {
@@ -385,13 +445,20 @@ pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Syllabus) {
     }
     let mut after = course.clone();
     after.syllabus = Some(syllabus.clone());
-    turn.out.change(Change::SyllabusLoaded { course: course.id, syllabus: Box::new(syllabus.clone()), by: turn.actor(), at: turn.now });
+    turn.out.change(Change::SyllabusLoaded {
+        course: course.id,
+        syllabus: Box::new(syllabus.clone()),
+        by: turn.actor(),
+        at: turn.now,
+    });
     let mut planned: Option<Vec<(crate::state::JobKey, chrono::DateTime<chrono::Utc>)>> = None;
-    let mut text = Text::md(if course.syllabus.is_some() { "Replaced the syllabus: **" } else { "Loaded the syllabus: **" })
-        .user(syllabus.title.clone())
-        .push_md(format!("**, {}.", plural(syllabus.weeks.len(), "week")));
+    let mut text =
+        Text::md(if course.syllabus.is_some() { "Replaced the syllabus: **" } else { "Loaded the syllabus: **" })
+            .user(syllabus.title.clone())
+            .push_md(format!("**, {}.", plural(syllabus.weeks.len(), "week")));
     if syllabus.len() != course.settings.weeks {
-        text = text.push_md(format!(" The course now has {} weeks (it had {}).", syllabus.len(), course.settings.weeks));
+        text =
+            text.push_md(format!(" The course now has {} weeks (it had {}).", syllabus.len(), course.settings.weeks));
         after.settings.weeks = syllabus.len();
         turn.out.change(Change::CourseSettingsChanged { course: course.id, settings: after.settings.clone() });
         if course.status == CourseStatus::Active {
@@ -407,7 +474,11 @@ pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Syllabus) {
     let zones = turn.zones(&after);
     let state = turn.state;
     let prompt_time = |week: u32| match &planned {
-        Some(jobs) => after.opened.get(&week).map(|o| o.prompt_at).or_else(|| jobs.iter().find(|(k, _)| k.week == week).map(|(_, at)| *at)),
+        Some(jobs) => after
+            .opened
+            .get(&week)
+            .map(|o| o.prompt_at)
+            .or_else(|| jobs.iter().find(|(k, _)| k.week == week).map(|(_, at)| *at)),
         None => state.prompt_time(&after, week),
     };
     text = text.push_md("\n").append(where_we_are_with(&after, &prompt_time, &zones, turn.now));

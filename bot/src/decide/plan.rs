@@ -98,11 +98,19 @@ pub(crate) fn prompt_text(course: &Course, week: u32) -> Text {
     match plan {
         Some(p) => text = text.push_md(p.prompt.clone()),
         None => {
-            text = text.push_md("No syllabus is loaded yet, so this week has no prompt text; organizers can load one with ").code("!syllabus load").push_md(".");
+            text = text
+                .push_md("No syllabus is loaded yet, so this week has no prompt text; organizers can load one with ")
+                .code("!syllabus load")
+                .push_md(".");
         }
     }
     if let Some(deadline) = course.deadline(week) {
-        text = text.push_md("\n\nSubmit your work here with ").code("!submit <link or text>").push_md(" by ").time(deadline, &zones).push_md(".");
+        text = text
+            .push_md("\n\nSubmit your work here with ")
+            .code("!submit <link or text>")
+            .push_md(" by ")
+            .time(deadline, &zones)
+            .push_md(".");
     }
     text
 }

@@ -44,14 +44,8 @@ impl World {
         for (handle, id) in [("@olga", OLGA), ("@ana", ANA), ("@ben", BEN)] {
             mentions.insert(Mention(handle.into()), id);
         }
-        let input = CommandInput {
-            actor,
-            admin: actor == OLGA,
-            place,
-            reply_to: ReplyTo("r".into()),
-            command,
-            mentions,
-        };
+        let input =
+            CommandInput { actor, admin: actor == OLGA, place, reply_to: ReplyTo("r".into()), command, mentions };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now });
         self.apply(&d);
         d
@@ -305,4 +299,55 @@ fn joining_on_the_platform_enrols_and_welcomes_in_the_room() {
     w.apply(&d);
     let again = decide(&w.state, Input::MemberJoined { person: BEN, course: id }, &Ctx { now: w.now });
     assert_eq!(again, Decision::default());
+}
+
+mod no_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn words() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "help",
+            "courses",
+            "join",
+            "leave",
+            "tz",
+            "progress",
+            "syllabus",
+            "syllabus load",
+            "submit",
+            "submit week",
+            "status",
+            "course new",
+            "course set",
+            "course pause",
+            "course resume",
+            "course end",
+            "organizer add",
+            "mentor remove",
+            "xyz",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_command_text_panics_and_refusals_change_nothing(word in words(), rest in "\\PC{0,80}", place in 0..3usize, who in 0..3usize) {
+            let mut w = world_with_course();
+            w.advance(Duration::hours(2));
+            let actor = [OLGA, ANA, BEN][who];
+            let place = [Place::Lobby, Place::Direct, w.room()][place];
+            let text = format!("!{word} {rest}");
+            let before = w.state.clone();
+            let d = w.say(actor, place, &text);
+            let refused = d.effects.iter().any(|e| matches!(e, Effect::Reply { text, private: true, .. } if text.plain().starts_with("⚠️")));
+            if refused {
+                prop_assert!(d.changes.is_empty());
+                prop_assert_eq!(&w.state, &before);
+            }
+            prop_assert!(!d.effects.is_empty(), "every command gets an answer: {}", text);
+        }
+    }
 }

@@ -13,13 +13,19 @@ pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
         Some(Role::Learner) => {}
         Some(role) => {
             return turn.refuse(
-                Text::md(format!("you're a {} of ", role.as_str())).code(course.slug.as_str()).push_md("; only learners submit work here."),
+                Text::md(format!("you're a {} of ", role.as_str()))
+                    .code(course.slug.as_str())
+                    .push_md("; only learners submit work here."),
                 None,
             );
         }
         None => {
             return turn.refuse(
-                Text::md("you're not in ").code(course.slug.as_str()).push_md(" yet; join it with ").code(format!("!join {}", course.slug)).push_md(" first."),
+                Text::md("you're not in ")
+                    .code(course.slug.as_str())
+                    .push_md(" yet; join it with ")
+                    .code(format!("!join {}", course.slug))
+                    .push_md(" first."),
                 None,
             );
         }
@@ -31,7 +37,9 @@ pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
     let week = match week {
         Some(n) if n > course.settings.weeks => {
             return turn.refuse(
-                Text::md("").code(course.slug.as_str()).push_md(format!(" has {}; there is no week {n}.", plural(course.settings.weeks as usize, "week"))),
+                Text::md("")
+                    .code(course.slug.as_str())
+                    .push_md(format!(" has {}; there is no week {n}.", plural(course.settings.weeks as usize, "week"))),
                 Some(usage),
             );
         }
@@ -78,7 +86,12 @@ pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
         text = text.push_md(format!("revision is in (version {revision}; the earlier versions are kept)"));
     }
     match deadline {
-        Some(d) if late => text = text.push_md(". It came after the deadline (").time(d, &zones).push_md("), so it's marked late, and it still counts."),
+        Some(d) if late => {
+            text = text
+                .push_md(". It came after the deadline (")
+                .time(d, &zones)
+                .push_md("), so it's marked late, and it still counts.")
+        }
         Some(d) => text = text.push_md(", on time (due ").time(d, &zones).push_md(")."),
         None => text = text.push_md("."),
     }
@@ -117,8 +130,22 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
         let Some(course) = state.courses.get(&id) else { return };
         match course.role(actor) {
             Some(Role::Learner) => {}
-            Some(_) => return turn.refuse(Text::md("you're not a learner here; ").code("!status").push_md(" shows the whole course."), None),
-            None => return turn.refuse(Text::md("you're not in ").code(course.slug.as_str()).push_md("; ").code(format!("!join {}", course.slug)).push_md(" to take part."), None),
+            Some(_) => {
+                return turn.refuse(
+                    Text::md("you're not a learner here; ").code("!status").push_md(" shows the whole course."),
+                    None,
+                );
+            }
+            None => {
+                return turn.refuse(
+                    Text::md("you're not in ")
+                        .code(course.slug.as_str())
+                        .push_md("; ")
+                        .code(format!("!join {}", course.slug))
+                        .push_md(" to take part."),
+                    None,
+                );
+            }
         }
         let zones = turn.zones(course);
         let mut text = Text::md("Your progress in ").code(course.slug.as_str()).push_md(":");
@@ -137,7 +164,13 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
     }
     let mine: Vec<&Course> = state.courses.values().filter(|c| c.role(actor) == Some(Role::Learner)).collect();
     if mine.is_empty() {
-        return turn.reply(Text::md("You're not taking any course yet. ").code("!courses").push_md(" lists them; ").code("!join COURSE").push_md(" joins one."));
+        return turn.reply(
+            Text::md("You're not taking any course yet. ")
+                .code("!courses")
+                .push_md(" lists them; ")
+                .code("!join COURSE")
+                .push_md(" joins one."),
+        );
     }
     let mut text = Text::md("Your courses:");
     for course in mine {
@@ -167,11 +200,8 @@ pub(super) fn status(turn: &mut Turn<'_>) {
     let state = turn.state;
     let zones = turn.zones(course);
     let learners: Vec<PersonId> = course.with_role(Role::Learner).collect();
-    let mut text = Text::md("**")
-        .user(course.settings.title.clone())
-        .push_md("** (")
-        .code(course.slug.as_str())
-        .push_md(format!(
+    let mut text =
+        Text::md("**").user(course.settings.title.clone()).push_md("** (").code(course.slug.as_str()).push_md(format!(
             ") · {} · {} · {}, {}, {}",
             course.status.as_str(),
             match course.current_week() {
@@ -186,7 +216,8 @@ pub(super) fn status(turn: &mut Turn<'_>) {
         text = text.push_md(" · paused since ").time(course.status_at, &zones);
     }
     for (&week, _) in &course.opened {
-        let subs: Vec<_> = course.submissions.range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX))).map(|(_, s)| s).collect();
+        let subs: Vec<_> =
+            course.submissions.range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX))).map(|(_, s)| s).collect();
         let late = subs.iter().filter(|s| s.late).count();
         let revised = subs.iter().filter(|s| s.revisions > 1).count();
         let current_learners = subs.iter().filter(|s| learners.contains(&s.author)).count();
