@@ -61,10 +61,10 @@ async fn drive(
     let started = Instant::now();
     let collect = |sent: &mut HashMap<String, Instant>, latencies: &mut Vec<Duration>| {
         for d in driver.take_deliveries() {
-            if let (DeliveryKind::Room(_) | DeliveryKind::Direct(_), Some(m)) = (&d.kind, &d.message) {
-                if let Some(at) = m.reply_to.as_ref().and_then(|r| sent.remove(r.id.raw())) {
-                    latencies.push(d.at - at);
-                }
+            if let (DeliveryKind::Room(_) | DeliveryKind::Direct(_), Some(m)) = (&d.kind, &d.message)
+                && let Some(at) = m.reply_to.as_ref().and_then(|r| sent.remove(r.id.raw()))
+            {
+                latencies.push(d.at - at);
             }
         }
     };

@@ -97,19 +97,19 @@ impl<W: Write> Console<W> {
             return Ok(());
         }
         for row in &memory {
-            if let facilitator_storage::RoomOwner::Course(course) = row.owner {
-                if let Some(c) = self.engine.state().courses.get(&course) {
-                    self.driver.restore_room(
-                        &row.room,
-                        c.members
-                            .keys()
-                            .filter_map(|p| self.engine.state().persons.get(p))
-                            .flat_map(|p| p.accounts.iter())
-                            .filter(|a| a.platform == "memory")
-                            .map(|a| a.handle.clone())
-                            .collect(),
-                    );
-                }
+            if let facilitator_storage::RoomOwner::Course(course) = row.owner
+                && let Some(c) = self.engine.state().courses.get(&course)
+            {
+                self.driver.restore_room(
+                    &row.room,
+                    c.members
+                        .keys()
+                        .filter_map(|p| self.engine.state().persons.get(p))
+                        .flat_map(|p| p.accounts.iter())
+                        .filter(|a| a.platform == "memory")
+                        .map(|a| a.handle.clone())
+                        .collect(),
+                );
             }
         }
         self.driver.take_deliveries();

@@ -410,10 +410,10 @@ impl Engine {
             return *p;
         }
         for r in registrations.iter() {
-            if let Change::PersonRegistered { person, account: a, .. } = r {
-                if *a == account {
-                    return *person;
-                }
+            if let Change::PersonRegistered { person, account: a, .. } = r
+                && *a == account
+            {
+                return *person;
             }
         }
         let id = PersonId(self.state.next_person_id().0 + registrations.len() as i64);

@@ -265,8 +265,8 @@ pub enum Command {
     CourseNew {
         /// Slug.
         slug: Slug,
-        /// Title and the other settings.
-        settings: SettingsPatch,
+        /// Title and the other settings (boxed: a parsed cron schedule is large).
+        settings: Box<SettingsPatch>,
     },
     /// `!course pause`.
     CoursePause,
@@ -277,7 +277,7 @@ pub enum Command {
     /// `!course set`.
     CourseSet {
         /// What changes.
-        settings: SettingsPatch,
+        settings: Box<SettingsPatch>,
     },
     /// `!organizer add|remove @user`.
     Organizer {
@@ -596,7 +596,7 @@ fn parse_course(rest: &str) -> Result<Command, CommandError> {
                 return fail("what should change? Give KEY=VALUE pairs, like `!course set deadline=4d`.", "course set");
             }
             let settings = parse_settings(&args, "course set")?;
-            Ok(Command::CourseSet { settings })
+            Ok(Command::CourseSet { settings: Box::new(settings) })
         }
         "" => fail("`!course` needs a subcommand: new, pause, resume, end or set.", "course set").map_err(
             |mut e: CommandError| {
@@ -631,7 +631,7 @@ fn parse_course_new(after: &str) -> Result<Command, CommandError> {
         return fail("give the title once, after the short name.", name);
     }
     settings.title = Some(check_title(&title.text, name)?);
-    Ok(Command::CourseNew { slug, settings })
+    Ok(Command::CourseNew { slug, settings: Box::new(settings) })
 }
 
 fn check_title(title: &str, name: &str) -> Result<String, CommandError> {
@@ -692,7 +692,10 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
             "weeks" => match value.parse::<u32>() {
                 Ok(n) if (1..=MAX_WEEKS).contains(&n) => s.weeks = Some(n),
                 _ => {
-                    return fail(format!("weeks must be a number from 1 to {MAX_WEEKS}, not '{}'.", short(value)), name);
+                    return fail(
+                        format!("weeks must be a number from 1 to {MAX_WEEKS}, not '{}'.", short(value)),
+                        name,
+                    );
                 }
             },
             "tz" => match Zone::parse(value) {

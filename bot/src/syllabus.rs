@@ -206,12 +206,11 @@ impl Syllabus {
 }
 
 fn close_review(weeks: &[WeekPlan], in_review: bool, review_line: usize) -> Result<(), SyllabusError> {
-    if in_review {
-        if let Some(week) = weeks.last() {
-            if week.review_questions.is_empty() {
-                return err(review_line, format!("week {}'s '### Review' section has no questions", week.number));
-            }
-        }
+    if in_review
+        && let Some(week) = weeks.last()
+        && week.review_questions.is_empty()
+    {
+        return err(review_line, format!("week {}'s '### Review' section has no questions", week.number));
     }
     Ok(())
 }
@@ -244,7 +243,8 @@ fn parse_week_heading(rest: &str, expected: u32, line: usize) -> Result<WeekPlan
     if number != expected {
         return err(line, format!("weeks must be numbered in order: expected week {expected}, found week {number}"));
     }
-    let after_number = rest.splitn(2, char::is_whitespace).nth(1).unwrap_or("").trim_start_matches(char::is_numeric);
+    let after_number =
+        rest.split_once(char::is_whitespace).map(|x| x.1).unwrap_or("").trim_start_matches(char::is_numeric);
     let title = match after_number.trim().strip_prefix(':') {
         Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
         Some(_) => return err(line, format!("week {number} has an empty title after the colon")),
@@ -261,10 +261,10 @@ fn push_line(buffer: &mut String, line: &str) {
 
 fn strip_ordinal(q: &str) -> &str {
     let digits = q.chars().take_while(char::is_ascii_digit).count();
-    if digits > 0 {
-        if let Some(rest) = q[digits..].strip_prefix(". ").or_else(|| q[digits..].strip_prefix(") ")) {
-            return rest.trim();
-        }
+    if digits > 0
+        && let Some(rest) = q[digits..].strip_prefix(". ").or_else(|| q[digits..].strip_prefix(") "))
+    {
+        return rest.trim();
     }
     q
 }

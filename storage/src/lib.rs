@@ -134,7 +134,8 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
-                let pool = AnyPoolOptions::new()
+
+                AnyPoolOptions::new()
                     .max_connections(1)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -146,8 +147,7 @@ impl Store {
                         })
                     })
                     .connect(&url)
-                    .await?;
-                pool
+                    .await?
             }
             Backend::Postgres => AnyPoolOptions::new().max_connections(8).connect(url).await?,
         };

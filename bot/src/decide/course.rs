@@ -251,16 +251,16 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
                 Some(usage),
             );
         }
-        if let Some(s) = &course.syllabus {
-            if s.len() != weeks {
-                return turn.refuse(
-                    Text::md(format!(
-                        "the syllabus has {} weeks; load a syllabus with {weeks} weeks to change the length.",
-                        s.len()
-                    )),
-                    Some(usage),
-                );
-            }
+        if let Some(s) = &course.syllabus
+            && s.len() != weeks
+        {
+            return turn.refuse(
+                Text::md(format!(
+                    "the syllabus has {} weeks; load a syllabus with {weeks} weeks to change the length.",
+                    s.len()
+                )),
+                Some(usage),
+            );
         }
         settings.weeks = weeks;
         changed.push(format!("{weeks} weeks"));
@@ -291,12 +291,11 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     let zones = [after.settings.zone];
     let mut text =
         Text::md("Course settings changed by ").person(turn.actor()).push_md(format!(": {}.", changed.join(", ")));
-    if let Some(week) = after.current_week() {
-        if patch.deadline.is_some() || patch.tz.is_some() {
-            if let Some(d) = after.deadline(week) {
-                text = text.push_md(format!(" Week {week}'s work is now due ")).time(d, &zones).push_md(".");
-            }
-        }
+    if let Some(week) = after.current_week()
+        && (patch.deadline.is_some() || patch.tz.is_some())
+        && let Some(d) = after.deadline(week)
+    {
+        text = text.push_md(format!(" Week {week}'s work is now due ")).time(d, &zones).push_md(".");
     }
     if let Some(jobs) = jobs {
         match jobs.first() {

@@ -215,7 +215,7 @@ pub(super) fn status(turn: &mut Turn<'_>) {
     if course.status == CourseStatus::Paused {
         text = text.push_md(" · paused since ").time(course.status_at, &zones);
     }
-    for (&week, _) in &course.opened {
+    for &week in course.opened.keys() {
         let subs: Vec<_> =
             course.submissions.range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX))).map(|(_, s)| s).collect();
         let late = subs.iter().filter(|s| s.late).count();
