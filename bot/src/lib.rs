@@ -25,3 +25,5 @@ pub use decide::{CommandInput, Ctx, Decision, Effect, Input, Place, decide};
 pub use ids::{Account, CourseId, PersonId, ReplyTo, SchoolId, Slug, SubmissionId, Zone};
 pub use state::{Change, Course, JobKey, JobKind, Role, State};
 pub use text::{Span, Text};
+pub mod pairing;
+pub mod rng;
