@@ -12,6 +12,7 @@
 //! - [`decide`](mod@decide): the decisions.
 //! - [`text`]: platform-neutral message text.
 
+pub mod badges;
 pub mod command;
 pub mod decide;
 pub mod ids;

@@ -18,6 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::badges::{BadgeDef, BadgeRule};
+use crate::ids::Slug;
+
 /// Largest syllabus accepted, in bytes.
 pub const MAX_BYTES: usize = 64 * 1024;
 
@@ -30,6 +33,8 @@ pub struct Syllabus {
     pub intro: String,
     /// Weeks 1..=n, in order.
     pub weeks: Vec<WeekPlan>,
+    /// Badges from the `## Badges` section.
+    pub badges: Vec<BadgeDef>,
     /// The file as written.
     pub source: String,
 }
@@ -106,6 +111,8 @@ impl Syllabus {
         let mut in_review = false;
         let mut review_line = 0;
         let mut in_fence = false;
+        let mut in_badges = false;
+        let mut badges: Vec<(usize, String, Option<String>, Option<BadgeRule>, String)> = Vec::new();
 
         for (index, raw) in source.lines().enumerate() {
             let line_no = index + 1;
@@ -134,9 +141,42 @@ impl Syllabus {
                 if let Some(rest) = heading(trimmed, 2) {
                     close_review(&weeks, in_review, review_line)?;
                     in_review = false;
+                    if rest.eq_ignore_ascii_case("badges") {
+                        if in_badges || !badges.is_empty() {
+                            return err(line_no, "a second '## Badges' section; list every badge in one");
+                        }
+                        in_badges = true;
+                        continue;
+                    }
+                    in_badges = false;
                     let expected = u32::try_from(weeks.len()).unwrap_or(u32::MAX) + 1;
                     let week = parse_week_heading(rest, expected, line_no)?;
                     weeks.push(week);
+                    continue;
+                }
+                if in_badges {
+                    if let Some(name) = heading(trimmed, 3) {
+                        if name.is_empty() {
+                            return err(line_no, "a badge needs a name: '### Finisher'");
+                        }
+                        badges.push((line_no, name.to_owned(), None, None, String::new()));
+                        continue;
+                    }
+                    let Some(badge) = badges.last_mut() else {
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        return err(line_no, "start each badge with a '### Name' heading");
+                    };
+                    let item = trimmed.trim_start_matches(['-', '*']).trim();
+                    if let Some(rule) = item.strip_prefix("earned:") {
+                        badge.3 = Some(BadgeRule::parse(rule).or_else(|e| err(line_no, e))?);
+                    } else if let Some(slug) = item.strip_prefix("slug:") {
+                        Slug::parse(slug.trim()).or_else(|e| err(line_no, format!("the badge slug '{}': {e}", slug.trim())))?;
+                        badge.2 = Some(slug.trim().to_owned());
+                    } else {
+                        push_line(&mut badge.4, line);
+                    }
                     continue;
                 }
                 if let Some(rest) = heading(trimmed, 3) {
@@ -201,7 +241,23 @@ impl Syllabus {
                 .map_or(0, |p| p + 1);
             return err(line, format!("week {} has no prompt text under its heading", empty.number));
         }
-        Ok(Syllabus { title, intro: intro.trim().to_owned(), weeks, source: source.to_owned() })
+        let mut defs: Vec<BadgeDef> = Vec::new();
+        for (line, name, slug, rule, description) in badges {
+            let Some(rule) = rule else {
+                return err(line, format!("the badge '{name}' needs an 'earned:' line (criteria, 'by organizer', 'by N nominations' or 'by holders')"));
+            };
+            let slug = match slug {
+                Some(s) => Slug::parse(&s).or_else(|e| err(line, e.to_string()))?,
+                None => Slug::from_name(&name).or_else(|_| err(line, format!("give the badge '{name}' a '- slug: short-name' line")))?,
+            };
+            if defs.iter().any(|d| d.slug == slug) {
+                return err(line, format!("two badges are called '{slug}'"));
+            }
+            let description = description.trim().to_owned();
+            let description = if description.is_empty() { name.clone() } else { description };
+            defs.push(BadgeDef { slug, name, description, rule });
+        }
+        Ok(Syllabus { title, intro: intro.trim().to_owned(), weeks, badges: defs, source: source.to_owned() })
     }
 }
 
@@ -235,9 +291,6 @@ fn parse_week_number(rest: &str) -> Option<u32> {
 
 fn parse_week_heading(rest: &str, expected: u32, line: usize) -> Result<WeekPlan, SyllabusError> {
     let Some(number) = parse_week_number(rest) else {
-        if rest.eq_ignore_ascii_case("badges") {
-            return err(line, "'## Badges' sections are not supported yet");
-        }
         return err(line, format!("expected a week heading like '## Week {expected}: title', found '## {rest}'"));
     };
     if number != expected {
@@ -348,6 +401,21 @@ mod tests {
         assert_eq!(line_of("# T\n## Week 1: a\nx\u{202E}y").0, 3);
         assert_eq!(line_of("# T\n### Review\n- q").0, 2);
         assert_eq!(line_of(&format!("# T\n## Week 1: a\n{}", "x".repeat(MAX_BYTES))).0, 0);
+    }
+
+    #[test]
+    fn badges_are_read_from_their_section() {
+        let s = Syllabus::parse("# T\n## Week 1: a\nx\n## Badges\n### Finisher\nDid it all.\n- earned: weeks >= 1, on time\n### Helper\n- slug: helpful\n- earned: by 2 nominations\n").unwrap();
+        assert_eq!(s.badges.len(), 2);
+        assert_eq!(s.badges[0].slug.as_str(), "finisher");
+        assert_eq!(s.badges[0].description, "Did it all.");
+        assert_eq!(s.badges[1].slug.as_str(), "helpful");
+        assert_eq!(s.badges[1].rule, BadgeRule::Nominations(2));
+        assert_eq!(s.badges[1].description, "Helper");
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Finisher\n- earned: sometimes").0, 6);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Finisher\nno rule").0, 5);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\nloose text").0, 5);
+        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Alpha\n- earned: by holders\n### Alpha\n- earned: by holders").0, 7);
     }
 
     #[test]
