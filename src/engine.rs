@@ -133,6 +133,39 @@ pub struct Outcome {
     pub effects: usize,
 }
 
+/// Where the randomness the domain is given comes from.
+#[derive(Debug, Clone)]
+pub enum Entropy {
+    /// Unpredictable (production).
+    Random,
+    /// A fixed sequence from a seed (the demo, tests, `--seed`): the same inputs give the same
+    /// pairings.
+    Seeded(facilitator_bot::rng::Rng),
+}
+
+impl Entropy {
+    /// A fixed sequence from `seed`.
+    pub fn seeded(seed: u64) -> Entropy {
+        Entropy::Seeded(facilitator_bot::rng::Rng::new(seed))
+    }
+
+    fn next(&mut self) -> u64 {
+        match self {
+            Entropy::Random => {
+                use std::hash::{BuildHasher, Hasher};
+                // std's hasher keys are random per process and per call: enough for seeding
+                // pairings, which need to differ between courses, not to be secret.
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u128(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+                );
+                h.finish()
+            }
+            Entropy::Seeded(rng) => rng.next_u64(),
+        }
+    }
+}
+
 /// The engine.
 #[derive(Debug)]
 pub struct Engine {
@@ -141,6 +174,7 @@ pub struct Engine {
     directory: Arc<RwLock<Directory>>,
     admins: Admins,
     adapters: Adapters,
+    entropy: Entropy,
 }
 
 /// Most jobs run in one transaction.
@@ -155,7 +189,12 @@ impl Engine {
         let state = store.load_state().await.context("loading the state")?;
         let rooms = store.rooms().await.context("loading rooms")?;
         let directory = Arc::new(RwLock::new(Directory::new(&rooms, &state)));
-        Ok(Engine { state, store, directory, admins, adapters })
+        Ok(Engine { state, store, directory, admins, adapters, entropy: Entropy::Random })
+    }
+
+    /// Sets where the domain's randomness comes from.
+    pub fn set_entropy(&mut self, entropy: Entropy) {
+        self.entropy = entropy;
     }
 
     /// The domain state.
@@ -440,12 +479,13 @@ impl Engine {
     }
 
     /// Decides, turning a panic in the domain (a bug) into an apology instead of a dead bot.
-    fn decide_safely(&self, input: Input, now: DateTime<Utc>) -> Decision {
+    fn decide_safely(&mut self, input: Input, now: DateTime<Utc>) -> Decision {
         let reply_to = match &input {
             Input::Command(c) => Some(c.reply_to.clone()),
             _ => None,
         };
-        match catch_unwind(AssertUnwindSafe(|| decide(&self.state, input, &Ctx { now }))) {
+        let seed = self.entropy.next();
+        match catch_unwind(AssertUnwindSafe(|| decide(&self.state, input, &Ctx { now, seed }))) {
             Ok(decision) => decision,
             Err(_) => {
                 error!("the domain panicked on an input; nothing was changed");

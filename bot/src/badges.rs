@@ -95,7 +95,11 @@ impl BadgeRule {
             BadgeRule::Criteria { weeks, reviews, on_time } => {
                 let mut parts = Vec::new();
                 if *weeks > 0 {
-                    parts.push(format!("{weeks} week{} submitted{}", if *weeks == 1 { "" } else { "s" }, if *on_time { " on time" } else { "" }));
+                    parts.push(format!(
+                        "{weeks} week{} submitted{}",
+                        if *weeks == 1 { "" } else { "s" },
+                        if *on_time { " on time" } else { "" }
+                    ));
                 }
                 if *reviews > 0 {
                     parts.push(format!("{reviews} review{} given", if *reviews == 1 { "" } else { "s" }));
@@ -139,7 +143,10 @@ mod tests {
 
     #[test]
     fn rules_parse_from_the_earned_line() {
-        assert_eq!(BadgeRule::parse("weeks >= 3, reviews >= 2, on time"), Ok(BadgeRule::Criteria { weeks: 3, reviews: 2, on_time: true }));
+        assert_eq!(
+            BadgeRule::parse("weeks >= 3, reviews >= 2, on time"),
+            Ok(BadgeRule::Criteria { weeks: 3, reviews: 2, on_time: true })
+        );
         assert_eq!(BadgeRule::parse("reviews>=5"), Ok(BadgeRule::Criteria { weeks: 0, reviews: 5, on_time: false }));
         assert_eq!(BadgeRule::parse("by organizer"), Ok(BadgeRule::Organizer));
         assert_eq!(BadgeRule::parse("by 2 nominations"), Ok(BadgeRule::Nominations(2)));

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use crate::ids::{Slug, Zone, is_invisible};
+use crate::ids::{AssignmentId, Slug, Zone, is_invisible};
 use crate::schedule::{Offset, PromptSchedule};
 use crate::syllabus;
 
@@ -14,6 +14,8 @@ use crate::syllabus;
 pub const MAX_COMMAND_CHARS: usize = 4000;
 /// Most weeks a course can have.
 pub const MAX_WEEKS: u32 = 52;
+/// Most peer reviews per submission.
+pub const MAX_REVIEWS: u32 = 5;
 
 /// Who may use a command; `!help` lists those the caller qualifies for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,7 +144,7 @@ pub const COMMANDS: &[Usage] = &[
         name: "course set",
         syntax: "!course set KEY=VALUE ...",
         summary: "change course settings and re-plan its schedule",
-        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m).",
+        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors).",
         audience: Audience::Organizer,
     },
     Usage {
@@ -206,6 +208,14 @@ pub struct SettingsPatch {
     pub prompt: Option<PromptSchedule>,
     /// Submission deadline after each prompt.
     pub deadline: Option<Offset>,
+    /// Peer reviews per submission.
+    pub reviews: Option<u32>,
+    /// Review deadline after the submission deadline.
+    pub review_window: Option<Offset>,
+    /// Assignment lease.
+    pub lease: Option<Offset>,
+    /// Anonymous reviews.
+    pub anonymous: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -293,13 +303,61 @@ pub enum Command {
         /// Who.
         user: Mention,
     },
+    /// `!pair [week N]`.
+    Pair {
+        /// Which week (default: the current one).
+        week: Option<u32>,
+    },
+    /// `!reviews` / `!reviews more [COURSE]`.
+    Reviews {
+        /// Ask for more work.
+        more: bool,
+        /// In which course.
+        course: Option<Slug>,
+    },
+    /// `!review ID feedback [score=N]`.
+    Review {
+        /// The assignment.
+        id: AssignmentId,
+        /// Feedback.
+        feedback: String,
+        /// Score 1 to 5.
+        score: Option<u8>,
+    },
+    /// `!badges [@user]`.
+    Badges {
+        /// Whose.
+        user: Option<Mention>,
+    },
+    /// `!badge award @user BADGE [reason]`.
+    BadgeAward {
+        /// Who.
+        user: Mention,
+        /// Which badge.
+        badge: Slug,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `!badge nominate @user BADGE reason`.
+    BadgeNominate {
+        /// Who.
+        user: Mention,
+        /// Which badge.
+        badge: Slug,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Command {
     /// The users this command names, for the runtime to resolve.
     pub fn mentions(&self) -> Vec<&Mention> {
         match self {
-            Command::Organizer { user, .. } | Command::Mentor { user, .. } => vec![user],
+            Command::Organizer { user, .. }
+            | Command::Mentor { user, .. }
+            | Command::BadgeAward { user, .. }
+            | Command::BadgeNominate { user, .. }
+            | Command::Badges { user: Some(user) } => vec![user],
             _ => Vec::new(),
         }
     }
@@ -391,6 +449,45 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
             let (action, user) = parse_role_args(rest, "mentor")?;
             Ok(Command::Mentor { action, user })
         }
+        "pair" => {
+            let args = tokens(rest, "pair")?;
+            match args.as_slice() {
+                [] => Ok(Command::Pair { week: None }),
+                [w, n] if w.text.eq_ignore_ascii_case("week") => {
+                    Ok(Command::Pair { week: Some(parse_week_number(&n.text, "pair")?) })
+                }
+                [n] => Ok(Command::Pair { week: Some(parse_week_number(&n.text, "pair")?) }),
+                _ => fail("give at most one week, like `!pair week 2`.", "pair"),
+            }
+        }
+        "reviews" => {
+            let args = tokens(rest, "reviews")?;
+            match args.as_slice() {
+                [] => Ok(Command::Reviews { more: false, course: None }),
+                [m] if m.text.eq_ignore_ascii_case("more") => Ok(Command::Reviews { more: true, course: None }),
+                [m, c] if m.text.eq_ignore_ascii_case("more") => Ok(Command::Reviews {
+                    more: true,
+                    course: Some(parse_slug(c.text.trim_start_matches('#'), "reviews")?),
+                }),
+                [other, ..] => fail(
+                    format!(
+                        "'{}' is not an option: `!reviews` lists your assignments, `!reviews more` asks for another.",
+                        short(&other.text)
+                    ),
+                    "reviews",
+                ),
+            }
+        }
+        "review" => parse_review(rest),
+        "badges" => {
+            let args = tokens(rest, "badges")?;
+            match args.as_slice() {
+                [] => Ok(Command::Badges { user: None }),
+                [user] => Ok(Command::Badges { user: Some(mention(&user.text, "badges")?) }),
+                [_, extra, ..] => fail(format!("one person at a time; unexpected '{}'.", short(&extra.text)), "badges"),
+            }
+        }
+        "badge" => parse_badge(rest),
         other => {
             let shown: String = other.chars().take(40).collect();
             let suggestion = COMMANDS
@@ -563,6 +660,96 @@ fn parse_submit(rest: &str) -> Result<Command, CommandError> {
     Ok(Command::Submit { week, body })
 }
 
+fn mention(text: &str, name: &str) -> Result<Mention, CommandError> {
+    if text.chars().any(is_invisible) {
+        return fail("the name contains an invisible character.", name);
+    }
+    Ok(Mention(text.to_owned()))
+}
+
+fn parse_review(rest: &str) -> Result<Command, CommandError> {
+    let name = "review";
+    let (id_text, after) = split_word(rest);
+    if id_text.is_empty() {
+        return fail(
+            "which assignment? Give its number, like `!review 12 Clear and well sourced.` (`!reviews` lists yours).",
+            name,
+        );
+    }
+    let id = match id_text.trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => AssignmentId(n),
+        _ => return fail(format!("'{}' is not an assignment number (like 12 or #12).", short(id_text)), name),
+    };
+    let mut feedback = after.trim().to_owned();
+    let mut score = None;
+    let score_of = |word: &str| -> Option<Result<u8, CommandError>> {
+        let value = word.strip_prefix("score=")?;
+        Some(match value.parse::<u8>() {
+            Ok(n) if (1..=5).contains(&n) => Ok(n),
+            _ => fail(format!("'{}' is not a score: use score=1 to score=5.", short(value)), name),
+        })
+    };
+    let (first, rest_after_first) = split_word(&feedback);
+    if let Some(s) = score_of(first) {
+        score = Some(s?);
+        feedback = rest_after_first.trim().to_owned();
+    } else if let Some(last) = feedback.split_whitespace().next_back() {
+        if let Some(s) = score_of(last) {
+            score = Some(s?);
+            let cut = feedback.len() - last.len();
+            feedback = feedback[..cut].trim_end().to_owned();
+        }
+    }
+    let feedback: String =
+        feedback.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')).collect();
+    if feedback.trim().is_empty() || feedback.chars().all(is_invisible) {
+        return fail("write your feedback after the number: what works, what could be better, and why.", name);
+    }
+    Ok(Command::Review { id, feedback, score })
+}
+
+fn parse_badge(rest: &str) -> Result<Command, CommandError> {
+    let (action, after) = split_word(rest);
+    let action = action.to_lowercase();
+    let name = match action.as_str() {
+        "award" => "badge award",
+        "nominate" => "badge nominate",
+        "" => {
+            return fail(
+                "`!badge` needs award or nominate, like `!badge award @ana finisher Great work`.",
+                "badge award",
+            );
+        }
+        other => {
+            return fail(format!("'{}' is not a badge action: use award or nominate.", short(other)), "badge award");
+        }
+    };
+    let (user, after_user) = split_word(after);
+    if user.is_empty() {
+        return fail("name the person, like `!badge award @ana finisher`.", name);
+    }
+    let user = mention(user, name)?;
+    let (badge, reason) = split_word(after_user);
+    if badge.is_empty() {
+        return fail("which badge? Give its short name (`!badges` lists them).", name);
+    }
+    let badge = Slug::parse(badge).or_else(|e| fail(format!("'{}' is not a badge name: {e}.", short(badge)), name))?;
+    let reason = reason.trim();
+    if reason.chars().count() > 500 {
+        return fail("the reason is too long (at most 500 characters).", name);
+    }
+    if reason.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        return fail("the reason contains a text-direction override character.", name);
+    }
+    if name == "badge nominate" {
+        if reason.is_empty() {
+            return fail("say why you nominate them, after the badge name.", name);
+        }
+        return Ok(Command::BadgeNominate { user, badge, reason: reason.to_owned() });
+    }
+    Ok(Command::BadgeAward { user, badge, reason: (!reason.is_empty()).then(|| reason.to_owned()) })
+}
+
 fn parse_role_args(rest: &str, name: &str) -> Result<(RoleAction, Mention), CommandError> {
     let args = tokens(rest, name)?;
     let action = match args.first().map(|t| t.text.to_lowercase()) {
@@ -710,10 +897,33 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
                 Ok(o) => s.deadline = Some(o),
                 Err(e) => return fail(format!("{e}."), name),
             },
+            "review" => match Offset::parse(value) {
+                Ok(o) => s.review_window = Some(o),
+                Err(e) => return fail(format!("{e}."), name),
+            },
+            "lease" => match Offset::parse(value) {
+                Ok(o) if o.total_minutes() >= 60 => s.lease = Some(o),
+                Ok(_) => return fail("the lease must be at least an hour (1h).", name),
+                Err(e) => return fail(format!("{e}."), name),
+            },
+            "reviews" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_REVIEWS).contains(&n) => s.reviews = Some(n),
+                _ => {
+                    return fail(
+                        format!("reviews must be a number from 1 to {MAX_REVIEWS}, not '{}'.", short(value)),
+                        name,
+                    );
+                }
+            },
+            "anonymous" => match value.to_lowercase().as_str() {
+                "yes" | "true" | "on" => s.anonymous = Some(true),
+                "no" | "false" | "off" => s.anonymous = Some(false),
+                _ => return fail(format!("anonymous is yes or no, not '{}'.", short(value)), name),
+            },
             other => {
                 return fail(
                     format!(
-                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt and deadline.",
+                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt, deadline, reviews, review, lease and anonymous.",
                         short(other)
                     ),
                     name,
@@ -819,6 +1029,38 @@ mod tests {
     fn syllabus_load_reports_the_line() {
         let e = bad("!syllabus load\n# T\n## Week 3: x\ny");
         assert!(e.problem.contains("line 2"), "{}", e.problem);
+    }
+
+    #[test]
+    fn reviews_take_an_id_feedback_and_an_optional_score() {
+        assert_eq!(
+            ok("!review #12 Clear. score=4"),
+            Command::Review { id: AssignmentId(12), feedback: "Clear.".into(), score: Some(4) }
+        );
+        assert_eq!(
+            ok("!review 3 score=5 Great"),
+            Command::Review { id: AssignmentId(3), feedback: "Great".into(), score: Some(5) }
+        );
+        assert_eq!(ok("!review 3 Fine"), Command::Review { id: AssignmentId(3), feedback: "Fine".into(), score: None });
+        assert!(bad("!review 3 ok score=9").problem.contains("not a score"));
+        assert!(bad("!review x ok").problem.contains("not an assignment number"));
+        assert!(bad("!review 3").problem.contains("write your feedback"));
+        assert!(bad("!review 3 score=4").problem.contains("write your feedback"));
+    }
+
+    #[test]
+    fn badge_commands_name_a_person_and_a_badge() {
+        assert_eq!(
+            ok("!badge award @ana finisher for all of it"),
+            Command::BadgeAward {
+                user: Mention("@ana".into()),
+                badge: Slug::parse("finisher").unwrap(),
+                reason: Some("for all of it".into())
+            }
+        );
+        assert!(bad("!badge nominate @ana helper").problem.contains("say why"));
+        assert!(bad("!badge give @ana x").problem.contains("not a badge action"));
+        assert!(bad("!badge award @ana").problem.contains("which badge"));
     }
 
     #[test]

@@ -45,6 +45,11 @@ numeric_id!(
     SubmissionId,
     "sub"
 );
+numeric_id!(
+    /// A review assignment: one reviewer, one submission. Shown to people as `#12`.
+    AssignmentId,
+    "#"
+);
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

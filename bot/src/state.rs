@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Account, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
+use crate::ids::{Account, AssignmentId, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
 use crate::schedule::{Offset, PromptSchedule, resolve_local};
 use crate::syllabus::Syllabus;
 
@@ -122,6 +122,127 @@ pub struct CourseSettings {
     pub prompt: PromptSchedule,
     /// Submission deadline after each prompt.
     pub deadline: Offset,
+    /// Peer reviews each submission should get (k).
+    pub reviews: u32,
+    /// Review deadline after the submission deadline.
+    pub review_window: Offset,
+    /// How long a reviewer has an assignment before it is handed on.
+    pub lease: Offset,
+    /// Whether authors see who reviewed them.
+    pub anonymous: bool,
+}
+
+/// Who a review assignment went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ReviewerRole {
+    /// A fellow learner.
+    Peer,
+    /// A mentor (or an organizer when the course has no mentor) covering what peers could not.
+    Mentor,
+}
+
+impl ReviewerRole {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewerRole::Peer => "peer",
+            ReviewerRole::Mentor => "mentor",
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(text: &str) -> Option<ReviewerRole> {
+        match text {
+            "peer" => Some(ReviewerRole::Peer),
+            "mentor" => Some(ReviewerRole::Mentor),
+            _ => None,
+        }
+    }
+}
+
+/// Where an assignment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AssignmentStatus {
+    /// Waiting for the review.
+    Open,
+    /// Reviewed.
+    Done,
+    /// Not done within its lease; handed on.
+    Expired,
+}
+
+impl AssignmentStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentStatus::Open => "open",
+            AssignmentStatus::Done => "done",
+            AssignmentStatus::Expired => "expired",
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(text: &str) -> Option<AssignmentStatus> {
+        match text {
+            "open" => Some(AssignmentStatus::Open),
+            "done" => Some(AssignmentStatus::Done),
+            "expired" => Some(AssignmentStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// A reviewer and a submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// Id.
+    pub id: AssignmentId,
+    /// Week.
+    pub week: u32,
+    /// The work.
+    pub submission: SubmissionId,
+    /// Its author.
+    pub author: PersonId,
+    /// The reviewer.
+    pub reviewer: PersonId,
+    /// Peer or mentor.
+    pub role: ReviewerRole,
+    /// When assigned.
+    pub assigned_at: DateTime<Utc>,
+    /// When the lease ends (the reviewer's deadline).
+    pub due: DateTime<Utc>,
+    /// Status.
+    pub status: AssignmentStatus,
+    /// Reminders sent.
+    pub reminders: u32,
+    /// The last one.
+    pub last_reminder: Option<DateTime<Utc>>,
+}
+
+/// A review written for an assignment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    /// Latest feedback.
+    pub feedback: String,
+    /// Latest score, 1 to 5.
+    pub score: Option<u8>,
+    /// Versions.
+    pub revisions: u32,
+    /// First version's time.
+    pub first_at: DateTime<Utc>,
+    /// Latest version's time.
+    pub latest_at: DateTime<Utc>,
+}
+
+/// A badge awarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Award {
+    /// Why.
+    pub reason: String,
+    /// By whom (`None`: earned by criteria).
+    pub by: Option<PersonId>,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// A member of a course.
@@ -190,9 +311,69 @@ pub struct Course {
     pub opened: BTreeMap<u32, OpenedWeek>,
     /// Submissions by (week, author).
     pub submissions: BTreeMap<(u32, PersonId), Submission>,
+    /// The course's pairing seed.
+    pub seed: u64,
+    /// Weeks whose reviewers were paired, and when.
+    pub paired: BTreeMap<u32, DateTime<Utc>>,
+    /// Review assignments.
+    pub assignments: BTreeMap<AssignmentId, Assignment>,
+    /// Reviews, by assignment.
+    pub reviews: BTreeMap<AssignmentId, Review>,
+    /// Badges awarded, by (badge, learner).
+    pub awards: BTreeMap<(Slug, PersonId), Award>,
+    /// Nominations, by (badge, nominee): nominator and reason.
+    pub nominations: BTreeMap<(Slug, PersonId), BTreeMap<PersonId, String>>,
 }
 
 impl Course {
+    /// The review deadline of an opened week.
+    pub fn review_deadline(&self, week: u32) -> Option<DateTime<Utc>> {
+        Some(self.settings.review_window.after(self.settings.zone, self.deadline(week)?))
+    }
+
+    /// The badge definitions from the syllabus.
+    pub fn badges(&self) -> &[crate::badges::BadgeDef] {
+        self.syllabus.as_ref().map_or(&[], |s| s.badges.as_slice())
+    }
+
+    /// One badge definition.
+    pub fn badge(&self, slug: &Slug) -> Option<&crate::badges::BadgeDef> {
+        self.badges().iter().find(|b| &b.slug == slug)
+    }
+
+    /// The submission with this id.
+    pub fn submission(&self, id: SubmissionId) -> Option<&Submission> {
+        self.submissions.values().find(|s| s.id == id)
+    }
+
+    /// Submissions of one week, in id order.
+    pub fn week_submissions(&self, week: u32) -> Vec<&Submission> {
+        let mut subs: Vec<&Submission> =
+            self.submissions.range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX))).map(|(_, s)| s).collect();
+        subs.sort_by_key(|s| s.id);
+        subs
+    }
+
+    /// Assignments of one submission.
+    pub fn assignments_of(&self, submission: SubmissionId) -> impl Iterator<Item = &Assignment> {
+        self.assignments.values().filter(move |a| a.submission == submission)
+    }
+
+    /// (weeks submitted, weeks on time, reviews done) of a person.
+    pub fn record(&self, person: PersonId) -> (u32, u32, u32) {
+        let subs = self.submissions.values().filter(|s| s.author == person);
+        let (mut weeks, mut on_time) = (0, 0);
+        for s in subs {
+            weeks += 1;
+            if !s.late {
+                on_time += 1;
+            }
+        }
+        let reviews =
+            self.assignments.values().filter(|a| a.reviewer == person && a.status == AssignmentStatus::Done).count();
+        (weeks, on_time, u32::try_from(reviews).unwrap_or(u32::MAX))
+    }
+
     /// A person's role here.
     pub fn role(&self, person: PersonId) -> Option<Role> {
         self.members.get(&person).map(|m| m.role)
@@ -230,6 +411,14 @@ impl Course {
 pub enum JobKind {
     /// Post a week's prompt.
     Prompt,
+    /// Pair reviewers at the submission deadline.
+    Pair,
+    /// Escalate work short of reviews to mentors at the review deadline.
+    Escalate,
+    /// Hand on assignments whose lease ran out.
+    Leases,
+    /// Remind reviewers of open assignments.
+    Remind,
 }
 
 impl JobKind {
@@ -237,6 +426,10 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Prompt => "prompt",
+            JobKind::Pair => "pair",
+            JobKind::Escalate => "escalate",
+            JobKind::Leases => "leases",
+            JobKind::Remind => "remind",
         }
     }
 
@@ -244,6 +437,10 @@ impl JobKind {
     pub fn parse(text: &str) -> Option<JobKind> {
         match text {
             "prompt" => Some(JobKind::Prompt),
+            "pair" => Some(JobKind::Pair),
+            "escalate" => Some(JobKind::Escalate),
+            "leases" => Some(JobKind::Leases),
+            "remind" => Some(JobKind::Remind),
             _ => None,
         }
     }
@@ -306,6 +503,8 @@ pub enum Change {
         created_by: PersonId,
         /// When.
         at: DateTime<Utc>,
+        /// Pairing seed.
+        seed: u64,
     },
     /// `!course set`.
     CourseSettingsChanged {
@@ -361,12 +560,96 @@ pub enum Change {
         /// Record.
         opened: OpenedWeek,
     },
-    /// The pending jobs of a course, replacing all earlier pending ones.
+    /// The pending prompt jobs of a course, replacing its earlier pending prompt jobs.
     JobsPlanned {
         /// Course.
         course: CourseId,
         /// Jobs and due times.
         jobs: Vec<(JobKey, DateTime<Utc>)>,
+    },
+    /// One job scheduled (or moved).
+    JobScheduled {
+        /// Which.
+        job: JobKey,
+        /// When.
+        due: DateTime<Utc>,
+    },
+    /// A week's reviewers were paired.
+    WeekPaired {
+        /// Course.
+        course: CourseId,
+        /// Week.
+        week: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A review assignment.
+    AssignmentMade {
+        /// Course.
+        course: CourseId,
+        /// The assignment.
+        assignment: Assignment,
+    },
+    /// An assignment's lease ran out.
+    AssignmentExpired {
+        /// Course.
+        course: CourseId,
+        /// Which.
+        assignment: AssignmentId,
+    },
+    /// Reminders went out for these assignments.
+    RemindersSent {
+        /// Course.
+        course: CourseId,
+        /// Which.
+        assignments: Vec<AssignmentId>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A review or a revision of one.
+    ReviewRecorded {
+        /// Course.
+        course: CourseId,
+        /// The assignment.
+        assignment: AssignmentId,
+        /// Feedback.
+        feedback: String,
+        /// Score.
+        score: Option<u8>,
+        /// When.
+        at: DateTime<Utc>,
+        /// 1 for the first version.
+        revision: u32,
+    },
+    /// A badge awarded.
+    BadgeAwarded {
+        /// Course.
+        course: CourseId,
+        /// Badge.
+        badge: Slug,
+        /// Learner.
+        person: PersonId,
+        /// Why.
+        reason: String,
+        /// By whom (`None`: criteria).
+        by: Option<PersonId>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A nomination for a badge.
+    BadgeNominated {
+        /// Course.
+        course: CourseId,
+        /// Badge.
+        badge: Slug,
+        /// Who is nominated.
+        nominee: PersonId,
+        /// By whom.
+        nominator: PersonId,
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
     },
     /// A job ran.
     JobDone {
@@ -413,6 +696,8 @@ pub struct State {
     pub due: BTreeSet<(DateTime<Utc>, JobKey)>,
     /// Highest submission id handed out.
     pub last_submission: i64,
+    /// Assignment to course.
+    pub assignment_courses: BTreeMap<AssignmentId, CourseId>,
 }
 
 impl State {
@@ -444,6 +729,17 @@ impl State {
     /// The next free submission id.
     pub fn next_submission_id(&self) -> SubmissionId {
         SubmissionId(self.last_submission + 1)
+    }
+
+    /// The next free assignment id.
+    pub fn next_assignment_id(&self) -> AssignmentId {
+        AssignmentId(self.assignment_courses.keys().next_back().map_or(1, |a| a.0 + 1))
+    }
+
+    /// An assignment and its course.
+    pub fn assignment(&self, id: AssignmentId) -> Option<(&Course, &Assignment)> {
+        let course = self.courses.get(self.assignment_courses.get(&id)?)?;
+        Some((course, course.assignments.get(&id)?))
     }
 
     /// The earliest pending job due at or before `now`.
@@ -506,7 +802,7 @@ impl State {
             Change::SchoolCreated { school, slug, name } => {
                 self.schools.insert(*school, School { id: *school, slug: slug.clone(), name: name.clone() });
             }
-            Change::CourseCreated { course, slug, settings, created_by, at } => {
+            Change::CourseCreated { course, slug, settings, created_by, at, seed } => {
                 self.course_slugs.insert(slug.clone(), *course);
                 self.courses.insert(
                     *course,
@@ -522,6 +818,12 @@ impl State {
                         syllabus: None,
                         opened: BTreeMap::new(),
                         submissions: BTreeMap::new(),
+                        seed: *seed,
+                        paired: BTreeMap::new(),
+                        assignments: BTreeMap::new(),
+                        reviews: BTreeMap::new(),
+                        awards: BTreeMap::new(),
+                        nominations: BTreeMap::new(),
                     },
                 );
             }
@@ -557,7 +859,11 @@ impl State {
                 }
             }
             Change::JobsPlanned { course, jobs } => {
-                let old: Vec<(JobKey, DateTime<Utc>)> = self.course_jobs(*course).map(|(k, t)| (*k, *t)).collect();
+                let old: Vec<(JobKey, DateTime<Utc>)> = self
+                    .course_jobs(*course)
+                    .filter(|(k, _)| k.kind == JobKind::Prompt)
+                    .map(|(k, t)| (*k, *t))
+                    .collect();
                 for (key, at) in old {
                     self.jobs.remove(&key);
                     self.due.remove(&(at, key));
@@ -570,6 +876,66 @@ impl State {
             Change::JobDone { job } => {
                 if let Some(at) = self.jobs.remove(job) {
                     self.due.remove(&(at, *job));
+                }
+            }
+            Change::JobScheduled { job, due } => {
+                if let Some(at) = self.jobs.insert(*job, *due) {
+                    self.due.remove(&(at, *job));
+                }
+                self.due.insert((*due, *job));
+            }
+            Change::WeekPaired { course, week, at } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.paired.insert(*week, *at);
+                }
+            }
+            Change::AssignmentMade { course, assignment } => {
+                self.assignment_courses.insert(assignment.id, *course);
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.assignments.insert(assignment.id, assignment.clone());
+                }
+            }
+            Change::AssignmentExpired { course, assignment } => {
+                if let Some(a) = self.courses.get_mut(course).and_then(|c| c.assignments.get_mut(assignment)) {
+                    a.status = AssignmentStatus::Expired;
+                }
+            }
+            Change::RemindersSent { course, assignments, at } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    for id in assignments {
+                        if let Some(a) = c.assignments.get_mut(id) {
+                            a.reminders += 1;
+                            a.last_reminder = Some(*at);
+                        }
+                    }
+                }
+            }
+            Change::ReviewRecorded { course, assignment, feedback, score, at, revision } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    if let Some(a) = c.assignments.get_mut(assignment) {
+                        a.status = AssignmentStatus::Done;
+                    }
+                    let review = c.reviews.entry(*assignment).or_insert_with(|| Review {
+                        feedback: String::new(),
+                        score: None,
+                        revisions: 0,
+                        first_at: *at,
+                        latest_at: *at,
+                    });
+                    review.feedback = feedback.clone();
+                    review.score = *score;
+                    review.revisions = (*revision).max(review.revisions);
+                    review.latest_at = *at;
+                }
+            }
+            Change::BadgeAwarded { course, badge, person, reason, by, at } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.awards.insert((badge.clone(), *person), Award { reason: reason.clone(), by: *by, at: *at });
+                }
+            }
+            Change::BadgeNominated { course, badge, nominee, nominator, reason, .. } => {
+                if let Some(c) = self.courses.get_mut(course) {
+                    c.nominations.entry((badge.clone(), *nominee)).or_default().insert(*nominator, reason.clone());
                 }
             }
             Change::SubmissionRecorded { submission, course, week, author, body, at, late, revision } => {

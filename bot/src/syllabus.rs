@@ -172,7 +172,8 @@ impl Syllabus {
                     if let Some(rule) = item.strip_prefix("earned:") {
                         badge.3 = Some(BadgeRule::parse(rule).or_else(|e| err(line_no, e))?);
                     } else if let Some(slug) = item.strip_prefix("slug:") {
-                        Slug::parse(slug.trim()).or_else(|e| err(line_no, format!("the badge slug '{}': {e}", slug.trim())))?;
+                        Slug::parse(slug.trim())
+                            .or_else(|e| err(line_no, format!("the badge slug '{}': {e}", slug.trim())))?;
                         badge.2 = Some(slug.trim().to_owned());
                     } else {
                         push_line(&mut badge.4, line);
@@ -244,11 +245,17 @@ impl Syllabus {
         let mut defs: Vec<BadgeDef> = Vec::new();
         for (line, name, slug, rule, description) in badges {
             let Some(rule) = rule else {
-                return err(line, format!("the badge '{name}' needs an 'earned:' line (criteria, 'by organizer', 'by N nominations' or 'by holders')"));
+                return err(
+                    line,
+                    format!(
+                        "the badge '{name}' needs an 'earned:' line (criteria, 'by organizer', 'by N nominations' or 'by holders')"
+                    ),
+                );
             };
             let slug = match slug {
                 Some(s) => Slug::parse(&s).or_else(|e| err(line, e.to_string()))?,
-                None => Slug::from_name(&name).or_else(|_| err(line, format!("give the badge '{name}' a '- slug: short-name' line")))?,
+                None => Slug::from_name(&name)
+                    .or_else(|_| err(line, format!("give the badge '{name}' a '- slug: short-name' line")))?,
             };
             if defs.iter().any(|d| d.slug == slug) {
                 return err(line, format!("two badges are called '{slug}'"));
@@ -415,7 +422,13 @@ mod tests {
         assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Finisher\n- earned: sometimes").0, 6);
         assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Finisher\nno rule").0, 5);
         assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\nloose text").0, 5);
-        assert_eq!(line_of("# T\n## Week 1: a\nx\n## Badges\n### Alpha\n- earned: by holders\n### Alpha\n- earned: by holders").0, 7);
+        assert_eq!(
+            line_of(
+                "# T\n## Week 1: a\nx\n## Badges\n### Alpha\n- earned: by holders\n### Alpha\n- earned: by holders"
+            )
+            .0,
+            7
+        );
     }
 
     #[test]

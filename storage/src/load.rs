@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use sqlx::{AnyPool, Row};
 
+use facilitator_bot::ids::AssignmentId;
 use facilitator_bot::schedule::{Offset, PromptSchedule};
 use facilitator_bot::state::{
-    Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek, Person, Role, School, Submission,
+    Assignment, AssignmentStatus, Award, Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek,
+    Person, Review, ReviewerRole, Role, School, Submission,
 };
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
@@ -16,6 +18,10 @@ use crate::{Result, StoreError, from_ms};
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+fn minutes(value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| corrupt("minutes", value))
 }
 
 fn week(value: i64) -> Result<u32> {
@@ -50,7 +56,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
     }
     let courses = sqlx::query(
         "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, status, status_at, \
-         created_at, created_by FROM courses ORDER BY id",
+         created_at, created_by, reviews, review_minutes, lease_minutes, anonymous, seed FROM courses ORDER BY id",
     )
     .fetch_all(pool)
     .await?;
@@ -72,7 +78,12 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             weeks: week(weeks)?,
             zone: Zone::parse(&tz).map_err(|e| corrupt("course zone", e))?,
             prompt: PromptSchedule::parse(&cron).map_err(|e| corrupt("prompt schedule", e))?,
-            deadline: Offset::from_minutes(u32::try_from(deadline).map_err(|_| corrupt("deadline", deadline))?),
+            deadline: Offset::from_minutes(minutes(deadline)?),
+            reviews: u32::try_from(row.try_get::<i64, _>("reviews")?)
+                .map_err(|_| corrupt("reviews", "out of range"))?,
+            review_window: Offset::from_minutes(minutes(row.try_get("review_minutes")?)?),
+            lease: Offset::from_minutes(minutes(row.try_get("lease_minutes")?)?),
+            anonymous: row.try_get::<i64, _>("anonymous")? != 0,
         };
         let course = Course {
             id,
@@ -86,6 +97,12 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             syllabus: None,
             opened: BTreeMap::new(),
             submissions: BTreeMap::new(),
+            seed: row.try_get::<i64, _>("seed")? as u64,
+            paired: BTreeMap::new(),
+            assignments: BTreeMap::new(),
+            reviews: BTreeMap::new(),
+            awards: BTreeMap::new(),
+            nominations: BTreeMap::new(),
         };
         state.course_slugs.insert(slug, id);
         state.courses.insert(id, course);
@@ -159,6 +176,88 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         let due = from_ms(row.try_get("due_at")?)?;
         state.jobs.insert(key, due);
         state.due.insert((due, key));
+    }
+    for row in sqlx::query("SELECT course_id, week, paired_at FROM pairings").fetch_all(pool).await? {
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.paired.insert(week(row.try_get("week")?)?, from_ms(row.try_get("paired_at")?)?);
+        }
+    }
+    let assignments = sqlx::query(
+        "SELECT id, course_id, week, submission_id, author_id, reviewer_id, role, assigned_at, due_at, status, reminders, \
+         last_reminder FROM assignments",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in assignments {
+        let role: String = row.try_get("role")?;
+        let status: String = row.try_get("status")?;
+        let reminders: i64 = row.try_get("reminders")?;
+        let a = Assignment {
+            id: AssignmentId(row.try_get("id")?),
+            week: week(row.try_get("week")?)?,
+            submission: SubmissionId(row.try_get("submission_id")?),
+            author: PersonId(row.try_get("author_id")?),
+            reviewer: PersonId(row.try_get("reviewer_id")?),
+            role: ReviewerRole::parse(&role).ok_or_else(|| corrupt("reviewer role", &role))?,
+            assigned_at: from_ms(row.try_get("assigned_at")?)?,
+            due: from_ms(row.try_get("due_at")?)?,
+            status: AssignmentStatus::parse(&status).ok_or_else(|| corrupt("assignment status", &status))?,
+            reminders: u32::try_from(reminders).map_err(|_| corrupt("reminders", reminders))?,
+            last_reminder: row.try_get::<Option<i64>, _>("last_reminder")?.map(from_ms).transpose()?,
+        };
+        let course = CourseId(row.try_get("course_id")?);
+        state.assignment_courses.insert(a.id, course);
+        if let Some(c) = state.courses.get_mut(&course) {
+            c.assignments.insert(a.id, a);
+        }
+    }
+    let reviews = sqlx::query(
+        "SELECT r.assignment_id, a.course_id, r.feedback, r.score, r.revisions, r.first_at, r.latest_at \
+         FROM reviews r JOIN assignments a ON a.id = r.assignment_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in reviews {
+        let score: Option<i64> = row.try_get("score")?;
+        let revisions: i64 = row.try_get("revisions")?;
+        let review = Review {
+            feedback: row.try_get("feedback")?,
+            score: score.map(|s| u8::try_from(s).map_err(|_| corrupt("score", s))).transpose()?,
+            revisions: u32::try_from(revisions).map_err(|_| corrupt("revisions", revisions))?,
+            first_at: from_ms(row.try_get("first_at")?)?,
+            latest_at: from_ms(row.try_get("latest_at")?)?,
+        };
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.reviews.insert(AssignmentId(row.try_get("assignment_id")?), review);
+        }
+    }
+    for row in sqlx::query("SELECT course_id, badge, person_id, reason, awarded_by, awarded_at FROM awards")
+        .fetch_all(pool)
+        .await?
+    {
+        let badge: String = row.try_get("badge")?;
+        let badge = Slug::parse(&badge).map_err(|e| corrupt("badge", e))?;
+        let award = Award {
+            reason: row.try_get("reason")?,
+            by: row.try_get::<Option<i64>, _>("awarded_by")?.map(PersonId),
+            at: from_ms(row.try_get("awarded_at")?)?,
+        };
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.awards.insert((badge, PersonId(row.try_get("person_id")?)), award);
+        }
+    }
+    for row in sqlx::query("SELECT course_id, badge, nominee_id, nominator_id, reason FROM nominations")
+        .fetch_all(pool)
+        .await?
+    {
+        let badge: String = row.try_get("badge")?;
+        let badge = Slug::parse(&badge).map_err(|e| corrupt("badge", e))?;
+        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+            c.nominations
+                .entry((badge, PersonId(row.try_get("nominee_id")?)))
+                .or_default()
+                .insert(PersonId(row.try_get("nominator_id")?), row.try_get("reason")?);
+        }
     }
     Ok(state)
 }

@@ -160,10 +160,11 @@ impl Batch {
                     .execute(&mut *tx)
                     .await?;
             }
-            Change::CourseCreated { course, slug, settings, created_by, at } => {
+            Change::CourseCreated { course, slug, settings, created_by, at, seed } => {
                 sqlx::query(
                     "INSERT INTO courses (id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, \
-                     status, status_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $11, $12)",
+                     status, status_at, created_at, created_by, seed) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $11, $12, $13)",
                 )
                 .bind(course.0)
                 .bind(slug.to_string())
@@ -177,8 +178,10 @@ impl Batch {
                 .bind(i64::from(settings.deadline.total_minutes()))
                 .bind(ms(*at))
                 .bind(created_by.0)
+                .bind(*seed as i64)
                 .execute(&mut *tx)
                 .await?;
+                update_settings(tx, *course, settings).await?;
             }
             Change::CourseSettingsChanged { course, settings } => update_settings(tx, *course, settings).await?,
             Change::CourseStatusChanged { course, status, at } => {
@@ -233,7 +236,10 @@ impl Batch {
                 .await?;
             }
             Change::JobsPlanned { course, jobs } => {
-                sqlx::query("DELETE FROM jobs WHERE course_id = $1").bind(course.0).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM jobs WHERE course_id = $1 AND kind = 'prompt'")
+                    .bind(course.0)
+                    .execute(&mut *tx)
+                    .await?;
                 for (key, at) in jobs {
                     sqlx::query("INSERT INTO jobs (course_id, kind, week, due_at) VALUES ($1, $2, $3, $4)")
                         .bind(key.course.0)
@@ -276,6 +282,114 @@ impl Batch {
                     .execute(&mut *tx)
                     .await?;
             }
+            Change::JobScheduled { job, due } => {
+                sqlx::query(
+                    "INSERT INTO jobs (course_id, kind, week, due_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (course_id, kind, week) DO UPDATE SET due_at = excluded.due_at",
+                )
+                .bind(job.course.0)
+                .bind(job.kind.as_str())
+                .bind(i64::from(job.week))
+                .bind(ms(*due))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::WeekPaired { course, week, at } => {
+                sqlx::query("INSERT INTO pairings (course_id, week, paired_at) VALUES ($1, $2, $3)")
+                    .bind(course.0)
+                    .bind(i64::from(*week))
+                    .bind(ms(*at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::AssignmentMade { course, assignment: a } => {
+                sqlx::query(
+                    "INSERT INTO assignments (id, course_id, week, submission_id, author_id, reviewer_id, role, assigned_at, due_at, \
+                     status, reminders, last_reminder) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(a.id.0)
+                .bind(course.0)
+                .bind(i64::from(a.week))
+                .bind(a.submission.0)
+                .bind(a.author.0)
+                .bind(a.reviewer.0)
+                .bind(a.role.as_str())
+                .bind(ms(a.assigned_at))
+                .bind(ms(a.due))
+                .bind(a.status.as_str())
+                .bind(i64::from(a.reminders))
+                .bind(a.last_reminder.map(ms))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::AssignmentExpired { assignment, .. } => {
+                sqlx::query("UPDATE assignments SET status = 'expired' WHERE id = $1 AND status = 'open'")
+                    .bind(assignment.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::RemindersSent { assignments, at, .. } => {
+                for id in assignments {
+                    sqlx::query("UPDATE assignments SET reminders = reminders + 1, last_reminder = $1 WHERE id = $2")
+                        .bind(ms(*at))
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Change::ReviewRecorded { assignment, feedback, score, at, revision, .. } => {
+                sqlx::query("UPDATE assignments SET status = 'done' WHERE id = $1")
+                    .bind(assignment.0)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO reviews (assignment_id, feedback, score, revisions, first_at, latest_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                     ON CONFLICT (assignment_id) DO UPDATE SET feedback = excluded.feedback, score = excluded.score, \
+                     revisions = excluded.revisions, latest_at = excluded.latest_at",
+                )
+                .bind(assignment.0)
+                .bind(feedback.clone())
+                .bind(score.map(i64::from))
+                .bind(i64::from(*revision))
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO review_revisions (assignment_id, revision, feedback, score, written_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(assignment.0)
+                    .bind(i64::from(*revision))
+                    .bind(feedback.clone())
+                    .bind(score.map(i64::from))
+                    .bind(ms(*at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::BadgeAwarded { course, badge, person, reason, by, at } => {
+                sqlx::query(
+                    "INSERT INTO awards (course_id, badge, person_id, reason, awarded_by, awarded_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(course.0)
+                .bind(badge.to_string())
+                .bind(person.0)
+                .bind(reason.clone())
+                .bind(by.map(|p| p.0))
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::BadgeNominated { course, badge, nominee, nominator, reason, at } => {
+                sqlx::query(
+                    "INSERT INTO nominations (course_id, badge, nominee_id, nominator_id, reason, nominated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(course.0)
+                .bind(badge.to_string())
+                .bind(nominee.0)
+                .bind(nominator.0)
+                .bind(reason.clone())
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         Ok(())
     }
@@ -284,7 +398,8 @@ impl Batch {
 async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, settings: &CourseSettings) -> Result<()> {
     sqlx::query(
         "UPDATE courses SET title = $1, school_id = $2, cycle = $3, start_date = $4, weeks = $5, tz = $6, \
-         prompt_cron = $7, deadline_minutes = $8 WHERE id = $9",
+         prompt_cron = $7, deadline_minutes = $8, reviews = $9, review_minutes = $10, lease_minutes = $11, anonymous = $12 \
+         WHERE id = $13",
     )
     .bind(settings.title.clone())
     .bind(settings.school.map(|s| s.0))
@@ -294,6 +409,10 @@ async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, setting
     .bind(settings.zone.name())
     .bind(settings.prompt.source().to_owned())
     .bind(i64::from(settings.deadline.total_minutes()))
+    .bind(i64::from(settings.reviews))
+    .bind(i64::from(settings.review_window.total_minutes()))
+    .bind(i64::from(settings.lease.total_minutes()))
+    .bind(i64::from(settings.anonymous))
     .bind(course.0)
     .execute(tx)
     .await?;

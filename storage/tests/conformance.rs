@@ -109,7 +109,7 @@ impl Community {
             command: command::parse(text).unwrap(),
             mentions,
         };
-        let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now });
+        let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 0xFACE_F00D_DEAD_BEEF });
         let key = format!("cmd-{}", self.now.timestamp_millis());
         self.commit(store, d, &key).await;
         self.now += Duration::seconds(1);
@@ -118,7 +118,7 @@ impl Community {
     async fn advance(&mut self, store: &Store, by: Duration) {
         self.now += by;
         while let Some((_, job)) = self.state.next_due_job(self.now) {
-            let d = decide(&self.state, Input::JobDue { job }, &Ctx { now: self.now });
+            let d = decide(&self.state, Input::JobDue { job }, &Ctx { now: self.now, seed: 0xFACE_F00D_DEAD_BEEF });
             self.commit(store, d, &format!("job-{job}")).await;
         }
     }
@@ -128,7 +128,7 @@ impl Community {
     }
 }
 
-const SYLLABUS: &str = "# Intro to Data\nIntro.\n\n## Week 1: Start\nRead [this](https://example.org/a).\n\n### Review\n- Clear?\n\n## Week 2: Clean\nClean it.\n\n## Week 3: Share\nShare it.\n";
+const SYLLABUS: &str = "# Intro to Data\nIntro.\n\n## Week 1: Start\nRead [this](https://example.org/a).\n\n### Review\n- Clear?\n\n## Week 2: Clean\nClean it.\n\n## Week 3: Share\nShare it.\n\n## Badges\n### Starter\n- earned: weeks >= 1\n### Helper\n- earned: by 1 nominations\n### Cleaner\n- earned: by organizer\n";
 
 async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     let mut c = Community::new(store).await;
@@ -146,7 +146,16 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     c.say(store, 1, room, "!submit https://example.org/ana-1").await;
     c.say(store, 1, room, "!submit https://example.org/ana-1b").await;
     c.say(store, 2, room, "!submit Ben's text with 'quotes' and ünïcödé").await;
-    c.advance(store, Duration::days(7)).await;
+    c.advance(store, Duration::days(6)).await;
+    // Week 1 was paired at its deadline: ana and ben review each other, and the mentor fills in.
+    let course_id = facilitator_bot::CourseId(1);
+    let ana_assignment =
+        c.state.courses[&course_id].assignments.values().find(|a| a.reviewer == PersonId(2)).unwrap().id;
+    c.say(store, 1, Place::Direct, &format!("!review {} Clear and well sourced. score=4", ana_assignment.0)).await;
+    c.say(store, 1, Place::Direct, &format!("!review {} Clear, well sourced, one typo.", ana_assignment.0)).await;
+    c.say(store, 2, room, "!badge nominate @ana helper Kind and precise feedback").await;
+    c.say(store, 0, room, "!badge award @ben cleaner").await;
+    c.advance(store, Duration::days(1)).await;
     c.say(store, 2, room, "!submit week 1 late revision").await;
     c.say(store, 0, room, "!course set deadline=4d prompt=\"0 10 * * Tue\"").await;
     c.say(store, 0, room, "!course pause").await;
@@ -160,6 +169,15 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     let course = &loaded.courses[&facilitator_bot::CourseId(1)];
     assert_eq!(course.opened.len(), 3);
     assert_eq!(course.submissions.len(), 2);
+    assert!(course.paired.contains_key(&1));
+    assert_eq!(course.reviews.values().next().unwrap().revisions, 2);
+    assert_eq!(
+        course.awards.len(),
+        4,
+        "starter twice, helper, cleaner: {:?}",
+        course.awards.keys().collect::<Vec<_>>()
+    );
+    assert!(course.assignments.values().any(|a| a.reminders > 0));
     assert!(course.syllabus.as_ref().unwrap().source.contains("widely"));
     assert!(!c.replies.iter().any(|r| r.starts_with("⚠️")), "{:#?}", c.replies);
 }

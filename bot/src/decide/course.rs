@@ -16,6 +16,12 @@ use crate::text::Text;
 pub const DEFAULT_WEEKS: u32 = 6;
 /// Days from each prompt to its submission deadline unless told otherwise.
 pub const DEFAULT_DEADLINE_DAYS: u32 = 5;
+/// Peer reviews per submission unless told otherwise.
+pub const DEFAULT_REVIEWS: u32 = 2;
+/// Days from the submission deadline to the review deadline unless told otherwise.
+pub const DEFAULT_REVIEW_DAYS: u32 = 2;
+/// Days a reviewer holds an assignment unless told otherwise.
+pub const DEFAULT_LEASE_DAYS: u32 = 2;
 
 /// Finds the school for a name, or plans to create it. Returns its id.
 fn school_for(turn: &mut Turn<'_>, name: &str) -> Option<SchoolId> {
@@ -65,6 +71,10 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         zone,
         prompt: patch.prompt.clone().unwrap_or_else(PromptSchedule::weekly_default),
         deadline: patch.deadline.unwrap_or(Offset::days(DEFAULT_DEADLINE_DAYS)),
+        reviews: patch.reviews.unwrap_or(DEFAULT_REVIEWS),
+        review_window: patch.review_window.unwrap_or(Offset::days(DEFAULT_REVIEW_DAYS)),
+        lease: patch.lease.unwrap_or(Offset::days(DEFAULT_LEASE_DAYS)),
+        anonymous: patch.anonymous.unwrap_or(false),
     };
     let id = turn.state.next_course_id();
     let actor = turn.actor();
@@ -75,6 +85,7 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         settings: settings.clone(),
         created_by: actor,
         at: now,
+        seed: turn.seed,
     });
     turn.out.change(Change::MemberSet { course: id, person: actor, role: Role::Organizer, at: now });
     // Plan against the course as it will be once created.
@@ -90,6 +101,12 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         syllabus: None,
         opened: Default::default(),
         submissions: Default::default(),
+        seed: turn.seed,
+        paired: Default::default(),
+        assignments: Default::default(),
+        reviews: Default::default(),
+        awards: Default::default(),
+        nominations: Default::default(),
     };
     let jobs = plan_prompts(&course, now);
     let first = jobs.first().map(|(_, at)| *at);
@@ -101,11 +118,13 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     let mut text =
         Text::md("Created **").user(course.settings.title.clone()).push_md("** (").code(slug.as_str()).push_md(
             format!(
-                "): {} weeks, prompts \"{}\" in {}, submissions due {} after each prompt. ",
+                "): {} weeks, prompts \"{}\" in {}, submissions due {} after each prompt, {} peer reviews each, due {} later. ",
                 course.settings.weeks,
                 course.settings.prompt.source(),
                 zone,
-                course.settings.deadline
+                course.settings.deadline,
+                course.settings.reviews,
+                course.settings.review_window
             ),
         );
     if let Some(first) = first {
@@ -200,6 +219,9 @@ pub(super) fn end(turn: &mut Turn<'_>) {
     }
     turn.out.change(Change::CourseStatusChanged { course: course.id, status: CourseStatus::Ended, at: turn.now });
     turn.out.change(Change::JobsPlanned { course: course.id, jobs: Vec::new() });
+    for (job, _) in turn.state.course_jobs(course.id).filter(|(k, _)| k.kind != crate::state::JobKind::Prompt) {
+        turn.out.change(Change::JobDone { job: *job });
+    }
     let mut after = course.clone();
     after.status = CourseStatus::Ended;
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
@@ -273,6 +295,22 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
         settings.deadline = deadline;
         changed.push(format!("deadline {deadline} after each prompt"));
     }
+    if let Some(reviews) = patch.reviews {
+        settings.reviews = reviews;
+        changed.push(format!("{reviews} peer reviews per submission"));
+    }
+    if let Some(window) = patch.review_window {
+        settings.review_window = window;
+        changed.push(format!("reviews due {window} after the submission deadline"));
+    }
+    if let Some(lease) = patch.lease {
+        settings.lease = lease;
+        changed.push(format!("assignments handed on after {lease}"));
+    }
+    if let Some(anonymous) = patch.anonymous {
+        settings.anonymous = anonymous;
+        changed.push(if anonymous { "reviewers anonymous".to_owned() } else { "reviewers named".to_owned() });
+    }
     if let Some(name) = &patch.school {
         settings.school = school_for(turn, name);
         changed.push(format!("school {name}"));
@@ -286,6 +324,15 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
         let planned = plan_prompts(&after, turn.now);
         jobs = Some(planned.clone());
         turn.out.change(Change::JobsPlanned { course: course.id, jobs: planned });
+    }
+    if patch.deadline.is_some() || patch.review_window.is_some() || patch.tz.is_some() {
+        // Pairing and escalation of open weeks move with their deadlines.
+        for (key, _) in turn.state.course_jobs(course.id) {
+            let moved = super::plan::review_jobs(&after, key.week).into_iter().find(|(kind, _)| *kind == key.kind);
+            if let Some((_, at)) = moved {
+                turn.out.change(Change::JobScheduled { job: *key, due: at });
+            }
+        }
     }
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     let zones = [after.settings.zone];

@@ -5,9 +5,11 @@
 //! a clock, a random source, a database or the network; the time comes in [`Ctx`]. Bad input is
 //! answered with a reply and no changes.
 
+mod badge;
 mod community;
 mod course;
 mod plan;
+mod review;
 mod work;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,9 @@ pub use plan::plan_prompts;
 pub struct Ctx {
     /// The current time.
     pub now: DateTime<Utc>,
+    /// Fresh randomness from the runtime; used where something new needs a seed (a course's
+    /// pairing seed), so that everything after it is reproducible from stored values.
+    pub seed: u64,
 }
 
 /// Where a command was said.
@@ -171,6 +176,7 @@ pub(crate) struct Turn<'a> {
     pub state: &'a State,
     pub input: &'a CommandInput,
     pub now: DateTime<Utc>,
+    pub seed: u64,
     pub out: Decision,
 }
 
@@ -237,7 +243,7 @@ impl<'a> Turn<'a> {
 }
 
 fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
-    let mut turn = Turn { state, input, now: ctx.now, out: Decision::default() };
+    let mut turn = Turn { state, input, now: ctx.now, seed: ctx.seed, out: Decision::default() };
     match &input.command {
         Err(e) => {
             let problem = capitalise(&e.problem);
@@ -267,6 +273,12 @@ fn dispatch(turn: &mut Turn<'_>, cmd: &Command) {
         Command::CourseSet { settings } => course::set(turn, settings),
         Command::Organizer { action, user } => course::set_role(turn, Role::Organizer, *action, user),
         Command::Mentor { action, user } => course::set_role(turn, Role::Mentor, *action, user),
+        Command::Pair { week } => review::pair_command(turn, *week),
+        Command::Reviews { more, course } => review::reviews_command(turn, *more, course.as_ref()),
+        Command::Review { id, feedback, score } => review::review_command(turn, *id, feedback, *score),
+        Command::Badges { user } => badge::list(turn, user.as_ref()),
+        Command::BadgeAward { user, badge, reason } => badge::award(turn, user, badge, reason.as_deref()),
+        Command::BadgeNominate { user, badge, reason } => badge::nominate(turn, user, badge, reason),
     }
 }
 

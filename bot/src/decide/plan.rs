@@ -31,6 +31,15 @@ pub fn plan_prompts(course: &Course, now: DateTime<Utc>) -> Vec<(JobKey, DateTim
         .collect()
 }
 
+/// When an opened week's review steps run: pairing at the submission deadline, escalation at
+/// the review deadline.
+pub(crate) fn review_jobs(course: &Course, week: u32) -> Vec<(JobKind, DateTime<Utc>)> {
+    let (Some(deadline), Some(review)) = (course.deadline(week), course.review_deadline(week)) else {
+        return Vec::new();
+    };
+    vec![(JobKind::Pair, deadline), (JobKind::Escalate, review)]
+}
+
 /// The topic of a course room.
 pub(crate) fn topic(course: &Course) -> String {
     let week = match course.current_week() {
@@ -61,6 +70,10 @@ pub(super) fn job_due(state: &State, job: JobKey, ctx: &Ctx) -> Decision {
     };
     match job.kind {
         JobKind::Prompt => post_prompt(course, job.week, due, ctx.now, &mut out),
+        JobKind::Pair => super::review::pair_job(state, course, job.week, ctx, &mut out),
+        JobKind::Escalate => super::review::escalate_job(state, course, job.week, ctx, &mut out),
+        JobKind::Leases => super::review::leases_job(state, course, job.week, ctx, &mut out),
+        JobKind::Remind => super::review::remind_job(state, course, job.week, ctx, &mut out),
     }
     out
 }
@@ -74,6 +87,9 @@ fn post_prompt(course: &Course, week: u32, due: DateTime<Utc>, now: DateTime<Utc
     out.change(Change::WeekOpened { course: course.id, week, opened });
     let mut after = course.clone();
     after.opened.insert(week, opened);
+    for (kind, at) in review_jobs(&after, week) {
+        out.change(Change::JobScheduled { job: JobKey { course: course.id, kind, week }, due: at });
+    }
     out.effect(Effect::Post { course: course.id, text: prompt_text(&after, week) });
     out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
 }

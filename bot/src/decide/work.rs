@@ -79,6 +79,22 @@ pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
         late,
         revision,
     });
+    if revision == 1 {
+        let submission = crate::state::Submission {
+            id,
+            week,
+            author: actor,
+            first_at: turn.now,
+            late,
+            revisions: 1,
+            latest_at: turn.now,
+            body: body.to_owned(),
+        };
+        let mut out = std::mem::take(&mut turn.out);
+        super::review::late_arrival(turn.state, course, &submission, turn.now, &mut out);
+        super::badge::after_progress(turn.state, course, actor, (1, u32::from(!late), 0), turn.now, &mut out);
+        turn.out = out;
+    }
     let mut text = Text::md("Thanks, ").person(actor).push_md(format!("! Your week {week} "));
     if revision == 1 {
         text = text.push_md("submission is in");
@@ -233,6 +249,15 @@ pub(super) fn status(turn: &mut Turn<'_>) {
         }
         if let Some(d) = course.deadline(week) {
             text = text.push_md(if d > turn.now { "; due " } else { "; was due " }).time(d, &zones);
+        }
+        let week_assignments: Vec<_> = course.assignments.values().filter(|a| a.week == week).collect();
+        if course.paired.contains_key(&week) {
+            let done = week_assignments.iter().filter(|a| a.status == crate::state::AssignmentStatus::Done).count();
+            let live = week_assignments.iter().filter(|a| a.status != crate::state::AssignmentStatus::Expired).count();
+            let escalated = week_assignments.iter().filter(|a| a.role == crate::state::ReviewerRole::Mentor).count();
+            text = text.push_md(format!("\n    reviews {done} done of {live} assigned, {escalated} with mentors"));
+        } else if let Some(d) = course.deadline(week) {
+            text = text.push_md("\n    reviewers are paired at the deadline (").time(d, &zones).push_md(")");
         }
     }
     let next = course.current_week().unwrap_or(0) + 1;

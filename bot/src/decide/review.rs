@@ -1,0 +1,671 @@
+//! Peer review: pairing at the deadline, assignments by direct message, reviews and feedback,
+//! reminders, expired leases handed on, and escalation of work short of reviews to mentors.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Ctx, Decision, Effect, Place, Turn, plural};
+use crate::ids::{AssignmentId, PersonId, Slug, SubmissionId};
+use crate::pairing::{History, Request, allocate, pick_least_loaded};
+use crate::rng::Rng;
+use crate::state::{
+    Assignment, AssignmentStatus, Change, Course, CourseStatus, JobKey, JobKind, ReviewerRole, Role, State, Submission,
+};
+use crate::text::Text;
+
+/// Hands out assignment ids within one decision.
+pub(crate) struct Ids(i64);
+
+impl Ids {
+    pub fn new(state: &State) -> Ids {
+        Ids(state.next_assignment_id().0)
+    }
+    fn next(&mut self) -> AssignmentId {
+        let id = AssignmentId(self.0);
+        self.0 += 1;
+        id
+    }
+}
+
+fn job(course: &Course, kind: JobKind, week: u32) -> JobKey {
+    JobKey { course: course.id, kind, week }
+}
+
+/// The message that gives a reviewer an assignment.
+fn assignment_text(state: &State, course: &Course, a: &Assignment, body: &str) -> Text {
+    let zones = state.zones_for(a.reviewer, course);
+    let mut text = Text::md(format!("📝 Review assignment **#{}** · ", a.id.0)).code(course.slug.as_str());
+    text = text.push_md(format!(" week {}", a.week));
+    if let Some(title) = course.week_title(a.week) {
+        text = text.push_md(": ").user(title.to_owned());
+    }
+    if a.role == ReviewerRole::Mentor {
+        text = text.push_md("\nAs a mentor, please cover this work, which peers could not review in time.");
+    }
+    text = text.push_md("\nPlease review the work of ").person(a.author).push_md(":\n").user(body.to_owned());
+    let questions =
+        course.syllabus.as_ref().and_then(|s| s.week(a.week)).map(|w| w.review_questions.clone()).unwrap_or_default();
+    if !questions.is_empty() {
+        text = text.push_md("\nQuestions to answer:");
+        for q in questions {
+            text = text.push_md("\n• ").user(q);
+        }
+    }
+    text.push_md("\nReply with ")
+        .code(format!("!review {} <your feedback> [score=1..5]", a.id.0))
+        .push_md(" by ")
+        .time(a.due, &zones)
+        .push_md(".")
+}
+
+/// Creates an assignment: the change, the direct message, and a reminder job if none is set.
+fn assign(
+    state: &State,
+    course: &Course,
+    submission: &Submission,
+    reviewer: PersonId,
+    role: ReviewerRole,
+    now: DateTime<Utc>,
+    ids: &mut Ids,
+    out: &mut Decision,
+) -> Assignment {
+    let a = Assignment {
+        id: ids.next(),
+        week: submission.week,
+        submission: submission.id,
+        author: submission.author,
+        reviewer,
+        role,
+        assigned_at: now,
+        due: course.settings.lease.after(course.settings.zone, now),
+        status: AssignmentStatus::Open,
+        reminders: 0,
+        last_reminder: None,
+    };
+    out.change(Change::AssignmentMade { course: course.id, assignment: a.clone() });
+    out.effect(Effect::Direct { person: reviewer, text: assignment_text(state, course, &a, &submission.body) });
+    a
+}
+
+/// Makes sure reminder and lease jobs exist for new assignments (at the earliest time needed).
+fn schedule_followups(state: &State, course: &Course, week: u32, new: &[Assignment], out: &mut Decision) {
+    let Some(first_due) = new.iter().map(|a| a.due).min() else { return };
+    let assigned = new.iter().map(|a| a.assigned_at).min().unwrap_or(first_due);
+    // A day before it is due, or halfway through a lease shorter than a day.
+    let remind_at = (first_due - Duration::days(1)).max(assigned + (first_due - assigned) / 2);
+    let mut set_earliest = |kind: JobKind, at: DateTime<Utc>| {
+        let key = job(course, kind, week);
+        let planned = out.changes.iter().rev().find_map(|c| match c {
+            Change::JobScheduled { job, due } if *job == key => Some(*due),
+            _ => None,
+        });
+        match planned.or_else(|| state.jobs.get(&key).copied()) {
+            Some(existing) if existing <= at => {}
+            _ => out.change(Change::JobScheduled { job: key, due: at }),
+        }
+    };
+    set_earliest(JobKind::Remind, remind_at);
+    if new.iter().any(|a| a.role == ReviewerRole::Peer) {
+        set_earliest(JobKind::Leases, first_due);
+    }
+}
+
+/// Mentors (or, in a course without mentors, organizers) who should take `count` more pieces
+/// of work, least loaded first.
+fn pick_mentors(course: &Course, count: usize, extra: &BTreeMap<PersonId, usize>) -> Vec<PersonId> {
+    let mut pool: Vec<PersonId> = course.with_role(Role::Mentor).collect();
+    if pool.is_empty() {
+        pool = course.with_role(Role::Organizer).collect();
+    }
+    let mut ranked: Vec<(usize, PersonId)> = pool
+        .into_iter()
+        .map(|m| {
+            let open = course
+                .assignments
+                .values()
+                .filter(|a| a.reviewer == m && a.role == ReviewerRole::Mentor && a.status == AssignmentStatus::Open)
+                .count();
+            (open + extra.get(&m).copied().unwrap_or(0), m)
+        })
+        .collect();
+    ranked.sort_unstable();
+    ranked.into_iter().take(count.max(1)).map(|(_, m)| m).collect()
+}
+
+/// Assigns mentors to a submission (`slots` of them, as many distinct mentors as there are).
+#[allow(clippy::too_many_arguments)]
+fn cover_with_mentors(
+    state: &State,
+    course: &Course,
+    submission: &Submission,
+    slots: usize,
+    now: DateTime<Utc>,
+    ids: &mut Ids,
+    loads: &mut BTreeMap<PersonId, usize>,
+    out: &mut Decision,
+) -> Vec<Assignment> {
+    let mut made = Vec::new();
+    for mentor in pick_mentors(course, slots, loads) {
+        if mentor == submission.author {
+            continue;
+        }
+        *loads.entry(mentor).or_default() += 1;
+        made.push(assign(state, course, submission, mentor, ReviewerRole::Mentor, now, ids, out));
+    }
+    made
+}
+
+fn mentor_pool_note(course: &Course) -> &'static str {
+    if course.with_role(Role::Mentor).next().is_none() {
+        " (the course has no mentors, so organizers cover it; add mentors with `!mentor add @user`)"
+    } else {
+        ""
+    }
+}
+
+/// Pairs a week: allocation, assignments by DM, mentors for the shortfall, and a report to the
+/// organizers. Nothing happens if the week was paired before.
+pub(super) fn pair_week(
+    state: &State,
+    course: &Course,
+    week: u32,
+    now: DateTime<Utc>,
+    out: &mut Decision,
+) -> Option<Text> {
+    if course.paired.contains_key(&week) || !course.opened.contains_key(&week) {
+        return None;
+    }
+    let learners: Vec<PersonId> = course.with_role(Role::Learner).collect();
+    let subs: Vec<&Submission> =
+        course.week_submissions(week).into_iter().filter(|s| learners.contains(&s.author)).collect();
+    let pairs: Vec<(SubmissionId, PersonId)> = subs.iter().map(|s| (s.id, s.author)).collect();
+    let history = History::new(course.assignments.values().filter(|a| a.week < week).map(|a| (a.reviewer, a.author)));
+    let seed = Rng::derived(course.seed, u64::from(week)).next_u64();
+    let k = course.settings.reviews as usize;
+    let request = Request { submissions: &pairs, k, seed, history: &history };
+    let alloc = allocate(&request);
+    let quality = crate::pairing::quality(&request, &alloc);
+    out.change(Change::WeekPaired { course: course.id, week, at: now });
+    let by_id: BTreeMap<SubmissionId, &Submission> = subs.iter().map(|s| (s.id, *s)).collect();
+    let mut ids = Ids::new(state);
+    let mut made = Vec::new();
+    for (sub, reviewer) in &alloc.assignments {
+        made.push(assign(state, course, by_id[sub], *reviewer, ReviewerRole::Peer, now, &mut ids, out));
+    }
+    let mut loads = BTreeMap::new();
+    let mut covered = Vec::new();
+    for (sub, missing) in &alloc.shortfall {
+        let mentors = cover_with_mentors(state, course, by_id[sub], *missing, now, &mut ids, &mut loads, out);
+        covered.push((by_id[sub].author, mentors.iter().map(|a| a.reviewer).collect::<Vec<_>>()));
+        made.extend(mentors);
+    }
+    schedule_followups(state, course, week, &made, out);
+    let mut report = Text::md(format!("Pairing for ")).code(course.slug.as_str()).push_md(format!(
+        " week {week}: {}, {} assigned",
+        plural(subs.len(), "submission"),
+        plural(alloc.assignments.len(), "peer review")
+    ));
+    if !subs.is_empty() {
+        report = report.push_md(format!(
+            " (each reviewer has {}{}), {} and {}.",
+            quality.min_load,
+            if quality.max_load > quality.min_load { format!(" to {}", quality.max_load) } else { String::new() },
+            plural(quality.repeats, "repeat pair"),
+            plural(quality.reciprocals, "reciprocal pair")
+        ));
+    } else {
+        report = report.push_md(": nobody submitted, so there is nothing to review.");
+    }
+    if !covered.is_empty() {
+        report = report.push_md(format!(
+            "\nShortfall: {} could not get {k} peer reviews (fewer than {} people submitted); mentors cover them{}:",
+            plural(covered.len(), "submission"),
+            k + 1,
+            mentor_pool_note(course)
+        ));
+        for (author, mentors) in covered {
+            report = report.push_md("\n• ").person(author).push_md(" → ");
+            if mentors.is_empty() {
+                report = report.push_md("nobody available: add a mentor");
+            }
+            for (i, m) in mentors.into_iter().enumerate() {
+                if i > 0 {
+                    report = report.push_md(", ");
+                }
+                report = report.person(m);
+            }
+        }
+    }
+    for organizer in course.with_role(Role::Organizer) {
+        out.effect(Effect::Direct { person: organizer, text: report.clone() });
+    }
+    Some(report)
+}
+
+/// The scheduled pairing at the submission deadline.
+pub(super) fn pair_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+    if course.status == CourseStatus::Ended {
+        return;
+    }
+    pair_week(state, course, week, ctx.now, out);
+}
+
+/// `!pair [week N]`.
+pub(super) fn pair_command(turn: &mut Turn<'_>, week: Option<u32>) {
+    let usage = "!pair [week N]";
+    let Some(course) = turn.course_here(usage) else { return };
+    if !turn.require_organizer(course, usage) {
+        return;
+    }
+    let Some(week) = week.or(course.current_week()) else {
+        return turn.refuse(Text::md("no week has started yet, so there is nothing to pair."), None);
+    };
+    if !course.opened.contains_key(&week) {
+        return turn.refuse(Text::md(format!("week {week} hasn't started yet.")), Some(usage));
+    }
+    if let Some(at) = course.paired.get(&week) {
+        let zones = turn.zones(course);
+        return turn.refuse(
+            Text::md(format!("week {week} was paired on "))
+                .time(*at, &zones)
+                .push_md("; work that arrives later is assigned as it arrives."),
+            None,
+        );
+    }
+    let mut out = std::mem::take(&mut turn.out);
+    let key = job(course, JobKind::Pair, week);
+    if turn.state.jobs.contains_key(&key) {
+        out.change(Change::JobDone { job: key });
+    }
+    let report = pair_week(turn.state, course, week, turn.now, &mut out);
+    turn.out = out;
+    if let Some(report) = report {
+        turn.reply(report);
+    }
+}
+
+/// Work that arrives after its week was paired gets the `k` least-loaded peers of that week.
+pub(super) fn late_arrival(
+    state: &State,
+    course: &Course,
+    submission: &Submission,
+    now: DateTime<Utc>,
+    out: &mut Decision,
+) {
+    if !course.paired.contains_key(&submission.week) {
+        return;
+    }
+    let week = submission.week;
+    let learners: Vec<PersonId> = course.with_role(Role::Learner).collect();
+    let mut load: BTreeMap<PersonId, usize> = course
+        .week_submissions(week)
+        .iter()
+        .filter(|s| learners.contains(&s.author) && s.author != submission.author)
+        .map(|s| (s.author, 0))
+        .collect();
+    for a in course.assignments.values().filter(|a| a.week == week && a.role == ReviewerRole::Peer) {
+        if let Some(l) = load.get_mut(&a.reviewer) {
+            *l += 1;
+        }
+    }
+    let candidates: Vec<(PersonId, usize)> = load.into_iter().collect();
+    let history = History::new(course.assignments.values().filter(|a| a.week < week).map(|a| (a.reviewer, a.author)));
+    let reviewed_by_author: Vec<PersonId> = course
+        .assignments
+        .values()
+        .filter(|a| a.week == week && a.reviewer == submission.author)
+        .map(|a| a.author)
+        .collect();
+    let k = course.settings.reviews as usize;
+    let seed = Rng::derived(course.seed, submission.id.0 as u64).next_u64();
+    let picked = pick_least_loaded(&candidates, k, submission.author, &history, &reviewed_by_author, seed);
+    let mut ids = Ids::new(state);
+    let mut made: Vec<Assignment> =
+        picked.iter().map(|r| assign(state, course, submission, *r, ReviewerRole::Peer, now, &mut ids, out)).collect();
+    if picked.len() < k {
+        let mut loads = BTreeMap::new();
+        made.extend(cover_with_mentors(state, course, submission, k - picked.len(), now, &mut ids, &mut loads, out));
+    }
+    schedule_followups(state, course, week, &made, out);
+}
+
+/// `!reviews` and `!reviews more`.
+pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slug>) {
+    let actor = turn.actor();
+    let state = turn.state;
+    if !more {
+        let mut open: Vec<(&Course, &Assignment)> = state
+            .courses
+            .values()
+            .flat_map(|c| {
+                c.assignments
+                    .values()
+                    .filter(move |a| a.reviewer == actor && a.status != AssignmentStatus::Done)
+                    .map(move |a| (c, a))
+            })
+            .collect();
+        open.sort_by_key(|(_, a)| (a.due, a.id));
+        if open.is_empty() {
+            return turn.reply(
+                Text::md("You have no open review assignments. Learners can ask for one with ")
+                    .code("!reviews more")
+                    .push_md("."),
+            );
+        }
+        let mut text = Text::md(format!("Your open review assignments ({}):", open.len()));
+        for (course, a) in open {
+            let zones = state.zones_for(actor, course);
+            text = text
+                .push_md(format!("\n• #{} · ", a.id.0))
+                .code(course.slug.as_str())
+                .push_md(format!(" week {} · work of ", a.week))
+                .person(a.author)
+                .push_md(" · due ")
+                .time(a.due, &zones);
+            if a.role == ReviewerRole::Mentor {
+                text = text.push_md(" (mentor)");
+            }
+            if a.status == AssignmentStatus::Expired {
+                text = text.push_md(" (handed on; still welcome)");
+            }
+        }
+        return turn.reply(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
+    }
+    let usage = "!reviews [more [COURSE]]";
+    let course = match (slug, turn.input.place) {
+        (Some(slug), _) => match state.course_by_slug(slug) {
+            Some(c) => c,
+            None => return turn.refuse(Text::md("there is no course ").code(slug.as_str()).push_md("."), Some(usage)),
+        },
+        (None, Place::Course(id)) => match state.courses.get(&id) {
+            Some(c) => c,
+            None => return,
+        },
+        (None, _) => {
+            let mine: Vec<&Course> = state
+                .courses
+                .values()
+                .filter(|c| c.status != CourseStatus::Ended && c.role(actor) == Some(Role::Learner))
+                .collect();
+            match mine.as_slice() {
+                [one] => *one,
+                [] => return turn.refuse(Text::md("you're not taking any course."), None),
+                _ => {
+                    return turn.refuse(
+                        Text::md("you're in several courses: say which, like ")
+                            .code(format!("!reviews more {}", mine[0].slug))
+                            .push_md("."),
+                        Some(usage),
+                    );
+                }
+            }
+        }
+    };
+    if !matches!(course.role(actor), Some(Role::Learner | Role::Mentor)) {
+        return turn.refuse(
+            Text::md("only learners and mentors of ").code(course.slug.as_str()).push_md(" take review work there."),
+            None,
+        );
+    }
+    let Some(week) = course.paired.keys().next_back().copied() else {
+        return turn.refuse(
+            Text::md("no week of ").code(course.slug.as_str()).push_md(" has been paired for review yet."),
+            None,
+        );
+    };
+    let history = History::new(course.assignments.values().filter(|a| a.week < week).map(|a| (a.reviewer, a.author)));
+    let mut candidates: Vec<(usize, bool, i64, &Submission)> = course
+        .week_submissions(week)
+        .into_iter()
+        .filter(|s| s.author != actor && !course.assignments_of(s.id).any(|a| a.reviewer == actor))
+        .map(|s| {
+            let reviews = course.assignments_of(s.id).filter(|a| a.status != AssignmentStatus::Expired).count();
+            (reviews, history.met(actor, s.author), s.id.0, s)
+        })
+        .collect();
+    candidates.sort_by_key(|(n, met, id, _)| (*n, *met, *id));
+    let Some((_, _, _, submission)) = candidates.first() else {
+        return turn.refuse(
+            Text::md(format!("there is no more week {week} work you could review; thank you for asking!")),
+            None,
+        );
+    };
+    let mut out = std::mem::take(&mut turn.out);
+    let mut ids = Ids::new(state);
+    let a = assign(state, course, submission, actor, ReviewerRole::Peer, turn.now, &mut ids, &mut out);
+    schedule_followups(state, course, week, std::slice::from_ref(&a), &mut out);
+    turn.out = out;
+    turn.reply(Text::md(format!("Thanks for helping! I've sent you assignment #{} by direct message.", a.id.0)));
+}
+
+/// `!review ID feedback [score=N]`.
+pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &str, score: Option<u8>) {
+    let usage = "!review ID <feedback> [score=1..5]";
+    let actor = turn.actor();
+    let Some((course, a)) = turn.state.assignment(id) else {
+        return turn.refuse(
+            Text::md(format!("there is no assignment #{}; ", id.0)).code("!reviews").push_md(" lists yours."),
+            Some(usage),
+        );
+    };
+    if a.reviewer != actor {
+        return turn.refuse(
+            Text::md(format!("assignment #{} isn't yours: only its reviewer can review it. ", id.0))
+                .code("!reviews")
+                .push_md(" lists yours."),
+            None,
+        );
+    }
+    let previous = course.reviews.get(&id);
+    let revision = previous.map_or(1, |r| r.revisions + 1);
+    turn.out.change(Change::ReviewRecorded {
+        course: course.id,
+        assignment: id,
+        feedback: feedback.to_owned(),
+        score,
+        at: turn.now,
+        revision,
+    });
+    let score_text = score.map(|s| format!(" (score {s}/5)")).unwrap_or_default();
+    let reviewer_name = if course.settings.anonymous { Text::md("a peer") } else { Text::new().person(actor) };
+    let mut dm = Text::md(if revision == 1 { "💬 New review of your " } else { "💬 Updated review of your " })
+        .push_md(format!("week {} work in ", a.week))
+        .code(course.slug.as_str())
+        .push_md(" from ")
+        .append(reviewer_name)
+        .push_md(format!("{score_text}:\n"))
+        .user(feedback.to_owned());
+    if a.role == ReviewerRole::Mentor {
+        dm = dm.push_md("\n(From a mentor.)");
+    }
+    turn.out.effect(Effect::Direct { person: a.author, text: dm });
+    let ack = if revision == 1 {
+        format!("Thanks! Your review #{} is recorded and sent to the author.", id.0)
+    } else {
+        format!("Your review #{} is revised (version {revision}); the author has the new version.", id.0)
+    };
+    turn.reply(Text::md(ack));
+    if a.status != AssignmentStatus::Done {
+        let mut out = std::mem::take(&mut turn.out);
+        super::badge::after_progress(turn.state, course, actor, (0, 0, 1), turn.now, &mut out);
+        turn.out = out;
+    }
+}
+
+/// The review deadline: every submission still short of reviews goes to a mentor.
+pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+    if course.status == CourseStatus::Ended {
+        return;
+    }
+    let k = course.settings.reviews as usize;
+    let mut ids = Ids::new(state);
+    let mut loads = BTreeMap::new();
+    let mut escalated = Vec::new();
+    let mut made = Vec::new();
+    for submission in course.week_submissions(week) {
+        let done = course.assignments_of(submission.id).filter(|a| a.status == AssignmentStatus::Done).count();
+        let has_mentor = course.assignments_of(submission.id).any(|a| a.role == ReviewerRole::Mentor);
+        if done >= k || has_mentor {
+            continue;
+        }
+        let mentors = cover_with_mentors(state, course, submission, 1, ctx.now, &mut ids, &mut loads, out);
+        escalated.push((submission.author, done, mentors.iter().map(|a| a.reviewer).collect::<Vec<_>>()));
+        made.extend(mentors);
+    }
+    schedule_followups(state, course, week, &made, out);
+    if escalated.is_empty() {
+        return;
+    }
+    let mut report = Text::md("Review deadline for ").code(course.slug.as_str()).push_md(format!(
+        " week {week}: {} short of {k} reviews went to mentors{}:",
+        plural(escalated.len(), "submission"),
+        mentor_pool_note(course)
+    ));
+    for (author, done, mentors) in escalated {
+        report = report.push_md("\n• ").person(author).push_md(format!(" ({done} done) → "));
+        for (i, m) in mentors.into_iter().enumerate() {
+            if i > 0 {
+                report = report.push_md(", ");
+            }
+            report = report.person(m);
+        }
+    }
+    for organizer in course.with_role(Role::Organizer) {
+        out.effect(Effect::Direct { person: organizer, text: report.clone() });
+    }
+}
+
+/// Leases: an assignment not done in time is handed to another peer (while the review window
+/// is open), and a submission still without any review gets a mentor.
+pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+    let now = ctx.now;
+    let review_deadline = course.review_deadline(week);
+    let expired: Vec<&Assignment> = course
+        .assignments
+        .values()
+        .filter(|a| {
+            a.week == week && a.role == ReviewerRole::Peer && a.status == AssignmentStatus::Open && a.due <= now
+        })
+        .collect();
+    let mut ids = Ids::new(state);
+    let mut loads = BTreeMap::new();
+    let mut made = Vec::new();
+    let mut mentored: Vec<SubmissionId> = Vec::new();
+    for a in &expired {
+        out.change(Change::AssignmentExpired { course: course.id, assignment: a.id });
+        let Some(submission) = course.submission(a.submission) else { continue };
+        if review_deadline.is_some_and(|d| now < d) {
+            let busy: Vec<PersonId> = course
+                .assignments_of(submission.id)
+                .map(|x| x.reviewer)
+                .chain(made.iter().filter(|m: &&Assignment| m.submission == submission.id).map(|m| m.reviewer))
+                .collect();
+            let mut load: BTreeMap<PersonId, usize> = course
+                .week_submissions(week)
+                .iter()
+                .filter(|s| course.role(s.author) == Some(Role::Learner) && !busy.contains(&s.author))
+                .map(|s| (s.author, 0))
+                .collect();
+            for x in course
+                .assignments
+                .values()
+                .filter(|x| x.week == week && x.role == ReviewerRole::Peer && x.status == AssignmentStatus::Open)
+            {
+                if let Some(l) = load.get_mut(&x.reviewer) {
+                    *l += 1;
+                }
+            }
+            let candidates: Vec<(PersonId, usize)> = load.into_iter().collect();
+            let history =
+                History::new(course.assignments.values().filter(|x| x.week < week).map(|x| (x.reviewer, x.author)));
+            let seed = Rng::derived(course.seed, a.id.0 as u64).next_u64();
+            if let Some(next) = pick_least_loaded(&candidates, 1, submission.author, &history, &[], seed).first() {
+                made.push(assign(state, course, submission, *next, ReviewerRole::Peer, now, &mut ids, out));
+            }
+        }
+        let reviewed = course.assignments_of(submission.id).any(|x| x.status == AssignmentStatus::Done);
+        let has_mentor = course.assignments_of(submission.id).any(|x| x.role == ReviewerRole::Mentor)
+            || mentored.contains(&submission.id);
+        if !reviewed && !has_mentor {
+            mentored.push(submission.id);
+            made.extend(cover_with_mentors(state, course, submission, 1, now, &mut ids, &mut loads, out));
+        }
+    }
+    // The next lease to watch, among those still open.
+    let next = course
+        .assignments
+        .values()
+        .filter(|a| a.week == week && a.role == ReviewerRole::Peer && a.status == AssignmentStatus::Open && a.due > now)
+        .map(|a| a.due)
+        .chain(made.iter().filter(|a| a.role == ReviewerRole::Peer).map(|a| a.due))
+        .min();
+    if let Some(at) = next {
+        out.change(Change::JobScheduled { job: job(course, JobKind::Leases, week), due: at });
+    }
+    let reminders: Vec<Assignment> = made.into_iter().collect();
+    schedule_followups(state, course, week, &reminders, out);
+}
+
+/// Reminders: a day before an assignment is due, then at least a day apart, at most three, one
+/// message per reviewer listing their open work.
+pub(super) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+    let now = ctx.now;
+    let day = Duration::days(1);
+    let open: Vec<&Assignment> = course
+        .assignments
+        .values()
+        .filter(|a| a.week == week && a.status == AssignmentStatus::Open && a.reminders < 3)
+        .collect();
+    let first_reminder = |a: &Assignment| (a.due - day).max(a.assigned_at + (a.due - a.assigned_at) / 2);
+    let due_now = |a: &Assignment| now >= first_reminder(a) && a.last_reminder.is_none_or(|last| now - last >= day);
+    let mut by_reviewer: BTreeMap<PersonId, Vec<&Assignment>> = BTreeMap::new();
+    for a in open.iter().filter(|a| due_now(a)) {
+        by_reviewer.entry(a.reviewer).or_default().push(a);
+    }
+    let mut reminded = Vec::new();
+    for (reviewer, list) in &by_reviewer {
+        let zones = state.zones_for(*reviewer, course);
+        let mut text = Text::md("⏰ Reminder: ")
+            .push_md(plural(list.len(), "review"))
+            .push_md(" waiting for you in ")
+            .code(course.slug.as_str())
+            .push_md(":");
+        for a in list {
+            text = text
+                .push_md(format!("\n• #{} · work of ", a.id.0))
+                .person(a.author)
+                .push_md(" · due ")
+                .time(a.due, &zones);
+            reminded.push(a.id);
+        }
+        text = text
+            .push_md("\nReview with ")
+            .code("!review ID <feedback> [score=1..5]")
+            .push_md("; ")
+            .code("!reviews")
+            .push_md(" lists them.");
+        out.effect(Effect::Direct { person: *reviewer, text });
+    }
+    if !reminded.is_empty() {
+        out.change(Change::RemindersSent { course: course.id, assignments: reminded.clone(), at: now });
+    }
+    // When the next reminder could be due.
+    let next = open
+        .iter()
+        .filter_map(|a| {
+            let sent = u32::from(reminded.contains(&a.id));
+            if a.reminders + sent >= 3 {
+                return None;
+            }
+            let last = if sent == 1 { Some(now) } else { a.last_reminder };
+            Some(match last {
+                Some(l) => l + day,
+                None => first_reminder(a).max(now + Duration::minutes(1)),
+            })
+        })
+        .min();
+    if let Some(at) = next {
+        out.change(Change::JobScheduled { job: job(course, JobKind::Remind, week), due: at });
+    }
+}
