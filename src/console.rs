@@ -63,6 +63,11 @@ impl<W: Write> Console<W> {
         Ok(console)
     }
 
+    /// Sets where the domain's randomness comes from (`Entropy::seeded` for repeatable runs).
+    pub fn set_entropy(&mut self, entropy: crate::engine::Entropy) {
+        self.engine.set_entropy(entropy);
+    }
+
     /// Print each input line before what the bot answers (for transcripts).
     pub fn set_echo(&mut self, echo: bool) {
         self.echo = echo;

@@ -15,7 +15,7 @@ pub const START: &str = "2026-10-19T06:30:00Z";
 
 /// The script: an organizer, six learners, a three-week syllabus, late and revised work, and
 /// some wrong commands.
-pub const SCRIPT: &str = r#"# The School of Data runs its first course. olga is a bot admin.
+pub const SCRIPT: &str = r#"# The School of Data runs its first course. olga is a bot admin; mia is a mentor.
 olga@lobby: !course new data-101 "Intro to Data" school="School of Data" weeks=3 tz=Europe/Berlin deadline=4d
 olga@data-101: !syllabus load\
 # Intro to Data\
@@ -42,7 +42,19 @@ Make one chart that answers a question about your data, and explain it in a para
 - [Data visualisation catalogue](https://datavizcatalogue.com/)\
 \
 ### Review\
-- Does the chart answer the question?
+- Does the chart answer the question?\
+\
+## Badges\
+### Finisher\
+Submitted two weeks of work and reviewed two peers.\
+- earned: weeks >= 2, reviews >= 2\
+### Helpful Peer\
+Reviews that others found especially useful.\
+- earned: by 2 nominations\
+### Data Cleaner\
+A cleaning log others could follow step by step.\
+- earned: by holders
+olga@data-101: !mentor add @mia
 # Learners arrive.
 ana@lobby: !courses
 ana@lobby: !join data-101
@@ -59,28 +71,53 @@ ana@data-101: !submit https://example.org/ana/berlin-trees
 ben@data-101: !submit My dataset is the city's bike counters, published by the transport office.
 chen@data-101: !submit week 4 https://example.org/chen
 chen@data-101: !submit https://example.org/chen/rio-buses
+dara@data-101: !submit https://example.org/dara/lisbon-air
 ana@data-101: !submit https://example.org/ana/berlin-trees-v2
 eli@data-101: !submit
+# The deadline passes on Friday at 09:00: reviewers are paired and get their assignments by DM.
 /advance 4d
-# The week 1 deadline has passed.
-dara@data-101: !submit https://example.org/dara/late-but-here
+eli@data-101: !submit https://example.org/eli/late-but-here
+ana@dm: !reviews
+ana@dm: !review 3 The bike counters are a great pick; say which years they cover. score=4
+ana@dm: !review 3 The bike counters are a great pick; say which years and stations they cover. score=5
+ana@dm: !review 7 Good, but which pollutants are included? score=3
+chen@dm: !review 2 Clear source and a good question. The licence is worth a sentence. score=4
+chen@dm: !review 8 Lisbon's air data is rich; a map would help.
+chen@dm: !review 10 A start: name the publisher and the years.
+dara@dm: !review 4 Nice choice; the counters' locations matter for any question. score=4
+ben@dm: !review 4 Nice
+dara@dm: !review 6 Rio's bus data is rich; a map would help. score=4
+# Saturday: a reminder to ben, who has reviewed nothing. Sunday 09:00 (after the clocks went
+# back): the work still short of two reviews goes to the mentor.
+/advance 49h
+mia@dm: !reviews
+mia@dm: !review 11 As a mentor: solid start; add the publisher and how often the data is updated. score=4
 olga@data-101: !status
 # Week 2 opens on Monday (after the clocks went back on Sunday, still at 09:00 in Berlin).
 # fay joins late and is welcomed with the current week.
-/advance 74h
+/advance 1d
 fay@lobby: !join data-101
 ana@data-101: !submit https://example.org/ana/cleaning-notes
 ben@data-101: !submit week 2 https://example.org/ben/cleaning
+chen@data-101: !submit https://example.org/chen/cleaning-log
 fay@data-101: !submit https://example.org/fay/first-steps
-chen@data-101: !progress
+olga@data-101: !pair
+chen@dm: !reviews
+ana@dm: !review 16 Every step is there; I could redo it. score=5
+ana@dm: !review 20 Clear first steps; say where the raw file lives.
+dara@data-101: !badge nominate @ana helpful-peer Her review changed how I describe sources.
+chen@data-101: !badge nominate @ana helpful-peer Precise and kind.
+ben@data-101: !badge award @chen data-cleaner
+olga@data-101: !badge award @chen data-cleaner A log anyone can follow.
+chen@data-101: !badge award @ana data-cleaner Her notes are reproducible.
 # Week 3.
 /advance 7d
 ana@data-101: !submit https://example.org/ana/chart
 eli@data-101: !submit https://example.org/eli/chart
-dara@data-101: !submit https://example.org/dara/chart
 /advance 4d
 olga@data-101: !status
 ana@data-101: !progress
+ana@data-101: !badges
 olga@data-101: !course end
 "#;
 
@@ -117,15 +154,17 @@ pub async fn play<W: Write>(store: Store, out: W) -> Result<(Summary, W)> {
     let start: DateTime<Utc> = START.parse().expect("a valid start time");
     let mut console = Console::new(store, Admins::new(["olga".to_owned()]), start, out).await?;
     console.set_echo(true);
+    // A fixed seed: the demo pairs the same reviewers every time, so its transcript can name
+    // assignment numbers.
+    console.set_entropy(crate::engine::Entropy::seeded(2026));
     console.run(SCRIPT.as_bytes()).await?;
     let state = console.engine().state();
     let summary = Summary {
         weeks: state.courses.values().map(|c| c.settings.weeks).sum(),
         prompts: state.courses.values().map(|c| c.opened.len()).sum(),
         submissions: state.courses.values().map(|c| c.submissions.len()).sum(),
-        // Reviews and badges arrive with peer review; the state has none to count yet.
-        reviews: 0,
-        badges: 0,
+        reviews: state.courses.values().map(|c| c.reviews.len()).sum(),
+        badges: state.courses.values().map(|c| c.awards.len()).sum(),
     };
     writeln!(console.out(), "{summary}")?;
     let out = console.into_out();

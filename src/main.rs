@@ -52,6 +52,9 @@ enum Command {
         /// Print each input line before the answers.
         #[arg(long)]
         echo: bool,
+        /// Seed for new courses' pairing seeds (repeatable runs); default: random.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
     },
     /// Play a whole course cycle on the local adapter and print the transcript.
     Demo {
@@ -130,7 +133,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let config = Config::load(cli.config.as_deref())?;
             run(config).await?;
         }
-        Command::Console { admins, now, db, echo } => {
+        Command::Console { admins, now, db, echo, seed } => {
             let scratch = scratch()?;
             let url = db.as_deref().map_or_else(|| scratch.url.clone(), database_url);
             let _lock = DatabaseLock::acquire(&url)?;
@@ -139,6 +142,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Console::new(store.clone(), Admins::new(admins), now.unwrap_or_else(Utc::now), std::io::stdout())
                     .await?;
             console.set_echo(echo);
+            if let Some(seed) = seed {
+                console.set_entropy(facilitator::engine::Entropy::seeded(seed));
+            }
             console.run(tokio::io::stdin()).await?;
             store.close().await;
         }

@@ -237,7 +237,7 @@ pub(super) fn pair_week(
             }
         }
     }
-    for organizer in course.with_role(Role::Organizer) {
+    for organizer in course.with_role(Role::Organizer).filter(|o| Some(*o) != answered) {
         out.effect(Effect::Direct { person: organizer, text: report.clone() });
     }
     Some(report)
@@ -248,7 +248,7 @@ pub(super) fn pair_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out
     if course.status == CourseStatus::Ended {
         return;
     }
-    pair_week(state, course, week, ctx.now, out);
+    pair_week(state, course, week, ctx.now, None, out);
 }
 
 /// `!pair [week N]`.
@@ -278,7 +278,7 @@ pub(super) fn pair_command(turn: &mut Turn<'_>, week: Option<u32>) {
     if turn.state.jobs.contains_key(&key) {
         out.change(Change::JobDone { job: key });
     }
-    let report = pair_week(turn.state, course, week, turn.now, &mut out);
+    let report = pair_week(turn.state, course, week, turn.now, Some(turn.input.actor), &mut out);
     turn.out = out;
     if let Some(report) = report {
         turn.reply(report);

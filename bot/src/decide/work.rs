@@ -176,6 +176,22 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
         if let Some(at) = state.prompt_time(course, next) {
             text = text.push_md(format!("\nWeek {next} opens ")).time(at, &zones).push_md(".");
         }
+        let (_, _, given) = course.record(actor);
+        let open = course
+            .assignments
+            .values()
+            .filter(|a| a.reviewer == actor && a.status != crate::state::AssignmentStatus::Done)
+            .count();
+        let received = course
+            .assignments
+            .values()
+            .filter(|a| a.author == actor && a.status == crate::state::AssignmentStatus::Done)
+            .count();
+        text = text.push_md(format!("\nReviews: {given} given, {open} open (`!reviews`), {received} received."));
+        let badges: Vec<&str> = course.awards.keys().filter(|(_, p)| *p == actor).map(|(b, _)| b.as_str()).collect();
+        if !badges.is_empty() {
+            text = text.push_md(format!("\nBadges: {}.", badges.join(", ")));
+        }
         return turn.reply(text);
     }
     let mine: Vec<&Course> = state.courses.values().filter(|c| c.role(actor) == Some(Role::Learner)).collect();
