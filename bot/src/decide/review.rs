@@ -166,11 +166,14 @@ fn mentor_pool_note(course: &Course) -> &'static str {
 
 /// Pairs a week: allocation, assignments by DM, mentors for the shortfall, and a report to the
 /// organizers. Nothing happens if the week was paired before.
+/// `answered` is the organizer who asked for the pairing in chat: they get the report as the
+/// reply, not as a direct message as well.
 pub(super) fn pair_week(
     state: &State,
     course: &Course,
     week: u32,
     now: DateTime<Utc>,
+    answered: Option<PersonId>,
     out: &mut Decision,
 ) -> Option<Text> {
     if course.paired.contains_key(&week) || !course.opened.contains_key(&week) {
