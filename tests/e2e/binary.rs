@@ -32,9 +32,16 @@ fn the_demo_plays_a_whole_cycle_and_leaves_no_files() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.lines().last(),
-        Some("demo: 3 weeks, 3 prompts posted, 10 submissions, 0 reviews, 0 badges"),
+        Some("demo: 3 weeks, 3 prompts posted, 11 submissions, 10 reviews, 5 badges"),
         "{stdout}"
     );
+    // The whole loop: pairing, assignments by DM, a reminder, an escalation, badges.
+    assert!(stdout.contains("[dm olga] Pairing for `data-101` week 1"), "{stdout}");
+    assert!(stdout.contains("📝 Review assignment"));
+    assert!(stdout.contains("💬 New review of your week 1 work"));
+    assert!(stdout.contains("⏰ Reminder"));
+    assert!(stdout.contains("[dm mia] 📝 Review assignment") && stdout.contains("As a mentor, please cover this work"));
+    assert!(stdout.contains("🏅 @ana earned the **Finisher** badge"));
     assert_eq!(stdout.matches("**Week 1 of 3").count(), 1);
     assert!(stdout.contains("marked late"));
     assert!(stdout.contains("version 2"));

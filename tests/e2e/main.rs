@@ -5,3 +5,4 @@ mod bad_input;
 mod binary;
 mod harness;
 mod lifecycle;
+mod review;

@@ -539,8 +539,9 @@ pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx,
     }
 }
 
-/// Leases: an assignment not done in time is handed to another peer (while the review window
-/// is open), and a submission still without any review gets a mentor.
+/// Leases: an assignment not done within its lease is handed to another peer (when the lease
+/// ended inside the review window), and a submission still without any review after a lease
+/// gets a mentor.
 pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     let now = ctx.now;
     let review_deadline = course.review_deadline(week);
@@ -556,9 +557,12 @@ pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, o
     let mut made = Vec::new();
     let mut mentored: Vec<SubmissionId> = Vec::new();
     for a in &expired {
-        out.change(Change::AssignmentExpired { course: course.id, assignment: a.id });
         let Some(submission) = course.submission(a.submission) else { continue };
-        if review_deadline.is_some_and(|d| now < d) {
+        // Within the review window the work is handed to another peer. A lease that ends at or
+        // after the review deadline leaves the assignment open (late reviews are welcome); the
+        // escalation to mentors covers what is still short.
+        if review_deadline.is_some_and(|d| a.due < d) {
+            out.change(Change::AssignmentExpired { course: course.id, assignment: a.id });
             let busy: Vec<PersonId> = course
                 .assignments_of(submission.id)
                 .map(|x| x.reviewer)
