@@ -17,6 +17,51 @@ pub struct Config {
     pub bot: BotConfig,
     /// `[local]`: the local adapter on standard input and output.
     pub local: Option<LocalConfig>,
+    /// `[badges]`: the Open Badges issuer.
+    #[serde(default)]
+    pub badges: IssuerConfig,
+}
+
+/// `[badges]`: who issues the community's Open Badges, and where the exported files are hosted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The issuer's name.
+    #[serde(default = "default_issuer_name")]
+    pub name: String,
+    /// The issuer's web site.
+    #[serde(default = "default_issuer_url")]
+    pub url: String,
+    /// A contact address.
+    #[serde(default = "default_issuer_email")]
+    pub email: String,
+    /// Where the exported files will be served from (no trailing slash).
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+}
+
+impl Default for IssuerConfig {
+    fn default() -> Self {
+        IssuerConfig {
+            name: default_issuer_name(),
+            url: default_issuer_url(),
+            email: default_issuer_email(),
+            base_url: default_base_url(),
+        }
+    }
+}
+
+fn default_issuer_name() -> String {
+    "Facilitator community".to_owned()
+}
+fn default_issuer_url() -> String {
+    "https://example.org".to_owned()
+}
+fn default_issuer_email() -> String {
+    "badges@example.org".to_owned()
+}
+fn default_base_url() -> String {
+    "https://example.org/badges".to_owned()
 }
 
 /// `[bot]`.

@@ -11,5 +11,6 @@ pub mod directory;
 pub mod engine;
 pub mod executor;
 pub mod lock;
+pub mod openbadges;
 pub mod render;
 pub mod runtime;

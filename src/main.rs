@@ -69,6 +69,24 @@ enum Command {
         #[command(subcommand)]
         command: SyllabusCommand,
     },
+    /// Badges.
+    Badges {
+        #[command(subcommand)]
+        command: BadgesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BadgesCommand {
+    /// Write a course's badges and awards as Open Badges 2.0 JSON (issuer, badge classes,
+    /// hosted assertions), laid out as they are to be served from `[badges] base_url`.
+    Export {
+        /// The course's short name.
+        course: String,
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,7 +124,10 @@ fn scratch() -> Result<Scratch> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::Console { .. } | Command::Demo { .. } | Command::Syllabus { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Console { .. } | Command::Demo { .. } | Command::Syllabus { .. } | Command::Badges { .. }
+    );
     init_logs(if quiet { "warn" } else { "info" });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -183,6 +204,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             }
+        }
+        Command::Badges { command: BadgesCommand::Export { course, out } } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let url = &config.bot.database_url;
+            let store = Store::open(url).await.with_context(|| format!("opening {}", redact_url(url)))?;
+            let state = store.load_state().await?;
+            store.close().await;
+            let done = facilitator::openbadges::export(&config.badges, &state, &course, &out)?;
+            println!("wrote {} badge classes and {} assertions to {}", done.badges, done.assertions, out.display());
         }
         Command::Syllabus { command: SyllabusCommand::Load { course, file } } => {
             let config = Config::load(cli.config.as_deref())?;

@@ -215,3 +215,30 @@ fn run_without_an_adapter_says_what_to_configure() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no chat adapter is enabled"));
 }
+
+#[test]
+fn badges_export_writes_open_badges_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let db = db.to_str().unwrap();
+    let mut setup = bin();
+    setup.args(["console", "--admin", "olga", "--now", "2026-10-19T08:00:00Z", "--db", db]);
+    let script = "olga@lobby: !course new data-101 \"Intro\" weeks=1\n\
+olga@data-101: !syllabus load\\\n# Intro\\\n## Week 1: One\\\nDo it.\\\n## Badges\\\n### Star\\\n- earned: by organizer\n\
+ana@lobby: !join data-101\n\
+olga@data-101: !badge award @ana star Shines.\n";
+    let (code, stdout, _) = run_with_input(setup, script);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("awarded @ana the **Star** badge"), "{stdout}");
+    let out_dir = dir.path().join("ob");
+    let out = bin()
+        .args(["badges", "export", "data-101", "--out"])
+        .arg(&out_dir)
+        .env("FACILITATOR_DATABASE_URL", format!("sqlite://{db}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 1 badge classes and 1 assertions"));
+    assert!(out_dir.join("issuer.json").exists());
+    assert!(out_dir.join("badges/data-101-star.json").exists());
+}

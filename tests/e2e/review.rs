@@ -283,3 +283,57 @@ async fn status_shows_reviews_per_week() {
     let out = h.say("olga@data-101: !status").await;
     assert!(out.contains("reviews 1 done of 6 assigned, 0 with mentors"), "{out}");
 }
+
+#[tokio::test]
+async fn awards_export_as_open_badges_2_documents_with_the_required_fields() {
+    use sha2::{Digest, Sha256};
+    let mut h = course(&["ana", "ben"]).await;
+    h.say("ana@data-101: !submit https://example.org/ana/week-1").await;
+    h.say("olga@data-101: !badge award @ana cleaner Tidy work.").await;
+    let config = facilitator::config::IssuerConfig {
+        name: "School of Data".into(),
+        url: "https://schoolofdata.example".into(),
+        email: "badges@schoolofdata.example".into(),
+        base_url: "https://schoolofdata.example/badges".into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let done = facilitator::openbadges::export(&config, h.state(), "data-101", dir.path()).unwrap();
+    assert_eq!((done.badges, done.assertions), (5, 2));
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(p)).unwrap()).unwrap()
+    };
+    let has = |doc: &serde_json::Value, fields: &[&str]| {
+        for f in fields {
+            assert!(doc.get(*f).is_some_and(|v| !v.is_null() && v != ""), "missing {f} in {doc}");
+        }
+    };
+    let issuer = read("issuer.json");
+    has(&issuer, &["@context", "type", "id", "name", "url", "email"]);
+    assert_eq!(issuer["@context"], "https://w3id.org/openbadges/v2");
+    assert_eq!(issuer["type"], "Issuer");
+    let class = read("badges/data-101-cleaner.json");
+    has(&class, &["@context", "type", "id", "name", "description", "image", "criteria", "issuer"]);
+    assert_eq!(class["type"], "BadgeClass");
+    assert_eq!(class["issuer"], issuer["id"]);
+    assert!(class["criteria"]["narrative"].as_str().unwrap().contains("Awarded by an organizer"));
+    assert!(dir.path().join("badges/data-101-cleaner.svg").exists());
+    let ana = person(&h, "ana");
+    let assertion = read(&format!("assertions/data-101-cleaner-{}.json", ana.0));
+    has(&assertion, &["@context", "type", "id", "recipient", "badge", "verification", "issuedOn"]);
+    assert_eq!(assertion["type"], "Assertion");
+    assert_eq!(assertion["badge"], class["id"]);
+    assert_eq!(assertion["verification"]["type"], "hosted");
+    assert!(chrono::DateTime::parse_from_rfc3339(assertion["issuedOn"].as_str().unwrap()).is_ok());
+    let recipient = &assertion["recipient"];
+    assert_eq!((recipient["type"].as_str(), recipient["hashed"].as_bool()), (Some("url"), Some(true)));
+    let salt = recipient["salt"].as_str().unwrap();
+    let expected: String =
+        Sha256::digest(format!("https://schoolofdata.example/badges/people/memory/ana{salt}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    assert_eq!(recipient["identity"], format!("sha256${expected}"));
+    assert!(!assertion.to_string().contains("\"ana\""), "the recipient is not named in clear");
+    assert_eq!(assertion["evidence"][0]["id"], "https://example.org/ana/week-1");
+    assert!(facilitator::openbadges::export(&config, h.state(), "nope-1", dir.path()).is_err());
+}
