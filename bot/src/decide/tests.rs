@@ -334,6 +334,14 @@ mod no_panics {
             "organizer add",
             "mentor remove",
             "xyz",
+            "pair",
+            "reviews",
+            "reviews more",
+            "review 1",
+            "review",
+            "badges",
+            "badge award @ana",
+            "badge nominate @ben",
         ])
         .prop_map(str::to_owned)
     }
