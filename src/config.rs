@@ -169,6 +169,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let config: Config = toml::from_str(include_str!("../facilitator.example.toml")).unwrap();
+        assert_eq!(config.bot.admins, vec!["olga"]);
+        assert_eq!(config.badges.base_url, "https://schoolofdata.example/badges");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("[bot]\nadmin = [\"olga\"]\n").is_err());
     }
