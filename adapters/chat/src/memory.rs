@@ -184,6 +184,17 @@ impl Inner {
         Ok(message_ref)
     }
 
+    /// Adds a room or space, records the creation under its idempotency key, and tells.
+    fn create(&mut self, raw: String, room: Room, kind: DeliveryKind, key: &str) -> Result<RoomRef, AdapterError> {
+        let id = ChatId::new(Platform::Memory, key)
+            .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?;
+        self.rooms.insert(raw.clone(), room);
+        self.deliveries.push(Delivery { kind, message: None, at: Instant::now() });
+        let room_ref = InMemoryChat::room_ref(&raw);
+        self.sent_keys.insert(key.to_owned(), MessageRef { room: room_ref.clone(), id });
+        Ok(room_ref)
+    }
+
     fn emit(&mut self, event: ChatEvent) -> Option<(mpsc::Sender<ChatEvent>, ChatEvent)> {
         match &self.events {
             Some(tx) => Some((tx.clone(), event)),
@@ -221,19 +232,8 @@ impl ChatAdapter for InMemoryChat {
             return Ok(done.room.clone());
         }
         let raw = inner.unique_room_name(&format!("space:{name}"));
-        inner.rooms.insert(raw.clone(), Room { name: name.to_owned(), space: true, ..Room::default() });
-        inner.deliveries.push(Delivery {
-            kind: DeliveryKind::Created { name: name.to_owned(), space: true, parent: None },
-            message: None,
-            at: Instant::now(),
-        });
-        let message_ref = MessageRef {
-            room: Self::room_ref(&raw),
-            id: ChatId::new(Platform::Memory, key)
-                .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?,
-        };
-        inner.sent_keys.insert(key.to_owned(), message_ref);
-        Ok(Self::room_ref(&raw))
+        let kind = DeliveryKind::Created { name: name.to_owned(), space: true, parent: None };
+        inner.create(raw, Room { name: name.to_owned(), space: true, ..Room::default() }, kind, key)
     }
 
     async fn create_room(&self, spec: &RoomSpec, key: &str) -> Result<RoomRef, AdapterError> {
@@ -244,22 +244,9 @@ impl ChatAdapter for InMemoryChat {
         }
         let raw = inner.unique_room_name(&spec.name);
         let parent = spec.parent.as_ref().and_then(|p| inner.rooms.get(p.raw())).map(|r| r.name.clone());
-        inner.rooms.insert(
-            raw.clone(),
-            Room { name: raw.clone(), topic: spec.topic.clone(), parent: parent.clone(), ..Room::default() },
-        );
-        inner.deliveries.push(Delivery {
-            kind: DeliveryKind::Created { name: raw.clone(), space: false, parent },
-            message: None,
-            at: Instant::now(),
-        });
-        let message_ref = MessageRef {
-            room: Self::room_ref(&raw),
-            id: ChatId::new(Platform::Memory, key)
-                .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?,
-        };
-        inner.sent_keys.insert(key.to_owned(), message_ref);
-        Ok(Self::room_ref(&raw))
+        let room = Room { name: raw.clone(), topic: spec.topic.clone(), parent: parent.clone(), ..Room::default() };
+        let kind = DeliveryKind::Created { name: raw.clone(), space: false, parent };
+        inner.create(raw, room, kind, key)
     }
 
     async fn set_topic(&self, room: &RoomRef, topic: &str) -> Result<(), AdapterError> {
