@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{error, info_span};
+use tracing::{error, info, info_span, warn};
 
 use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{
@@ -224,8 +224,20 @@ impl Engine {
     pub async fn handle_events(&mut self, events: Vec<ChatEvent>, now: DateTime<Utc>) -> Result<Outcome> {
         let mut batch = self.store.begin(now).await?;
         let mut outcome = Outcome::default();
+        let mut checkpoints: BTreeMap<Platform, String> = BTreeMap::new();
+        let mut invites = Vec::new();
+        let mut acted_on = Vec::with_capacity(events.len());
+        for event in events {
+            match event {
+                ChatEvent::Checkpoint { platform, token } => {
+                    checkpoints.insert(platform, token);
+                }
+                ChatEvent::Invited { room, inviter, is_direct } => invites.push((room, inviter, is_direct)),
+                other => acted_on.push(other),
+            }
+        }
         // Only events the bot acts on are claimed: plain chat is not recorded.
-        let mut prepared: Vec<Prepared> = events.into_iter().filter_map(|e| self.prepare(e)).collect();
+        let mut prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
         let keys: Vec<String> = prepared.iter().map(|p| p.key().to_owned()).collect();
         let fresh = match batch.claim_inbound(&keys).await {
             Ok(fresh) => fresh,
@@ -242,7 +254,37 @@ impl Engine {
                 break;
             }
         }
-        self.finish(batch, result, outcome).await
+        let outcome = self.finish(batch, result, outcome).await?;
+        // Stored: the platforms may now forget what came before.
+        for (platform, token) in checkpoints {
+            if let Some(adapter) = self.adapters.get(platform) {
+                if let Err(e) = adapter.checkpoint(&token).await {
+                    warn!(%platform, error = %e, "saving the resume point failed; events after the last one will be delivered again");
+                }
+            }
+        }
+        for (room, inviter, is_direct) in invites {
+            self.answer_invite(&room, &inviter, is_direct).await;
+        }
+        Ok(outcome)
+    }
+
+    /// The bot takes direct conversations with anyone, and group rooms only from bot admins and
+    /// organizers (any other room would be a lobby anyone could fill with commands).
+    async fn answer_invite(&self, room: &RoomRef, inviter: &UserRef, is_direct: bool) {
+        let platform = inviter.platform();
+        let Some(adapter) = self.adapters.get(platform) else { return };
+        let account = Account { platform: platform.as_str().to_owned(), handle: inviter.raw().to_owned() };
+        let organizer =
+            self.state.accounts.get(&account).is_some_and(|p| {
+                self.state.courses.values().any(|c| c.role(*p) == Some(facilitator_bot::Role::Organizer))
+            });
+        let accept = is_direct || organizer || self.admins.contains(platform.as_str(), inviter.raw());
+        if let Err(e) = adapter.answer_invite(room, accept).await {
+            warn!(%room, %inviter, accept, error = %e, "answering an invitation failed");
+        } else {
+            info!(%room, %inviter, accept, is_direct, "answered an invitation");
+        }
     }
 
     /// Runs every job due at `now`.
@@ -381,6 +423,7 @@ impl Engine {
                 let key = format!("{}:{event_id}", user.platform());
                 Some(Prepared::Joined { key, course, user, name })
             }
+            ChatEvent::Invited { .. } | ChatEvent::Checkpoint { .. } => None,
         }
     }
 

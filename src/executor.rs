@@ -12,7 +12,7 @@ use anyhow::Result;
 use tracing::{debug, error, warn};
 
 use facilitator_bot::Effect;
-use facilitator_chat::{AdapterError, AdapterErrorKind, Platform, RoomRef, RoomSpec};
+use facilitator_chat::{AdapterError, AdapterErrorKind, CourseRole, Platform, RoomRef, RoomSpec};
 use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store};
 
 use crate::clock::Clock;
@@ -138,6 +138,23 @@ impl Executor {
                     };
                     if let (Some(room), Some(user)) = (room, user) {
                         adapter.invite(&room, &user).await?;
+                    }
+                }
+                Effect::SetRole { course, person, role } => {
+                    let (room, user) = {
+                        let dir = self.directory();
+                        (
+                            dir.course_room(*course, platform).cloned(),
+                            dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()),
+                        )
+                    };
+                    if let (Some(room), Some(user)) = (room, user) {
+                        let role = role.map(|r| match r {
+                            facilitator_bot::Role::Organizer => CourseRole::Organizer,
+                            facilitator_bot::Role::Mentor => CourseRole::Mentor,
+                            facilitator_bot::Role::Learner => CourseRole::Learner,
+                        });
+                        adapter.set_role(&room, &user, role).await?;
                     }
                 }
                 Effect::Post { course, text } => {

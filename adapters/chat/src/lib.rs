@@ -79,4 +79,34 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
 
     /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`).
     fn parse_user(&self, text: &str) -> Option<UserRef>;
+
+    /// Gives a member of a room its course role's rights there (a Matrix power level, a Discord
+    /// role); `None` takes them away.
+    ///
+    /// # Errors
+    /// An [`AdapterError`] whose kind tells whether to retry.
+    async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError>;
+
+    /// Accepts or declines an invitation reported by [`ChatEvent::Invited`].
+    ///
+    /// # Errors
+    /// An [`AdapterError`] whose kind tells whether to retry.
+    async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError>;
+
+    /// Records that everything up to a [`ChatEvent::Checkpoint`] has been stored.
+    ///
+    /// # Errors
+    /// When the token cannot be saved (the events after it are then delivered again later).
+    async fn checkpoint(&self, token: &str) -> Result<(), AdapterError>;
+}
+
+/// A person's role in a course, as platforms show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CourseRole {
+    /// Runs the course (a moderator in its room).
+    Organizer,
+    /// Covers what peers cannot.
+    Mentor,
+    /// Takes the course.
+    Learner,
 }

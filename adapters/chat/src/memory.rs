@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::error::{AdapterError, AdapterErrorKind};
 use crate::ids::{ChatId, MessageRef, Platform, RoomRef, UserRef};
 use crate::message::{ChatEvent, IncomingMessage, OutgoingMessage, RoomSpec};
-use crate::{ChatAdapter, EventStream};
+use crate::{ChatAdapter, CourseRole, EventStream};
 
 /// The room every in-memory community starts with.
 pub const LOBBY: &str = "lobby";
@@ -79,6 +79,7 @@ struct Room {
     parent: Option<String>,
     members: BTreeSet<String>,
     direct_with: Option<String>,
+    roles: BTreeMap<String, CourseRole>,
 }
 
 #[derive(Debug)]
@@ -314,6 +315,29 @@ impl ChatAdapter for InMemoryChat {
         let name = text.strip_prefix('@').unwrap_or(text);
         is_user_name(name).then(|| UserRef::new(Platform::Memory, name).ok()).flatten()
     }
+
+    async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError> {
+        let mut inner = lock(&self.inner);
+        inner.check_failure("set_role")?;
+        let Some(r) = inner.rooms.get_mut(room.raw()) else {
+            return Err(AdapterError::new(AdapterErrorKind::NotFound, format!("no room {room}")));
+        };
+        match role {
+            Some(role) => r.roles.insert(user.raw().to_owned(), role),
+            None => r.roles.remove(user.raw()),
+        };
+        Ok(())
+    }
+
+    async fn answer_invite(&self, _room: &RoomRef, _accept: bool) -> Result<(), AdapterError> {
+        // Nobody invites the bot on the in-memory platform: it is in every room.
+        Ok(())
+    }
+
+    async fn checkpoint(&self, _token: &str) -> Result<(), AdapterError> {
+        // Nothing to resume: the in-memory platform does not outlive the process.
+        Ok(())
+    }
 }
 
 /// Why the driver could not do something.
@@ -433,6 +457,11 @@ impl MemoryDriver {
     /// A room's topic.
     pub fn topic(&self, room: &str) -> Option<String> {
         lock(&self.inner).rooms.values().find(|r| r.name == room).map(|r| r.topic.clone())
+    }
+
+    /// A member's course role in a room, as the platform shows it.
+    pub fn role(&self, room: &str, user: &str) -> Option<CourseRole> {
+        lock(&self.inner).rooms.values().find(|r| r.name == room).and_then(|r| r.roles.get(user).copied())
     }
 
     /// The space or room a room was created in.

@@ -20,6 +20,26 @@ pub enum ChatEvent {
         /// Their display name.
         name: String,
     },
+    /// Someone invited the bot into a room; the runtime answers with
+    /// [`ChatAdapter::answer_invite`](crate::ChatAdapter::answer_invite).
+    Invited {
+        /// The room.
+        room: RoomRef,
+        /// Who invited.
+        inviter: UserRef,
+        /// A one-to-one conversation rather than a group room.
+        is_direct: bool,
+    },
+    /// Everything the platform delivered before this point has been sent on; once the runtime
+    /// has stored what it decided about those events, it hands the token back with
+    /// [`ChatAdapter::checkpoint`](crate::ChatAdapter::checkpoint), and after a restart the
+    /// platform resumes from there (events after it are delivered again and deduplicated).
+    Checkpoint {
+        /// The platform.
+        platform: crate::Platform,
+        /// The adapter's resume token.
+        token: String,
+    },
 }
 
 /// A message someone sent.

@@ -146,6 +146,7 @@ pub(super) fn join(turn: &mut Turn<'_>, slug: &Slug) {
     let actor = turn.actor();
     turn.out.change(Change::MemberSet { course: course.id, person: actor, role: Role::Learner, at: turn.now });
     turn.out.effect(Effect::Invite { course: course.id, person: actor });
+    turn.out.effect(Effect::SetRole { course: course.id, person: actor, role: Some(Role::Learner) });
     let zones = turn.zones(course);
     let text = Text::md("Welcome to **")
         .user(course.settings.title.clone())
@@ -220,6 +221,7 @@ pub(super) fn leave(turn: &mut Turn<'_>, slug: &Slug) {
         return;
     }
     turn.out.change(Change::MemberRemoved { course: course.id, person: actor });
+    turn.out.effect(Effect::SetRole { course: course.id, person: actor, role: None });
     turn.reply(
         Text::md("You've left ")
             .code(slug.as_str())
@@ -280,6 +282,7 @@ pub(super) fn member_joined(state: &State, person: PersonId, course: CourseId, c
         return out;
     }
     out.change(Change::MemberSet { course: course.id, person, role: Role::Learner, at: ctx.now });
+    out.effect(Effect::SetRole { course: course.id, person, role: Some(Role::Learner) });
     let zones = state.zones_for(person, course);
     let text = Text::md("Welcome, ")
         .person(person)

@@ -114,6 +114,7 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     course.members.insert(actor, crate::state::Member { role: Role::Organizer, joined_at: now });
     turn.out.effect(Effect::CreateCourseRoom { course: id, school, slug: slug.clone(), topic: topic(&course) });
     turn.out.effect(Effect::Invite { course: id, person: actor });
+    turn.out.effect(Effect::SetRole { course: id, person: actor, role: Some(Role::Organizer) });
     let zones = turn.zones(&course);
     let mut text =
         Text::md("Created **").user(course.settings.title.clone()).push_md("** (").code(slug.as_str()).push_md(
@@ -378,6 +379,7 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
                 return turn.refuse(Text::md("the course has ended."), None);
             }
             turn.out.change(Change::MemberSet { course: course.id, person, role, at: turn.now });
+            turn.out.effect(Effect::SetRole { course: course.id, person, role: Some(role) });
             if current.is_none() {
                 turn.out.effect(Effect::Invite { course: course.id, person });
             }
@@ -401,6 +403,7 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
                 );
             }
             turn.out.change(Change::MemberRemoved { course: course.id, person });
+            turn.out.effect(Effect::SetRole { course: course.id, person, role: None });
             turn.reply(
                 Text::new()
                     .person(person)

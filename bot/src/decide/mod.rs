@@ -109,6 +109,16 @@ pub enum Effect {
         /// New topic.
         topic: String,
     },
+    /// Give a member their role's rights in the course room (a moderator for organizers), or
+    /// take them away (`None`).
+    SetRole {
+        /// Course.
+        course: CourseId,
+        /// Person.
+        person: PersonId,
+        /// Role, or none.
+        role: Option<Role>,
+    },
     /// Invite a person into a course's room.
     Invite {
         /// Course.

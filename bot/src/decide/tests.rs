@@ -303,7 +303,8 @@ fn joining_on_the_platform_enrols_and_welcomes_in_the_room() {
     let mut w = world_with_course();
     let id = w.course().id;
     let d = decide(&w.state, Input::MemberJoined { person: BEN, course: id }, &Ctx { now: w.now, seed: 7 });
-    assert!(matches!(&d.effects[0], Effect::Post { text, .. } if text.plain().contains("Welcome")));
+    assert!(d.effects.iter().any(|e| matches!(e, Effect::Post { text, .. } if text.plain().contains("Welcome"))));
+    assert!(d.effects.contains(&Effect::SetRole { course: id, person: BEN, role: Some(Role::Learner) }));
     w.apply(&d);
     let again = decide(&w.state, Input::MemberJoined { person: BEN, course: id }, &Ctx { now: w.now, seed: 7 });
     assert_eq!(again, Decision::default());
