@@ -64,6 +64,13 @@ pub const COMMANDS: &[Usage] = &[
         audience: Audience::Everyone,
     },
     Usage {
+        name: "ping",
+        syntax: "!ping",
+        summary: "check that the bot answers",
+        details: "",
+        audience: Audience::Everyone,
+    },
+    Usage {
         name: "join",
         syntax: "!join COURSE",
         summary: "join a course as a learner",
@@ -144,7 +151,7 @@ pub const COMMANDS: &[Usage] = &[
         name: "course set",
         syntax: "!course set KEY=VALUE ...",
         summary: "change course settings and re-plan its schedule",
-        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors).",
+        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors).",
         audience: Audience::Organizer,
     },
     Usage {
@@ -235,6 +242,8 @@ pub enum Command {
     },
     /// `!courses`.
     Courses,
+    /// `!ping`.
+    Ping,
     /// `!join COURSE`.
     Join {
         /// Which course.
@@ -424,6 +433,7 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
             }
         }
         "courses" => no_args(rest, "courses", Command::Courses),
+        "ping" => no_args(rest, "ping", Command::Ping),
         "progress" => no_args(rest, "progress", Command::Progress),
         "status" => no_args(rest, "status", Command::Status),
         "join" => Ok(Command::Join { course: one_slug(rest, "join")? }),
@@ -902,8 +912,8 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
                 Err(e) => return fail(format!("{e}."), name),
             },
             "lease" => match Offset::parse(value) {
-                Ok(o) if o.total_minutes() >= 60 => s.lease = Some(o),
-                Ok(_) => return fail("the lease must be at least an hour (1h).", name),
+                Ok(o) if o.total_seconds() >= 60 => s.lease = Some(o),
+                Ok(_) => return fail("the lease must be at least a minute (1m).", name),
                 Err(e) => return fail(format!("{e}."), name),
             },
             "reviews" => match value.parse::<u32>() {

@@ -194,89 +194,94 @@ impl<'de> Deserialize<'de> for PromptSchedule {
     }
 }
 
-/// A span of time after a reference point, written `5d`, `36h`, `90m` or `2d12h`.
+/// A span of time after a reference point, written `5d`, `36h`, `90m`, `2d12h` or `45s`.
 /// Days are calendar days in the course's zone (a day across a DST change is 23 or 25 hours).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Offset {
     /// Whole days.
     pub days: u32,
-    /// Further minutes (under a day).
-    pub minutes: u32,
+    /// Further seconds (under a day).
+    pub seconds: u32,
 }
 
 /// Why an offset was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a duration: write it like 5d, 36h, 90m or 2d12h (at most 60 days, more than 0)")]
+#[error("'{0}' is not a duration: write it like 5d, 36h, 90m, 2d12h or 45s (at most 60 days, more than 0)")]
 pub struct OffsetError(pub String);
 
+const DAY: u64 = 24 * 60 * 60;
+
 impl Offset {
-    /// Parses `5d`, `36h`, `90m`, `2d12h`, `1d30m`.
+    /// Parses `5d`, `36h`, `90m`, `2d12h`, `1d30m`, `45s`.
     ///
     /// # Errors
     /// When the text is not of that form, is zero, or is over 60 days.
     pub fn parse(text: &str) -> Result<Offset, OffsetError> {
         let err = || OffsetError(text.to_owned());
-        let mut total_minutes: u64 = 0;
+        let mut total: u64 = 0;
         let mut number = String::new();
         let mut seen_unit = false;
         for c in text.trim().chars() {
             if c.is_ascii_digit() {
                 number.push(c);
-                if number.len() > 6 {
+                if number.len() > 7 {
                     return Err(err());
                 }
                 continue;
             }
             let n: u64 = number.parse().map_err(|_| err())?;
             number.clear();
-            total_minutes += match c.to_ascii_lowercase() {
-                'd' => n * 24 * 60,
-                'h' => n * 60,
-                'm' => n,
+            total += match c.to_ascii_lowercase() {
+                'd' => n * DAY,
+                'h' => n * 60 * 60,
+                'm' => n * 60,
+                's' => n,
                 _ => return Err(err()),
             };
             seen_unit = true;
         }
-        if !number.is_empty() || !seen_unit || total_minutes == 0 || total_minutes > 60 * 24 * 60 {
+        if !number.is_empty() || !seen_unit || total == 0 || total > 60 * DAY {
             return Err(err());
         }
-        let total = u32::try_from(total_minutes).map_err(|_| err())?;
-        Ok(Offset { days: total / (24 * 60), minutes: total % (24 * 60) })
+        Ok(Offset::from_seconds(u32::try_from(total).map_err(|_| err())?))
     }
 
-    /// Five days.
+    /// Whole days.
     pub fn days(days: u32) -> Offset {
-        Offset { days, minutes: 0 }
+        Offset { days, seconds: 0 }
     }
 
     /// `at` plus this offset, counting days on the wall clock of `zone`.
     pub fn after(self, zone: Zone, at: DateTime<Utc>) -> DateTime<Utc> {
         let local = at.with_timezone(&zone.tz()).naive_local() + Duration::days(i64::from(self.days));
-        resolve_local(zone, local) + Duration::minutes(i64::from(self.minutes))
+        resolve_local(zone, local) + Duration::seconds(i64::from(self.seconds))
     }
 
-    /// Total minutes, for storage.
-    pub fn total_minutes(self) -> u32 {
-        self.days * 24 * 60 + self.minutes
+    /// Total seconds, for storage.
+    pub fn total_seconds(self) -> u32 {
+        self.days * DAY as u32 + self.seconds
     }
 
-    /// From total minutes, as stored.
-    pub fn from_minutes(minutes: u32) -> Offset {
-        Offset { days: minutes / (24 * 60), minutes: minutes % (24 * 60) }
+    /// From total seconds, as stored.
+    pub fn from_seconds(seconds: u32) -> Offset {
+        Offset { days: seconds / DAY as u32, seconds: seconds % DAY as u32 }
     }
 }
 
 impl fmt::Display for Offset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (h, m) = (self.minutes / 60, self.minutes % 60);
+        let (h, m, s) = (self.seconds / 3600, self.seconds / 60 % 60, self.seconds % 60);
         if self.days > 0 {
             write!(f, "{}d", self.days)?;
         }
         if h > 0 {
             write!(f, "{h}h")?;
         }
-        if m > 0 || (self.days == 0 && h == 0) {
+        if m > 0 {
             write!(f, "{m}m")?;
+        }
+        if s > 0 || (self.days == 0 && h == 0 && m == 0) {
+            write!(f, "{s}s")?;
         }
         Ok(())
     }
@@ -350,9 +355,11 @@ mod tests {
     #[test]
     fn offsets_parse_and_count_calendar_days() {
         assert_eq!(Offset::parse("5d").unwrap(), Offset::days(5));
-        assert_eq!(Offset::parse("2d12h").unwrap(), Offset { days: 2, minutes: 720 });
+        assert_eq!(Offset::parse("2d12h").unwrap(), Offset { days: 2, seconds: 12 * 3600 });
         assert_eq!(Offset::parse("36h").unwrap().to_string(), "1d12h");
-        for bad in ["", "5", "0d", "d", "5x", "61d", "-1d", "99999999d"] {
+        assert_eq!(Offset::parse("90s").unwrap().to_string(), "1m30s");
+        assert_eq!(Offset::parse("45s").unwrap().total_seconds(), 45);
+        for bad in ["", "5", "0d", "d", "5x", "61d", "-1d", "99999999d", "0s"] {
             assert!(Offset::parse(bad).is_err(), "{bad}");
         }
         let berlin = Zone::parse("Europe/Berlin").unwrap();

@@ -20,8 +20,8 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
 
-fn minutes(value: i64) -> Result<u32> {
-    u32::try_from(value).map_err(|_| corrupt("minutes", value))
+fn seconds(value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| corrupt("seconds", value))
 }
 
 fn week(value: i64) -> Result<u32> {
@@ -55,8 +55,8 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         state.schools.insert(id, School { id, slug, name: row.try_get("name")? });
     }
     let courses = sqlx::query(
-        "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, status, status_at, \
-         created_at, created_by, reviews, review_minutes, lease_minutes, anonymous, seed FROM courses ORDER BY id",
+        "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_seconds, status, status_at, \
+         created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, seed FROM courses ORDER BY id",
     )
     .fetch_all(pool)
     .await?;
@@ -68,7 +68,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         let tz: String = row.try_get("tz")?;
         let cron: String = row.try_get("prompt_cron")?;
         let status: String = row.try_get("status")?;
-        let deadline: i64 = row.try_get("deadline_minutes")?;
+        let deadline: i64 = row.try_get("deadline_seconds")?;
         let weeks: i64 = row.try_get("weeks")?;
         let settings = CourseSettings {
             title: row.try_get("title")?,
@@ -78,11 +78,11 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             weeks: week(weeks)?,
             zone: Zone::parse(&tz).map_err(|e| corrupt("course zone", e))?,
             prompt: PromptSchedule::parse(&cron).map_err(|e| corrupt("prompt schedule", e))?,
-            deadline: Offset::from_minutes(minutes(deadline)?),
+            deadline: Offset::from_seconds(seconds(deadline)?),
             reviews: u32::try_from(row.try_get::<i64, _>("reviews")?)
                 .map_err(|_| corrupt("reviews", "out of range"))?,
-            review_window: Offset::from_minutes(minutes(row.try_get("review_minutes")?)?),
-            lease: Offset::from_minutes(minutes(row.try_get("lease_minutes")?)?),
+            review_window: Offset::from_seconds(seconds(row.try_get("review_seconds")?)?),
+            lease: Offset::from_seconds(seconds(row.try_get("lease_seconds")?)?),
             anonymous: row.try_get::<i64, _>("anonymous")? != 0,
         };
         let course = Course {

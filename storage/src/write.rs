@@ -162,7 +162,7 @@ impl Batch {
             }
             Change::CourseCreated { course, slug, settings, created_by, at, seed } => {
                 sqlx::query(
-                    "INSERT INTO courses (id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_minutes, \
+                    "INSERT INTO courses (id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_seconds, \
                      status, status_at, created_at, created_by, seed) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $11, $12, $13)",
                 )
@@ -175,7 +175,7 @@ impl Batch {
                 .bind(i64::from(settings.weeks))
                 .bind(settings.zone.name())
                 .bind(settings.prompt.source().to_owned())
-                .bind(i64::from(settings.deadline.total_minutes()))
+                .bind(i64::from(settings.deadline.total_seconds()))
                 .bind(ms(*at))
                 .bind(created_by.0)
                 .bind(*seed as i64)
@@ -398,7 +398,7 @@ impl Batch {
 async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, settings: &CourseSettings) -> Result<()> {
     sqlx::query(
         "UPDATE courses SET title = $1, school_id = $2, cycle = $3, start_date = $4, weeks = $5, tz = $6, \
-         prompt_cron = $7, deadline_minutes = $8, reviews = $9, review_minutes = $10, lease_minutes = $11, anonymous = $12 \
+         prompt_cron = $7, deadline_seconds = $8, reviews = $9, review_seconds = $10, lease_seconds = $11, anonymous = $12 \
          WHERE id = $13",
     )
     .bind(settings.title.clone())
@@ -408,10 +408,10 @@ async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, setting
     .bind(i64::from(settings.weeks))
     .bind(settings.zone.name())
     .bind(settings.prompt.source().to_owned())
-    .bind(i64::from(settings.deadline.total_minutes()))
+    .bind(i64::from(settings.deadline.total_seconds()))
     .bind(i64::from(settings.reviews))
-    .bind(i64::from(settings.review_window.total_minutes()))
-    .bind(i64::from(settings.lease.total_minutes()))
+    .bind(i64::from(settings.review_window.total_seconds()))
+    .bind(i64::from(settings.lease.total_seconds()))
     .bind(i64::from(settings.anonymous))
     .bind(course.0)
     .execute(tx)

@@ -102,7 +102,7 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ("ana@data-101", s("!badges @bad!name"), "can't tell who"),
         ("olga@data-101", s("!course set reviews=9"), "reviews must be"),
         ("olga@data-101", s("!course set anonymous=maybe"), "yes or no"),
-        ("olga@data-101", s("!course set lease=10m"), "at least an hour"),
+        ("olga@data-101", s("!course set lease=10s"), "at least a minute"),
     ]
 }
 

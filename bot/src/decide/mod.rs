@@ -268,6 +268,7 @@ fn dispatch(turn: &mut Turn<'_>, cmd: &Command) {
     match cmd {
         Command::Help { topic } => community::help(turn, topic.as_deref()),
         Command::Courses => community::courses(turn),
+        Command::Ping => turn.reply(Text::md(format!("pong (Facilitator {})", env!("CARGO_PKG_VERSION")))),
         Command::Join { course } => community::join(turn, course),
         Command::Leave { course } => community::leave(turn, course),
         Command::Tz { zone } => community::tz(turn, *zone),

@@ -1,0 +1,590 @@
+//! The Matrix adapter: Facilitator on a Matrix homeserver, through matrix-sdk.
+//!
+//! - The bot logs in with a password or an access token; its session and its device keys live
+//!   in `store_dir` (matrix-sdk's SQLite store), so a restart is the same device.
+//! - It drives `sync_once` itself: matrix-sdk's `sync()` waits up to a second between syncs,
+//!   which would add a second to every reply.
+//! - Resuming is at-least-once: after each sync the adapter emits a
+//!   [`ChatEvent::Checkpoint`] with the sync token; the runtime hands it back once it has stored
+//!   what it decided, and only then is the token saved. After a crash the bot syncs from the last
+//!   saved token and the runtime drops events it already handled (by event id).
+//! - Every send carries a transaction id derived from the effect's idempotency key, so a resend
+//!   after a crash is dropped by the homeserver.
+//! - Schools are spaces; course rooms are created inside them, encrypted when configured, with
+//!   the bot at power level 100 and organizers at 50.
+
+mod translate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::media::MediaRequestParameters;
+use matrix_sdk::ruma::api::client::room::create_room::v3::{CreationContent, Request as CreateRoomRequest, RoomPreset};
+use matrix_sdk::ruma::events::relation::{InReplyTo, Reply};
+use matrix_sdk::ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::events::{AnyInitialStateEvent, Mentions};
+use matrix_sdk::ruma::room::RoomType;
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
+use matrix_sdk::{Client, Room, RoomState};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use facilitator_chat::{
+    AdapterError, AdapterErrorKind, ChatAdapter, ChatEvent, ChatId, CourseRole, EventStream, IncomingMessage,
+    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserRef,
+};
+
+pub use translate::{classify, escape_markdown, inbound_text, markdown_to_html, render, transaction_id};
+
+/// Largest attached syllabus read, in bytes.
+const MAX_ATTACHMENT: u64 = 64 * 1024;
+/// How long one sync waits for news.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Custom state that marks a room the bot created, with the effect's idempotency key, so a
+/// creation retried after a crash finds the room instead of making a second one.
+const KEY_EVENT: &str = "org.facilitator.created_for";
+
+/// How the bot signs in.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A password (`FACILITATOR_MATRIX_PASSWORD`).
+    Password(String),
+    /// An access token (`FACILITATOR_MATRIX_ACCESS_TOKEN`).
+    AccessToken(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret.
+        f.write_str(match self {
+            Credentials::Password(_) => "Password(***)",
+            Credentials::AccessToken(_) => "AccessToken(***)",
+        })
+    }
+}
+
+/// The `[matrix]` configuration.
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    /// Homeserver URL.
+    pub homeserver: String,
+    /// The bot's full user id (`@facilitator:example.org`).
+    pub user: String,
+    /// Where the session, keys and sync position are kept.
+    pub store_dir: PathBuf,
+    /// Whether new course rooms are end-to-end encrypted.
+    pub encrypt_new_rooms: bool,
+    /// Credentials, used when no session is stored yet.
+    pub credentials: Option<Credentials>,
+}
+
+fn error_from(e: &matrix_sdk::Error) -> AdapterError {
+    let api = e.as_client_api_error();
+    let errcode = api.and_then(|a| match &a.body {
+        matrix_sdk::ruma::api::error::ErrorBody::Standard(s) => Some(s.kind.errcode().to_string()),
+        _ => None,
+    });
+    let retry_after = match e.client_api_error_kind() {
+        Some(matrix_sdk::ruma::api::error::ErrorKind::LimitExceeded(data)) => match data.retry_after {
+            Some(matrix_sdk::ruma::api::error::RetryAfter::Delay(d)) => Some(d),
+            Some(matrix_sdk::ruma::api::error::RetryAfter::DateTime(t)) => {
+                t.duration_since(std::time::SystemTime::now()).ok()
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let status = api.map(|a| a.status_code.as_u16());
+    AdapterError::new(classify(errcode.as_deref(), status, retry_after), e.to_string())
+}
+
+fn invalid(message: impl Into<String>) -> AdapterError {
+    AdapterError::new(AdapterErrorKind::InvalidInput, message)
+}
+
+/// The Matrix adapter.
+#[derive(Debug, Clone)]
+pub struct MatrixAdapter {
+    client: Client,
+    own: OwnedUserId,
+    config: MatrixConfig,
+}
+
+impl MatrixAdapter {
+    /// Signs in: restores the stored session, or logs in with the credentials and stores it.
+    ///
+    /// # Errors
+    /// When the homeserver cannot be reached or refuses the credentials.
+    pub async fn login(config: MatrixConfig) -> Result<MatrixAdapter, AdapterError> {
+        let own = UserId::parse(&config.user).map_err(|e| invalid(format!("[matrix] user '{}': {e}", config.user)))?;
+        std::fs::create_dir_all(&config.store_dir).map_err(|e| {
+            AdapterError::new(AdapterErrorKind::Fatal, format!("creating {}: {e}", config.store_dir.display()))
+        })?;
+        let client = Client::builder()
+            .homeserver_url(&config.homeserver)
+            .sqlite_store(config.store_dir.join("sdk"), None)
+            .build()
+            .await
+            .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, format!("building the Matrix client: {e}")))?;
+        let session_path = config.store_dir.join("session.json");
+        if let Ok(text) = std::fs::read_to_string(&session_path) {
+            let session: MatrixSession = serde_json::from_str(&text).map_err(|e| {
+                AdapterError::new(AdapterErrorKind::Fatal, format!("reading {}: {e}", session_path.display()))
+            })?;
+            if session.meta.user_id != own {
+                return Err(AdapterError::new(
+                    AdapterErrorKind::Fatal,
+                    format!(
+                        "{} holds a session of {}, not {own}; use another store_dir",
+                        session_path.display(),
+                        session.meta.user_id
+                    ),
+                ));
+            }
+            client.restore_session(session).await.map_err(|e| error_from(&e))?;
+            info!(user = %own, "restored the Matrix session");
+        } else {
+            match &config.credentials {
+                Some(Credentials::Password(password)) => {
+                    client
+                        .matrix_auth()
+                        .login_username(&own, password)
+                        .initial_device_display_name("Facilitator")
+                        .send()
+                        .await
+                        .map_err(|e| error_from(&e))?;
+                }
+                Some(Credentials::AccessToken(token)) => {
+                    let device = whoami_device(&config.homeserver, token).await?;
+                    let session = MatrixSession {
+                        meta: matrix_sdk::SessionMeta { user_id: own.clone(), device_id: device.into() },
+                        tokens: matrix_sdk::SessionTokens { access_token: token.clone(), refresh_token: None },
+                    };
+                    client.restore_session(session).await.map_err(|e| error_from(&e))?;
+                }
+                None => {
+                    return Err(AdapterError::new(
+                        AdapterErrorKind::Fatal,
+                        "no Matrix session is stored yet: set FACILITATOR_MATRIX_PASSWORD or FACILITATOR_MATRIX_ACCESS_TOKEN",
+                    ));
+                }
+            }
+            let session = client
+                .matrix_auth()
+                .session()
+                .ok_or_else(|| AdapterError::new(AdapterErrorKind::Fatal, "no session after login"))?;
+            write_atomically(&session_path, &serde_json::to_string(&session).unwrap_or_default())?;
+            info!(user = %own, "logged in to Matrix; the session is stored");
+        }
+        Ok(MatrixAdapter { client, own, config })
+    }
+
+    /// The matrix-sdk client (for tests and tools).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn checkpoint_path(&self) -> PathBuf {
+        self.config.store_dir.join("sync_token")
+    }
+
+    fn room(&self, room: &RoomRef) -> Result<Room, AdapterError> {
+        let id = RoomId::parse(room.raw()).map_err(|e| invalid(format!("room id {room}: {e}")))?;
+        self.client
+            .get_room(&id)
+            .ok_or_else(|| AdapterError::new(AdapterErrorKind::NotFound, format!("the bot is not in {room}")))
+    }
+
+    fn user_id(user: &UserRef) -> Result<OwnedUserId, AdapterError> {
+        UserId::parse(user.raw()).map_err(|e| invalid(format!("user id {user}: {e}")))
+    }
+
+    fn room_ref(id: &RoomId) -> RoomRef {
+        RoomRef::new(Platform::Matrix, id.as_str()).expect("room ids are valid ids")
+    }
+
+    /// A room this bot created earlier for the same idempotency key.
+    async fn created_for(&self, key: &str) -> Option<Room> {
+        for room in self.client.joined_rooms() {
+            if let Ok(Some(raw)) = room.get_state_event(KEY_EVENT.into(), "").await {
+                let json = serde_json::to_value(raw).ok();
+                if json.as_ref().and_then(|v| v.pointer("/content/key")).and_then(|k| k.as_str()) == Some(key) {
+                    return Some(room);
+                }
+                if json
+                    .as_ref()
+                    .and_then(|v| v.pointer("/event/content/key").or_else(|| v.pointer("/Sync/content/key")))
+                    .and_then(|k| k.as_str())
+                    == Some(key)
+                {
+                    return Some(room);
+                }
+            }
+        }
+        None
+    }
+
+    async fn create(&self, mut request: CreateRoomRequest, key: &str) -> Result<OwnedRoomId, AdapterError> {
+        if let Some(room) = self.created_for(key).await {
+            return Ok(room.room_id().to_owned());
+        }
+        request.initial_state.push(
+            Raw::new(&json!({ "type": KEY_EVENT, "state_key": "", "content": { "key": key } }))
+                .map_err(|e| invalid(e.to_string()))?
+                .cast_unchecked::<AnyInitialStateEvent>(),
+        );
+        let power =
+            json!({ "users": { self.own.as_str(): 100 }, "events_default": 0, "state_default": 50, "invite": 50 });
+        request.power_level_content_override =
+            Some(Raw::new(&power).map_err(|e| invalid(e.to_string()))?.cast_unchecked());
+        let alias = request.room_alias_name.clone();
+        match self.client.create_room(request.clone()).await {
+            Ok(room) => Ok(room.room_id().to_owned()),
+            Err(e)
+                if alias.is_some()
+                    && e.client_api_error_kind().is_some_and(|k| k.errcode().as_str() == "M_ROOM_IN_USE") =>
+            {
+                // Someone holds the alias: create the room without one.
+                request.room_alias_name = None;
+                self.client.create_room(request).await.map(|r| r.room_id().to_owned()).map_err(|e| error_from(&e))
+            }
+            Err(e) => Err(error_from(&e)),
+        }
+    }
+
+    async fn send_to(&self, room: &Room, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
+        let rendered = render(message);
+        let mut content = RoomMessageEventContent::text_html(rendered.body, rendered.html);
+        let mentioned: Vec<OwnedUserId> = rendered.mentions.iter().filter_map(|m| UserId::parse(m).ok()).collect();
+        content = content.add_mentions(Mentions::with_user_ids(mentioned));
+        if let Some(reply) = &message.reply_to {
+            if let Ok(event_id) = OwnedEventId::try_from(reply.id.raw()) {
+                content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(event_id))));
+            }
+        }
+        let txn = OwnedTransactionId::from(transaction_id(key));
+        let response = room.send(content).with_transaction_id(txn).await.map_err(|e| error_from(&e))?;
+        Ok(MessageRef {
+            room: Self::room_ref(room.room_id()),
+            id: ChatId::new(Platform::Matrix, response.response.event_id.as_str())
+                .map_err(|e| invalid(e.to_string()))?,
+        })
+    }
+}
+
+async fn whoami_device(homeserver: &str, token: &str) -> Result<String, AdapterError> {
+    let url = format!("{}/_matrix/client/v3/account/whoami", homeserver.trim_end_matches('/'));
+    let response = matrix_sdk::reqwest::Client::new().get(&url).bearer_auth(token).send().await.map_err(|e| {
+        AdapterError::new(AdapterErrorKind::Transient, format!("asking the homeserver who the token is: {e}"))
+    })?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("reading whoami: {e}")))?;
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, format!("reading whoami: {e}")))?;
+    body.get("device_id").and_then(|d| d.as_str()).map(str::to_owned).ok_or_else(|| {
+        AdapterError::new(AdapterErrorKind::Fatal, "the access token has no device (whoami returned no device_id)")
+    })
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), AdapterError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("writing {}: {e}", path.display())))
+}
+
+async fn display_name(room: &Room, user: &UserId) -> String {
+    match room.get_member_no_sync(user).await {
+        Ok(Some(member)) => member.display_name().map_or_else(|| user.localpart().to_owned(), str::to_owned),
+        _ => user.localpart().to_owned(),
+    }
+}
+
+fn sent_at(ts: matrix_sdk::ruma::MilliSecondsSinceUnixEpoch) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(i64::from(ts.get())).unwrap_or_else(Utc::now)
+}
+
+async fn message_text(client: &Client, content: &MessageType) -> Option<String> {
+    match content {
+        MessageType::Text(text) => Some(inbound_text(&text.body, text.formatted.as_ref().map(|f| f.body.as_str()))),
+        MessageType::File(file) => {
+            // `!syllabus load` as the caption of an attached Markdown file.
+            let caption = file.caption()?;
+            if !caption.trim_start().to_lowercase().starts_with("!syllabus load") {
+                return None;
+            }
+            if file.info.as_ref().and_then(|i| i.size).is_some_and(|s| u64::from(s) > MAX_ATTACHMENT) {
+                return Some(format!(
+                    "{caption}\n{}",
+                    "x".repeat(usize::try_from(MAX_ATTACHMENT).unwrap_or(65536) + 1)
+                ));
+            }
+            let request =
+                MediaRequestParameters { source: file.source.clone(), format: matrix_sdk::media::MediaFormat::File };
+            match client.media().get_media_content(&request, false).await {
+                Ok(bytes) => Some(format!("{}\n{}", caption.trim_end(), String::from_utf8_lossy(&bytes))),
+                Err(e) => {
+                    warn!(error = %e, "downloading an attached syllabus failed");
+                    None
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl ChatAdapter for MatrixAdapter {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    async fn connect(&self) -> Result<EventStream, AdapterError> {
+        let (tx, rx) = mpsc::channel::<ChatEvent>(4096);
+        let saved =
+            std::fs::read_to_string(self.checkpoint_path()).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let mut token = match saved {
+            Some(t) => t,
+            None => {
+                // First start: history from before the bot was here is not acted on.
+                let first = self
+                    .client
+                    .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+                    .await
+                    .map_err(|e| error_from(&e))?;
+                write_atomically(&self.checkpoint_path(), &first.next_batch)?;
+                first.next_batch
+            }
+        };
+
+        let own = self.own.clone();
+        let sender = tx.clone();
+        self.client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
+            let own = own.clone();
+            let sender = sender.clone();
+            async move {
+                if ev.sender == own || room.state() != RoomState::Joined {
+                    return;
+                }
+                let Some(text) = message_text(&client, &ev.content.msgtype).await else { return };
+                let is_direct = room.is_direct().await.unwrap_or(false);
+                let Ok(author) = UserRef::new(Platform::Matrix, ev.sender.as_str()) else { return };
+                let Ok(id) = ChatId::new(Platform::Matrix, ev.event_id.as_str()) else { return };
+                let message = IncomingMessage {
+                    id: MessageRef { room: MatrixAdapter::room_ref(room.room_id()), id },
+                    event_id: ev.event_id.to_string(),
+                    author_name: display_name(&room, &ev.sender).await,
+                    author,
+                    text,
+                    is_direct,
+                    sent_at: sent_at(ev.origin_server_ts),
+                };
+                let _ = sender.send(ChatEvent::Message(message)).await;
+            }
+        });
+        let own = self.own.clone();
+        let sender = tx.clone();
+        self.client.add_event_handler(move |ev: OriginalSyncRoomMemberEvent, room: Room| {
+            let own = own.clone();
+            let sender = sender.clone();
+            async move {
+                let joined = ev.content.membership == MembershipState::Join;
+                let was_joined =
+                    ev.unsigned.prev_content.as_ref().is_some_and(|p| p.membership == MembershipState::Join);
+                if !joined || was_joined || ev.state_key == own {
+                    return;
+                }
+                let Ok(user) = UserRef::new(Platform::Matrix, ev.state_key.as_str()) else { return };
+                let name = ev.content.displayname.clone().unwrap_or_else(|| ev.state_key.localpart().to_owned());
+                let event = ChatEvent::MemberJoined {
+                    event_id: ev.event_id.to_string(),
+                    room: MatrixAdapter::room_ref(room.room_id()),
+                    user,
+                    name,
+                };
+                let _ = sender.send(event).await;
+            }
+        });
+        let own = self.own.clone();
+        let sender = tx.clone();
+        self.client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+            let own = own.clone();
+            let sender = sender.clone();
+            async move {
+                if ev.state_key != own
+                    || ev.content.membership != MembershipState::Invite
+                    || room.state() != RoomState::Invited
+                {
+                    return;
+                }
+                let Ok(inviter) = UserRef::new(Platform::Matrix, ev.sender.as_str()) else { return };
+                let is_direct = ev.content.is_direct.unwrap_or(false);
+                let _ = sender
+                    .send(ChatEvent::Invited { room: MatrixAdapter::room_ref(room.room_id()), inviter, is_direct })
+                    .await;
+            }
+        });
+
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                if tx.is_closed() {
+                    return;
+                }
+                let settings = SyncSettings::default().token(token.clone()).timeout(SYNC_TIMEOUT);
+                match client.sync_once(settings).await {
+                    Ok(response) => {
+                        backoff = Duration::from_secs(1);
+                        token = response.next_batch;
+                        if tx
+                            .send(ChatEvent::Checkpoint { platform: Platform::Matrix, token: token.clone() })
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let kind = error_from(&e);
+                        warn!(error = %e, ?backoff, "syncing with the homeserver failed; retrying");
+                        if matches!(kind.kind(), AdapterErrorKind::Fatal) {
+                            warn!("the homeserver refused the bot's session; stopping");
+                            return;
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn create_space(&self, name: &str, key: &str) -> Result<RoomRef, AdapterError> {
+        let mut request = CreateRoomRequest::new();
+        request.name = Some(name.to_owned());
+        request.preset = Some(RoomPreset::PublicChat);
+        let mut creation = CreationContent::new();
+        creation.room_type = Some(RoomType::Space);
+        request.creation_content = Some(Raw::new(&creation).map_err(|e| invalid(e.to_string()))?);
+        let id = self.create(request, key).await?;
+        Ok(Self::room_ref(&id))
+    }
+
+    async fn create_room(&self, spec: &RoomSpec, key: &str) -> Result<RoomRef, AdapterError> {
+        let mut request = CreateRoomRequest::new();
+        request.name = Some(spec.name.clone());
+        request.topic = Some(spec.topic.clone());
+        request.room_alias_name = Some(spec.name.clone());
+        request.preset = Some(RoomPreset::PrivateChat);
+        let server = self.own.server_name().to_owned();
+        if self.config.encrypt_new_rooms {
+            request.initial_state.push(
+                Raw::new(&json!({ "type": "m.room.encryption", "state_key": "", "content": { "algorithm": "m.megolm.v1.aes-sha2" } }))
+                    .map_err(|e| invalid(e.to_string()))?
+                    .cast_unchecked(),
+            );
+        }
+        if let Some(parent) = &spec.parent {
+            request.initial_state.push(
+                Raw::new(&json!({ "type": "m.space.parent", "state_key": parent.raw(), "content": { "via": [server.as_str()], "canonical": true } }))
+                    .map_err(|e| invalid(e.to_string()))?
+                    .cast_unchecked(),
+            );
+        }
+        let id = self.create(request, key).await?;
+        if let Some(parent) = &spec.parent {
+            let space = self.room(parent)?;
+            let child = json!({ "via": [server.as_str()] });
+            space.send_state_event_raw("m.space.child", id.as_str(), child).await.map_err(|e| error_from(&e))?;
+        }
+        Ok(Self::room_ref(&id))
+    }
+
+    async fn set_topic(&self, room: &RoomRef, topic: &str) -> Result<(), AdapterError> {
+        let room = self.room(room)?;
+        if room.topic().as_deref() == Some(topic) {
+            return Ok(());
+        }
+        room.set_room_topic(topic).await.map(|_| ()).map_err(|e| error_from(&e))
+    }
+
+    async fn invite(&self, room: &RoomRef, user: &UserRef) -> Result<(), AdapterError> {
+        let room = self.room(room)?;
+        let user = Self::user_id(user)?;
+        if let Ok(Some(member)) = room.get_member_no_sync(&user).await {
+            if matches!(member.membership(), MembershipState::Join | MembershipState::Invite) {
+                return Ok(());
+            }
+        }
+        room.invite_user_by_id(&user).await.map_err(|e| error_from(&e))
+    }
+
+    async fn send(&self, room: &RoomRef, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
+        let room = self.room(room)?;
+        self.send_to(&room, message, key).await
+    }
+
+    async fn send_direct(
+        &self,
+        user: &UserRef,
+        message: &OutgoingMessage,
+        key: &str,
+    ) -> Result<MessageRef, AdapterError> {
+        let user = Self::user_id(user)?;
+        let room = match self.client.get_dm_room(&user) {
+            Some(room) => room,
+            None => self.client.create_dm(&user).await.map_err(|e| error_from(&e))?,
+        };
+        self.send_to(&room, message, key).await
+    }
+
+    fn parse_user(&self, text: &str) -> Option<UserRef> {
+        let text = text.trim().trim_start_matches("https://matrix.to/#/");
+        let full = if text.contains(':') {
+            text.to_owned()
+        } else {
+            // `@ana` on the bot's own server.
+            format!("@{}:{}", text.trim_start_matches('@'), self.own.server_name())
+        };
+        let id = UserId::parse(&full).ok()?;
+        UserRef::new(Platform::Matrix, id.as_str()).ok()
+    }
+
+    async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError> {
+        let room = self.room(room)?;
+        let user = Self::user_id(user)?;
+        let level = if role == Some(CourseRole::Organizer) { int!(50) } else { int!(0) };
+        let current = room.get_user_power_level(&user).await.ok();
+        if current.is_some_and(|c| format!("{c:?}").contains(&level.to_string())) {
+            return Ok(());
+        }
+        room.update_power_levels(vec![(&user, level)]).await.map(|_| ()).map_err(|e| error_from(&e))
+    }
+
+    async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError> {
+        let id = RoomId::parse(room.raw()).map_err(|e| invalid(e.to_string()))?;
+        let Some(room) = self.client.get_room(&id) else { return Ok(()) };
+        if accept {
+            room.join().await.map_err(|e| error_from(&e))
+        } else {
+            room.leave().await.map_err(|e| error_from(&e))
+        }
+    }
+
+    async fn checkpoint(&self, token: &str) -> Result<(), AdapterError> {
+        write_atomically(&self.checkpoint_path(), token)
+    }
+}

@@ -1,0 +1,235 @@
+//! Pure translation between Matrix and the platform-neutral types: outgoing messages to a plain
+//! body, HTML with mention pills and the mentioned user ids; incoming bodies (pills back to user
+//! ids); homeserver errors to adapter error kinds.
+
+use std::time::Duration;
+
+use facilitator_chat::{AdapterErrorKind, OutgoingMessage, Segment};
+use pulldown_cmark::{Event, Options, Parser, html};
+
+/// A message ready for `m.room.message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `body`: plain text.
+    pub body: String,
+    /// `formatted_body`: HTML.
+    pub html: String,
+    /// Users mentioned (for `m.mentions`).
+    pub mentions: Vec<String>,
+}
+
+/// Backslash-escapes every ASCII punctuation character, so user text is never read as Markdown
+/// or HTML.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Markdown to HTML; raw HTML in the Markdown is shown as text, never passed through.
+pub fn markdown_to_html(markdown: &str) -> String {
+    let parser = Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out.trim_end().to_owned()
+}
+
+/// Renders an outgoing message: mentions become `https://matrix.to` pills.
+pub fn render(message: &OutgoingMessage) -> Rendered {
+    let mut markdown = String::new();
+    let mut mentions = Vec::new();
+    for segment in &message.segments {
+        match segment {
+            Segment::Markdown(m) => markdown.push_str(m),
+            Segment::Text(t) => markdown.push_str(&escape_markdown(t)),
+            Segment::Code(c) => markdown.push_str(&code_span(c)),
+            Segment::Mention { user, name } => {
+                markdown.push_str(&format!("[{}](https://matrix.to/#/{})", escape_markdown(name), user.raw()));
+                if !mentions.iter().any(|m| m == user.raw()) {
+                    mentions.push(user.raw().to_owned());
+                }
+            }
+            Segment::Time { fallback, .. } => markdown.push_str(&escape_markdown(fallback)),
+        }
+    }
+    Rendered { body: message.plain(), html: markdown_to_html(&markdown), mentions }
+}
+
+/// The text of an incoming message: when the HTML has mention pills, they become the user ids
+/// they point at (the plain body only has display names), so `!organizer add @Ana` names a user.
+pub fn inbound_text(body: &str, formatted: Option<&str>) -> String {
+    let Some(html) = formatted.filter(|h| h.contains("https://matrix.to/#/@")) else {
+        return body.to_owned();
+    };
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[start..start + end + 1];
+        rest = &rest[start + end + 1..];
+        if let Some(user) = tag.split("https://matrix.to/#/").nth(1).and_then(|t| t.split(['"', '\'', '?']).next()) {
+            if tag.starts_with("<a ") && user.starts_with('@') {
+                out.push_str(&percent_decode(user));
+                // Skip the link text up to </a>.
+                if let Some(close) = rest.find("</a>") {
+                    rest = &rest[close + 4..];
+                }
+                continue;
+            }
+        }
+        if tag.starts_with("<br") || tag == "</p>" || tag.starts_with("</li") || tag.starts_with("</h") {
+            out.push('\n');
+        }
+    }
+    out.push_str(rest);
+    decode_entities(out.trim_end())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn decode_entities(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// What an error from the homeserver means for the executor: `errcode`, HTTP status, and the
+/// `retry_after_ms` of a rate limit.
+pub fn classify(errcode: Option<&str>, status: Option<u16>, retry_after: Option<Duration>) -> AdapterErrorKind {
+    match errcode {
+        Some("M_LIMIT_EXCEEDED") => {
+            AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) }
+        }
+        Some("M_FORBIDDEN") => AdapterErrorKind::Forbidden,
+        Some("M_NOT_FOUND") => AdapterErrorKind::NotFound,
+        Some("M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN" | "M_USER_DEACTIVATED") => AdapterErrorKind::Fatal,
+        Some(
+            "M_BAD_JSON"
+            | "M_NOT_JSON"
+            | "M_INVALID_PARAM"
+            | "M_MISSING_PARAM"
+            | "M_TOO_LARGE"
+            | "M_INVALID_ROOM_STATE",
+        ) => AdapterErrorKind::InvalidInput,
+        _ => match status {
+            Some(429) => AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
+            Some(s) if s >= 500 => AdapterErrorKind::Transient,
+            Some(403) => AdapterErrorKind::Forbidden,
+            Some(404) => AdapterErrorKind::NotFound,
+            Some(s) if (400..500).contains(&s) => AdapterErrorKind::InvalidInput,
+            // No answer at all: the network or the homeserver went away.
+            _ => AdapterErrorKind::Transient,
+        },
+    }
+}
+
+/// A Matrix transaction id for an idempotency key: the same key gives the same id, so the
+/// homeserver drops a resend after a crash.
+pub fn transaction_id(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    format!("fac-{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use facilitator_chat::{Platform, UserRef};
+
+    use super::*;
+
+    #[test]
+    fn user_text_is_escaped_and_mentions_become_pills() {
+        let message = OutgoingMessage {
+            segments: vec![
+                Segment::Markdown("**Hi** ".into()),
+                Segment::Mention {
+                    user: UserRef::new(Platform::Matrix, "@ana:example.org").unwrap(),
+                    name: "Ana".into(),
+                },
+                Segment::Markdown(", your title: ".into()),
+                Segment::Text("<script>alert(1)</script> *not bold*".into()),
+                Segment::Markdown(" ".into()),
+                Segment::Code("!submit".into()),
+            ],
+            ..OutgoingMessage::default()
+        };
+        let r = render(&message);
+        assert_eq!(r.body, "**Hi** @Ana, your title: <script>alert(1)</script> *not bold* `!submit`");
+        assert_eq!(
+            r.html,
+            "<p><strong>Hi</strong> <a href=\"https://matrix.to/#/@ana:example.org\">Ana</a>, your title: &lt;script&gt;alert(1)&lt;/script&gt; *not bold* <code>!submit</code></p>"
+        );
+        assert_eq!(r.mentions, vec!["@ana:example.org"]);
+    }
+
+    #[test]
+    fn raw_html_in_the_bots_markdown_is_shown_not_run() {
+        assert_eq!(markdown_to_html("a <img src=x onerror=y> b"), "<p>a &lt;img src=x onerror=y&gt; b</p>");
+    }
+
+    #[test]
+    fn pills_in_incoming_html_become_user_ids() {
+        let html = "!organizer add <a href=\"https://matrix.to/#/@ana%3Aexample.org\">Ana</a> &amp; more";
+        assert_eq!(inbound_text("!organizer add Ana & more", Some(html)), "!organizer add @ana:example.org & more");
+        assert_eq!(inbound_text("!help", Some("<b>!help</b>")), "!help");
+        assert_eq!(inbound_text("!help", None), "!help");
+    }
+
+    #[test]
+    fn errors_are_classified_for_the_executor() {
+        assert_eq!(
+            classify(Some("M_LIMIT_EXCEEDED"), Some(429), Some(Duration::from_millis(1500))),
+            AdapterErrorKind::RateLimited { retry_after: Duration::from_millis(1500) }
+        );
+        assert_eq!(classify(Some("M_FORBIDDEN"), Some(403), None), AdapterErrorKind::Forbidden);
+        assert_eq!(classify(Some("M_UNKNOWN"), Some(502), None), AdapterErrorKind::Transient);
+        assert_eq!(classify(None, None, None), AdapterErrorKind::Transient);
+        assert_eq!(classify(Some("M_UNKNOWN_TOKEN"), Some(401), None), AdapterErrorKind::Fatal);
+        assert!(classify(Some("M_LIMIT_EXCEEDED"), None, None).is_retryable());
+    }
+
+    #[test]
+    fn transaction_ids_are_stable_per_key() {
+        assert_eq!(transaction_id("k#0@matrix"), transaction_id("k#0@matrix"));
+        assert_ne!(transaction_id("k#0@matrix"), transaction_id("k#1@matrix"));
+        assert!(transaction_id("x").len() <= 36);
+    }
+}
