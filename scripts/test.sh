@@ -4,6 +4,8 @@
 #     postgres://postgres@127.0.0.1:5432/test) if it answers; otherwise a throwaway cluster
 #     started from this machine's PostgreSQL binaries under target/pg; otherwise it stops and
 #     says how to install them.
+#   - Synapse: installed from PyPI into a venv under target/ (once), started on a free loopback
+#     port with a generated config (scripts/synapse.sh), stopped at the end.
 # Then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +53,10 @@ else
     echo "test.sh: started a throwaway PostgreSQL cluster on port $port"
 fi
 export FACILITATOR_TEST_POSTGRES_URL="$PG_URL"
+
+# Synapse for the Matrix tests: installed into target/synapse/venv once, started fresh.
+source scripts/synapse.sh
+trap 'synapse_stop; cleanup' EXIT
+synapse_start
 
 cargo test --workspace --lib --bins --tests --locked "$@"

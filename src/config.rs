@@ -20,6 +20,49 @@ pub struct Config {
     /// `[badges]`: the Open Badges issuer.
     #[serde(default)]
     pub badges: IssuerConfig,
+    /// `[matrix]`: the Matrix adapter.
+    pub matrix: Option<MatrixSection>,
+}
+
+/// `[matrix]`. The password comes from `FACILITATOR_MATRIX_PASSWORD` (or the file named by
+/// `FACILITATOR_MATRIX_PASSWORD_FILE`), an access token from `FACILITATOR_MATRIX_ACCESS_TOKEN`
+/// (or `..._FILE`); they are needed only until the session is stored in `store_dir`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixSection {
+    /// Homeserver URL (`https://matrix.example.org`).
+    pub homeserver: String,
+    /// The bot's full user id (`@facilitator:example.org`).
+    pub user: String,
+    /// Where the session, device keys and sync position are kept.
+    #[serde(default = "default_matrix_store")]
+    pub store_dir: std::path::PathBuf,
+    /// Whether new course rooms are end-to-end encrypted.
+    #[serde(default)]
+    pub encrypt_new_rooms: bool,
+}
+
+fn default_matrix_store() -> std::path::PathBuf {
+    std::path::PathBuf::from("matrix-store")
+}
+
+/// A secret from `NAME`, or from the file named by `NAME_FILE`.
+///
+/// # Errors
+/// When `NAME_FILE` names a file that cannot be read.
+pub fn secret(name: &str) -> Result<Option<String>> {
+    if let Ok(value) = std::env::var(name) {
+        if !value.is_empty() {
+            return Ok(Some(value));
+        }
+    }
+    match std::env::var(format!("{name}_FILE")) {
+        Ok(path) if !path.is_empty() => {
+            let value = std::fs::read_to_string(&path).with_context(|| format!("reading {name}_FILE ({path})"))?;
+            Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `[badges]`: who issues the community's Open Badges, and where the exported files are hosted.

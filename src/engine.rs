@@ -515,7 +515,9 @@ impl Engine {
         let mut out = BTreeMap::new();
         for mention in mentions {
             let Some(user): Option<UserRef> = adapter.parse_user(&mention.0) else { continue };
-            let person = self.person_for(platform.as_str(), user.raw(), user.raw(), registrations);
+            // Until they speak, a person named in a command is known by their id's local part.
+            let short = user.raw().trim_start_matches('@').split(':').next().unwrap_or(user.raw()).to_owned();
+            let person = self.person_for(platform.as_str(), user.raw(), &short, registrations);
             out.insert(mention.clone(), person);
         }
         out

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 use facilitator::clock::{Clock, SystemClock};
-use facilitator::config::{Config, redact_url};
+use facilitator::config::{Config, redact_url, secret};
 use facilitator::console::{Console, format_delivery, split_message_line};
 use facilitator::engine::{Adapters, Admins, Engine};
 use facilitator::executor::Executor;
@@ -21,7 +21,8 @@ use facilitator::runtime::Runtime;
 use facilitator::{demo, render};
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Place, Slug};
-use facilitator_chat::{ChatAdapter, InMemoryChat};
+use facilitator_chat::InMemoryChat;
+use facilitator_matrix::{Credentials, MatrixAdapter, MatrixConfig};
 use facilitator_storage::Store;
 
 #[derive(Parser, Debug)]
@@ -262,31 +263,71 @@ async fn run(config: Config) -> Result<()> {
     if config.bot.admins.is_empty() {
         warn!("no bot admins are configured ([bot] admins or FACILITATOR_ADMINS): nobody can create courses");
     }
-    let enabled_local = config.local.as_ref().is_some_and(|l| l.enabled);
-    if !enabled_local {
-        bail!("no chat adapter is enabled: add a [local] section to the config to run on standard input and output");
+    let mut adapters = Adapters::default();
+    let mut local: Option<facilitator_chat::MemoryDriver> = None;
+    if config.local.as_ref().is_some_and(|l| l.enabled) {
+        let (chat, driver) = InMemoryChat::new();
+        adapters.add(Arc::new(chat));
+        local = Some(driver);
+    }
+    if let Some(m) = &config.matrix {
+        let credentials = match (secret("FACILITATOR_MATRIX_ACCESS_TOKEN")?, secret("FACILITATOR_MATRIX_PASSWORD")?) {
+            (Some(token), _) => Some(Credentials::AccessToken(token)),
+            (None, Some(password)) => Some(Credentials::Password(password)),
+            (None, None) => None,
+        };
+        let matrix = MatrixConfig {
+            homeserver: m.homeserver.clone(),
+            user: m.user.clone(),
+            store_dir: m.store_dir.clone(),
+            encrypt_new_rooms: m.encrypt_new_rooms,
+            credentials,
+        };
+        let adapter = MatrixAdapter::login(matrix).await.context("signing in to Matrix")?;
+        adapters.add(Arc::new(adapter));
+    }
+    if adapters.iter().next().is_none() {
+        bail!(
+            "no chat adapter is enabled: add a [matrix] section, or a [local] section to run on standard input and output"
+        );
     }
     info!(database = %redact_url(&url), "starting");
     let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
-    let (chat, driver) = InMemoryChat::new();
-    let chat: Arc<dyn ChatAdapter> = Arc::new(chat);
-    let mut adapters = Adapters::default();
-    adapters.add(Arc::clone(&chat));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
-    let executor = Executor::new(store.clone(), adapters, engine.directory(), Arc::clone(&clock));
+    let executor = Executor::new(store.clone(), adapters.clone(), engine.directory(), Arc::clone(&clock));
 
-    // The local adapter: lines from standard input, what the bot does to standard output.
-    let mut platform_events = chat.connect().await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    tokio::spawn(async move {
-        while let Some(event) = platform_events.recv().await {
-            if tx.send(event).await.is_err() {
-                break;
+    // All platforms' events, merged in arrival order.
+    let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    for adapter in adapters.iter() {
+        let mut events = adapter.connect().await.with_context(|| format!("connecting to {}", adapter.platform()))?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if tx.send(event).await.is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let input_driver = driver.clone();
+        });
+    }
+    drop(tx);
+    if let Some(driver) = &local {
+        serve_local(driver.clone());
+    }
+
+    let runtime = Runtime::new(engine, executor, clock, rx);
+    runtime.run(shutdown_signal()).await?;
+    if let Some(driver) = &local {
+        print_local(driver);
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// The local adapter: lines from standard input, what the bot does to standard output.
+fn serve_local(driver: facilitator_chat::MemoryDriver) {
+    let input = driver.clone();
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -295,7 +336,7 @@ async fn run(config: Config) -> Result<()> {
             }
             match split_message_line(&line) {
                 Ok((user, room, text)) => {
-                    if let Err(e) = input_driver.say(user, room, text).await {
+                    if let Err(e) = input.say(user, room, text).await {
                         eprintln!("local: {e}");
                     }
                 }
@@ -303,28 +344,20 @@ async fn run(config: Config) -> Result<()> {
             }
         }
     });
-    let output_driver = driver.clone();
     tokio::spawn(async move {
         loop {
-            for delivery in output_driver.take_deliveries() {
-                if let Some(text) = format_delivery(&delivery) {
-                    println!("{text}");
-                }
-            }
+            print_local(&driver);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     });
+}
 
-    let runtime = Runtime::new(engine, executor, clock, rx);
-    runtime.run(shutdown_signal()).await?;
+fn print_local(driver: &facilitator_chat::MemoryDriver) {
     for delivery in driver.take_deliveries() {
         if let Some(text) = format_delivery(&delivery) {
             println!("{text}");
         }
     }
-    store.close().await;
-    info!("stopped");
-    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! End-to-end tests of the application: the binary spawned as users run it, and the engine
 //! driven through the console on a real SQLite database.
 
@@ -5,4 +6,5 @@ mod bad_input;
 mod binary;
 mod harness;
 mod lifecycle;
+mod matrix;
 mod review;

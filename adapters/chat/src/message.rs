@@ -112,7 +112,9 @@ impl OutgoingMessage {
                     out.push('`');
                 }
                 Segment::Mention { name, .. } => {
-                    out.push('@');
+                    if !name.starts_with('@') {
+                        out.push('@');
+                    }
                     out.push_str(name);
                 }
                 Segment::Time { fallback, .. } => out.push_str(fallback),

@@ -242,8 +242,9 @@ impl MatrixAdapter {
                 .map_err(|e| invalid(e.to_string()))?
                 .cast_unchecked::<AnyInitialStateEvent>(),
         );
-        let power =
-            json!({ "users": { self.own.as_str(): 100 }, "events_default": 0, "state_default": 50, "invite": 50 });
+        // The creator (the bot) already holds the highest level (room version 12 forbids listing
+        // it); moderators (organizers, 50) may change state and invite.
+        let power = json!({ "events_default": 0, "state_default": 50, "invite": 50 });
         request.power_level_content_override =
             Some(Raw::new(&power).map_err(|e| invalid(e.to_string()))?.cast_unchecked());
         let alias = request.room_alias_name.clone();

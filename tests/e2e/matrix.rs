@@ -1,0 +1,476 @@
+//! The bot on a real Synapse (started by scripts/test.sh), driven by real Matrix clients.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, KeyInit, Mac};
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId};
+use matrix_sdk::{Client, Room};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Synapse {
+    pub url: String,
+    secret: String,
+    http: matrix_sdk::reqwest::Client,
+    admin_token: tokio::sync::OnceCell<String>,
+}
+
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+impl Synapse {
+    pub fn from_env() -> Synapse {
+        let url = std::env::var("FACILITATOR_TEST_SYNAPSE_URL").expect(
+            "FACILITATOR_TEST_SYNAPSE_URL is not set: run the tests with scripts/test.sh, which starts Synapse",
+        );
+        let secret =
+            std::env::var("FACILITATOR_TEST_SYNAPSE_SECRET").expect("FACILITATOR_TEST_SYNAPSE_SECRET is not set");
+        Synapse { url, secret, http: matrix_sdk::reqwest::Client::new(), admin_token: tokio::sync::OnceCell::new() }
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Registers a user through the shared-secret admin API; returns the full user id.
+    pub async fn register(&self, localpart: &str, admin: bool) -> String {
+        let nonce: Value = serde_json::from_str(
+            &self
+                .http
+                .get(format!("{}/_synapse/admin/v1/register", self.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let nonce = nonce["nonce"].as_str().unwrap().to_owned();
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(self.secret.as_bytes()).unwrap();
+        mac.update(
+            format!("{nonce}\0{localpart}\0{PASSWORD}\0{}", if admin { "admin" } else { "notadmin" }).as_bytes(),
+        );
+        let mac: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let body = json!({ "nonce": nonce, "username": localpart, "password": PASSWORD, "admin": admin, "mac": mac });
+        let answer = self.post("/_synapse/admin/v1/register", None, &body).await;
+        answer["user_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn admin(&self) -> &str {
+        self.admin_token
+            .get_or_init(|| async {
+                let name = unique("admin");
+                self.register(&name, true).await;
+                let login = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": name }, "password": PASSWORD });
+                self.post("/_matrix/client/v3/login", None, &login).await["access_token"].as_str().unwrap().to_owned()
+            })
+            .await
+    }
+
+    /// Lifts the message rate limit of one user (the others stay at Synapse's defaults).
+    pub async fn lift_rate_limit(&self, user_id: &str) {
+        let token = self.admin().await.to_owned();
+        let path = format!("/_synapse/admin/v1/users/{user_id}/override_ratelimit");
+        self.post(&path, Some(&token), &json!({ "messages_per_second": 0, "burst_count": 0 })).await;
+    }
+}
+
+/// A message a test client saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub room: OwnedRoomId,
+    pub sender: OwnedUserId,
+    pub body: String,
+    pub html: Option<String>,
+    pub event_id: OwnedEventId,
+    pub reply_to: Option<OwnedEventId>,
+    pub mentions: Vec<OwnedUserId>,
+}
+
+/// A person on Matrix: a matrix-sdk client that joins every room it is invited to and keeps
+/// every message it sees.
+pub struct Person {
+    pub client: Client,
+    pub id: OwnedUserId,
+    inbox: Arc<Mutex<Vec<Seen>>>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Person {
+    fn drop(&mut self) {
+        self.sync.abort();
+    }
+}
+
+impl Person {
+    pub async fn new(synapse: &Synapse, name: &str) -> Person {
+        let localpart = unique(name);
+        let id: OwnedUserId = synapse.register(&localpart, false).await.try_into().unwrap();
+        synapse.lift_rate_limit(id.as_str()).await;
+        let client = Client::builder().homeserver_url(&synapse.url).build().await.unwrap();
+        client.matrix_auth().login_username(&localpart, PASSWORD).send().await.unwrap();
+        let inbox: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let seen = Arc::clone(&inbox);
+        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let (body, html) = match &ev.content.msgtype {
+                    MessageType::Text(t) => (t.body.clone(), t.formatted.as_ref().map(|f| f.body.clone())),
+                    MessageType::Notice(t) => (t.body.clone(), t.formatted.as_ref().map(|f| f.body.clone())),
+                    other => (other.body().to_owned(), None),
+                };
+                let reply_to = match &ev.content.relates_to {
+                    Some(Relation::Reply(r)) => Some(r.in_reply_to.event_id.clone()),
+                    _ => None,
+                };
+                let mentions =
+                    ev.content.mentions.as_ref().map(|m| m.user_ids.iter().cloned().collect()).unwrap_or_default();
+                seen.lock().unwrap().push(Seen {
+                    room: room.room_id().to_owned(),
+                    sender: ev.sender.clone(),
+                    body,
+                    html,
+                    event_id: ev.event_id.clone(),
+                    reply_to,
+                    mentions,
+                });
+            }
+        });
+        let own = id.clone();
+        client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+            let own = own.clone();
+            async move {
+                if ev.state_key == own {
+                    let _ = room.join().await;
+                }
+            }
+        });
+        let syncing = client.clone();
+        let sync = tokio::spawn(async move {
+            let _ = syncing.sync(SyncSettings::default().timeout(Duration::from_secs(5))).await;
+        });
+        Person { client, id, inbox, sync }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Waits until a message matching `want` arrives (or has arrived).
+    pub async fn wait_for(&self, what: &str, want: impl Fn(&Seen) -> bool) -> Seen {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(m) = self.seen().into_iter().find(|m| want(m)) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} waited 90 s for {what}; saw:\n{:#?}",
+                self.id,
+                self.seen().iter().map(|m| &m.body).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The bot's reply to one of our messages.
+    pub async fn reply_to(&self, event: &OwnedEventId) -> Seen {
+        self.wait_for(&format!("a reply to {event}"), |m| m.reply_to.as_ref() == Some(event)).await
+    }
+
+    async fn room(&self, id: &RoomId) -> Room {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(room) = self.client.get_room(id) {
+                if room.state() == matrix_sdk::RoomState::Joined {
+                    return room;
+                }
+            }
+            assert!(Instant::now() < deadline, "{} never joined {id}", self.id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn say(&self, room: &RoomId, text: &str) -> OwnedEventId {
+        let room = self.room(room).await;
+        room.send(RoomMessageEventContent::text_plain(text)).await.unwrap().response.event_id
+    }
+
+    /// Says something and returns the bot's reply.
+    pub async fn ask(&self, room: &RoomId, text: &str) -> Seen {
+        let event = self.say(room, text).await;
+        self.reply_to(&event).await
+    }
+
+    /// A direct conversation with `other`, once they have joined it.
+    pub async fn dm(&self, other: &OwnedUserId) -> OwnedRoomId {
+        let room = self.client.create_dm(other).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(member)) = room.get_member(other).await {
+                if *member.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join {
+                    return room.room_id().to_owned();
+                }
+            }
+            assert!(Instant::now() < deadline, "{other} never joined the direct conversation");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The room called `name`, once joined.
+    pub async fn room_named(&self, name: &str) -> OwnedRoomId {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            for room in self.client.joined_rooms() {
+                if room.name().as_deref() == Some(name) {
+                    return room.room_id().to_owned();
+                }
+            }
+            assert!(Instant::now() < deadline, "{} never joined a room named {name}", self.id);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The bot as a real process.
+pub struct Bot {
+    pub id: OwnedUserId,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Bot {
+    pub async fn new(synapse: &Synapse, admins: &[&OwnedUserId], encrypt: bool, lift_rate_limit: bool) -> Bot {
+        let localpart = unique("facilitator");
+        let id: OwnedUserId = synapse.register(&localpart, false).await.try_into().unwrap();
+        if lift_rate_limit {
+            synapse.lift_rate_limit(id.as_str()).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let admins: Vec<String> = admins.iter().map(|a| format!("\"{a}\"")).collect();
+        let config = dir.path().join("facilitator.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[bot]\nadmins = [{}]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{id}\"\nstore_dir = \"{}/matrix\"\nencrypt_new_rooms = {encrypt}\n",
+                admins.join(", "),
+                dir.path().display(),
+                synapse.url,
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut bot = Bot { id, dir, config, child: None, starts: 0 };
+        bot.start();
+        bot
+    }
+
+    pub fn start(&mut self) {
+        self.starts += 1;
+        let log = std::fs::File::create(self.dir.path().join(format!("bot-{}.log", self.starts))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_facilitator"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("FACILITATOR_MATRIX_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn")
+            .env_remove("FACILITATOR_DATABASE_URL")
+            .env_remove("FACILITATOR_ADMINS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        (1..=self.starts)
+            .map(|n| std::fs::read_to_string(self.dir.path().join(format!("bot-{n}.log"))).unwrap_or_default())
+            .collect()
+    }
+}
+
+const SYLLABUS: &str = "# Intro to Data\n\n## Week 1: Finding data\nFind an open dataset.\n- [Handbook](https://opendatahandbook.org/guide/en/)\n\n### Review\n- Is the source clear?\n\n## Week 2: Cleaning data\nClean it.\n\n## Week 3: Telling a story\nMake a chart.\n\n## Badges\n### Starter\n- earned: weeks >= 1\n### Cleaner\n- earned: by organizer\n";
+
+fn assignment_id(body: &str) -> i64 {
+    let rest = body.split("Review assignment **#").nth(1).unwrap();
+    rest.split("**").next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_course_runs_on_synapse() {
+    full_course(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_course_runs_in_encrypted_rooms() {
+    full_course(true).await;
+}
+
+async fn full_course(encrypt: bool) {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let bot = Bot::new(&synapse, &[&olga.id], encrypt, true).await;
+    let (ana, ben, chen, mia) = tokio::join!(
+        Person::new(&synapse, "ana"),
+        Person::new(&synapse, "ben"),
+        Person::new(&synapse, "chen"),
+        Person::new(&synapse, "mia")
+    );
+    let slug = unique("data-");
+
+    let olga_dm = olga.dm(&bot.id).await;
+    let created = olga
+        .ask(
+            &olga_dm,
+            &format!("!course new {slug} \"Intro to Data\" prompt=\"*/20 * * * * *\" deadline=12s review=10s"),
+        )
+        .await;
+    assert!(created.body.contains("Created **Intro to Data**"), "{}\n{}", created.body, bot.logs());
+    let course_room = match tokio::time::timeout(Duration::from_secs(30), olga.room_named(&slug)).await {
+        Ok(room) => room,
+        Err(_) => panic!("olga never joined the course room; the bot's log:\n{}", bot.logs()),
+    };
+    if encrypt {
+        let room = olga.client.get_room(&course_room).unwrap();
+        assert!(room.latest_encryption_state().await.unwrap().is_encrypted(), "the course room is encrypted");
+    }
+    // Hold the schedule while everyone arrives; resuming starts week 1 at the next firing.
+    let paused = olga.ask(&course_room, "!course pause").await;
+    assert!(paused.body.contains("paused"), "{}", paused.body);
+    let loaded = olga.ask(&course_room, &format!("!syllabus load\n{SYLLABUS}")).await;
+    assert!(loaded.body.contains("Loaded the syllabus"), "{}", loaded.body);
+    let mentor = olga.ask(&course_room, &format!("!mentor add {}", mia.id)).await;
+    assert!(mentor.body.contains("is now a mentor"), "{}", mentor.body);
+    assert!(mentor.mentions.contains(&mia.id), "a mention pill with m.mentions: {mentor:?}");
+    assert!(mentor.html.as_deref().unwrap_or_default().contains(&format!("https://matrix.to/#/{}", mia.id)));
+
+    for learner in [&ana, &ben, &chen] {
+        let dm = learner.dm(&bot.id).await;
+        let welcome = learner.ask(&dm, &format!("!join {slug}")).await;
+        assert!(welcome.body.contains("Welcome to **Intro to Data**"), "{}", welcome.body);
+        learner.room_named(&slug).await;
+    }
+
+    let resumed = olga.ask(&course_room, "!course resume").await;
+    assert!(resumed.body.contains("Week 1 opens"), "{}", resumed.body);
+    let prompt =
+        ana.wait_for("week 1", |m| m.room == course_room && m.body.contains("Week 1 of 3: Finding data")).await;
+    assert!(
+        prompt.html.as_deref().unwrap_or_default().contains("<strong>Week 1 of 3: Finding data</strong>"),
+        "{prompt:?}"
+    );
+    for (learner, link) in
+        [(&ana, "https://example.org/ana"), (&ben, "https://example.org/ben"), (&chen, "https://example.org/chen")]
+    {
+        let ack = learner.ask(&course_room, &format!("!submit {link}")).await;
+        assert!(ack.body.contains("submission is in"), "{}", ack.body);
+    }
+    ana.wait_for("the Starter badge", |m| m.body.contains("earned the **Starter** badge")).await;
+    let revised = ana.ask(&course_room, "!submit https://example.org/ana-v2").await;
+    assert!(revised.body.contains("version 2"), "{}", revised.body);
+
+    // Pairing at the deadline: assignments by direct message.
+    let mut assignments = Vec::new();
+    for learner in [&ana, &ben, &chen] {
+        let dm = learner.wait_for("an assignment", |m| m.body.contains("📝 Review assignment")).await;
+        assignments.push((dm.room.clone(), assignment_id(&dm.body)));
+    }
+    let ack = ana.ask(&assignments[0].0, &format!("!review {} Clear and sourced. score=4", assignments[0].1)).await;
+    assert!(ack.body.contains("recorded"), "{}", ack.body);
+    let ack = chen.ask(&assignments[2].0, &format!("!review {} A good start.", assignments[2].1)).await;
+    assert!(ack.body.contains("recorded"), "{}", ack.body);
+    // Someone got feedback by direct message.
+    let feedback = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            for p in [&ana, &ben, &chen] {
+                if p.seen().iter().any(|m| m.body.contains("💬 New review")) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(feedback.is_ok(), "no author received feedback");
+    // Ben reviews nothing: at the review deadline his work goes to the mentor.
+    let escalated = mia.wait_for("an escalation", |m| m.body.contains("As a mentor, please cover this work")).await;
+    let id = assignment_id(&escalated.body);
+    let ack = mia.ask(&escalated.room, &format!("!review {id} As a mentor: add the publisher.")).await;
+    assert!(ack.body.contains("recorded"), "{}", ack.body);
+
+    // Awards are announced in the course room (not as a reply).
+    olga.say(&course_room, &format!("!badge award {} cleaner Tidy notes.", ben.id)).await;
+    let announced = ana.wait_for("the Cleaner badge", |m| m.body.contains("the **Cleaner** badge")).await;
+    assert!(announced.mentions.contains(&ben.id), "{announced:?}");
+
+    ana.wait_for("week 3", |m| m.room == course_room && m.body.contains("Week 3 of 3")).await;
+    let status = olga.ask(&course_room, "!status").await;
+    assert!(status.body.contains("Week 1: 3 of 3 learners submitted"), "{}", status.body);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for week in 1..=3 {
+        let posts = ana
+            .seen()
+            .iter()
+            .filter(|m| m.room == course_room && m.body.contains(&format!("Week {week} of 3")))
+            .count();
+        assert_eq!(posts, 1, "week {week} posted once");
+    }
+    // No command was answered twice: distinct reply events, one per command.
+    let mut replies: std::collections::BTreeMap<OwnedEventId, OwnedEventId> = std::collections::BTreeMap::new();
+    for person in [&olga, &ana, &ben, &chen, &mia] {
+        for m in person.seen() {
+            if let Some(to) = m.reply_to {
+                replies.insert(m.event_id, to);
+            }
+        }
+    }
+    let mut commands: Vec<&OwnedEventId> = replies.values().collect();
+    let answered = commands.len();
+    commands.sort();
+    commands.dedup();
+    assert_eq!(answered, commands.len(), "no command answered twice");
+}
