@@ -103,7 +103,6 @@ impl Synapse {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub room: OwnedRoomId,
-    pub sender: OwnedUserId,
     pub body: String,
     pub html: Option<String>,
     pub event_id: OwnedEventId,
@@ -151,7 +150,6 @@ impl Person {
                     ev.content.mentions.as_ref().map(|m| m.user_ids.iter().cloned().collect()).unwrap_or_default();
                 seen.lock().unwrap().push(Seen {
                     room: room.room_id().to_owned(),
-                    sender: ev.sender.clone(),
                     body,
                     html,
                     event_id: ev.event_id.clone(),
@@ -473,4 +471,200 @@ async fn full_course(encrypt: bool) {
     commands.sort();
     commands.dedup();
     assert_eq!(answered, commands.len(), "no command answered twice");
+}
+
+/// A course on `bot` with olga organizing and the given learners in it, held paused; returns
+/// the course room and the slug.
+async fn paused_course(olga: &Person, bot: &Bot, learners: &[&Person], prompt: &str) -> (OwnedRoomId, String) {
+    let slug = unique("c-");
+    let dm = olga.dm(&bot.id).await;
+    let created =
+        olga.ask(&dm, &format!("!course new {slug} \"Course\" weeks=3 prompt=\"{prompt}\" deadline=1h")).await;
+    assert!(created.body.contains("Created"), "{}\n{}", created.body, bot.logs());
+    let room = olga.room_named(&slug).await;
+    olga.ask(&room, "!course pause").await;
+    for learner in learners {
+        let dm = learner.dm(&bot.id).await;
+        learner.ask(&dm, &format!("!join {slug}")).await;
+        learner.room_named(&slug).await;
+    }
+    (room, slug)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_bot_restarts_without_losing_or_repeating_anything() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let ana = Person::new(&synapse, "ana").await;
+    let mut bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let (room, _) = paused_course(&olga, &bot, &[&ana], "*/15 * * * * *").await;
+    olga.ask(&room, "!course resume").await;
+    ana.wait_for("week 1", |m| m.room == room && m.body.contains("Week 1 of 3")).await;
+    let ack = ana.ask(&room, "!submit https://example.org/before-the-crash").await;
+    assert!(ack.body.contains("submission is in"), "{}", ack.body);
+
+    bot.kill();
+    // Said while the bot is down: must be answered once it is back.
+    let asked = ana.say(&room, "!progress").await;
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    bot.start();
+    let progress = ana.reply_to(&asked).await;
+    assert!(progress.body.contains("Your progress in"), "{}", progress.body);
+    ana.wait_for("week 3", |m| m.room == room && m.body.contains("Week 3 of 3")).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let seen = ana.seen();
+    for week in 1..=3 {
+        let n = seen.iter().filter(|m| m.room == room && m.body.contains(&format!("**Week {week} of 3"))).count();
+        assert_eq!(n, 1, "week {week} posted once:\n{}", bot.logs());
+    }
+    let mut answers: Vec<&OwnedEventId> = seen.iter().filter_map(|m| m.reply_to.as_ref()).collect();
+    let total = answers.len();
+    answers.sort();
+    answers.dedup();
+    assert_eq!(total, answers.len(), "no command answered twice");
+    assert_eq!(seen.iter().filter(|m| m.reply_to.as_ref() == Some(&asked)).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_input_on_matrix_gets_clear_replies_and_changes_nothing() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let ana = Person::new(&synapse, "ana").await;
+    let bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let (room, slug) = paused_course(&olga, &bot, &[&ana], "0 9 * * Mon").await;
+    let ana_dm = ana.dm(&bot.id).await;
+    let olga_dm = olga.dm(&bot.id).await;
+    let status_before = olga.ask(&room, "!status").await.body;
+    let courses_before = ana.ask(&ana_dm, "!courses").await.body;
+
+    let catalogue: Vec<(&Person, &OwnedRoomId, String, &str)> = vec![
+        (&ana, &ana_dm, "!frobnicate".into(), "don't know the command"),
+        (&ana, &ana_dm, "!".into(), "empty command"),
+        (&ana, &ana_dm, "!join".into(), "Which course?"),
+        (&ana, &ana_dm, "!join nope-404".into(), "There is no course"),
+        (&ana, &ana_dm, format!("!join {slug} extra"), "one course at a time"),
+        (&ana, &ana_dm, "!join <script>alert(1)</script>".into(), "not a course name"),
+        (&ana, &ana_dm, "!join x'; DROP TABLE courses;--".into(), "one course at a time"),
+        (&ana, &ana_dm, "!jo\u{200B}in x".into(), "invisible character"),
+        (&ana, &ana_dm, "!join \u{202E}tx".into(), "invisible character"),
+        (&ana, &ana_dm, "!tz Mars/Olympus".into(), "not a time zone"),
+        (&ana, &ana_dm, "!course new x1 \"T\"".into(), "Only bot admins"),
+        (&olga, &olga_dm, "!course new x1 \"Unclosed".into(), "quote is not closed"),
+        (&olga, &olga_dm, "!course new x1 \"T\" start=2026-02-30".into(), "YYYY-MM-DD"),
+        (&olga, &olga_dm, "!course new x1 \"T\" prompt=\"0 9 * *\"".into(), "5 fields"),
+        (&olga, &olga_dm, format!("!course new {slug} \"Again\""), "already exists"),
+        (&ana, &room, "!course pause".into(), "Only organizers"),
+        (&ana, &room, "!status".into(), "Only organizers"),
+        (&ana, &room, "!submit".into(), "nothing to submit"),
+        (&ana, &room, "!submit week 9 x".into(), "no week 9"),
+        (&ana, &room, "!submit x".into(), "hasn't started"),
+        (&ana, &room, format!("!submit {}", "x".repeat(5000)), "too long"),
+        (&ana, &ana_dm, "!submit x".into(), "course's room"),
+        (&olga, &room, "!course set deadline=forever".into(), "not a duration"),
+        (&olga, &room, "!course set colour=blue".into(), "not a course setting"),
+        (&olga, &room, "!organizer add @bad!name:localhost".into(), "can't tell who"),
+        (&olga, &room, "!syllabus load\n# T\n## Week 3: x\ny".into(), "line 2"),
+        (&ana, &ana_dm, "!review 999 Looks good".into(), "no assignment #999"),
+        (&ana, &ana_dm, "!review 1 Good score=9".into(), "not a score"),
+        (&ana, &room, "!badge award @x:localhost nope".into(), "has no badge"),
+        (&ana, &room, "!pair".into(), "Only organizers"),
+    ];
+    assert!(catalogue.len() >= 30);
+    let mut problems = Vec::new();
+    for (person, room, text, expected) in &catalogue {
+        let reply = person.ask(room, text).await;
+        if !reply.body.contains("⚠️") || !reply.body.to_lowercase().contains(&expected.to_lowercase()) {
+            problems.push(format!("{text:.60?} should say {expected:?}, said: {}", reply.body));
+        }
+        if text.contains("<script>") {
+            let html = reply.html.clone().unwrap_or_default();
+            assert!(!html.contains("<script>"), "user text is escaped in HTML: {html}");
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(olga.ask(&room, "!status").await.body, status_before);
+    assert_eq!(ana.ask(&ana_dm, "!courses").await.body, courses_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invitations_rooms_roles_and_attached_syllabi() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let ana = Person::new(&synapse, "ana").await;
+    let bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let (room, _) = paused_course(&olga, &bot, &[&ana], "0 9 * * Mon").await;
+
+    // Organizers are moderators (power level 50); learners are not.
+    let course = olga.client.get_room(&room).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let olga_level = format!("{:?}", course.get_user_power_level(&olga.id).await.unwrap());
+    let ana_level = format!("{:?}", course.get_user_power_level(&ana.id).await.unwrap());
+    assert!(olga_level.contains("50"), "{olga_level}");
+    assert!(!ana_level.contains("50"), "{ana_level}");
+
+    // A syllabus attached as a Markdown file with `!syllabus load` as its caption.
+    let mut content = matrix_sdk::attachment::AttachmentConfig::new();
+    content = content
+        .caption(Some(matrix_sdk::ruma::events::room::message::TextMessageEventContent::plain("!syllabus load")));
+    let sent = course
+        .send_attachment("syllabus.md", &"text/markdown".parse().unwrap(), SYLLABUS.as_bytes().to_vec(), content)
+        .await
+        .unwrap();
+    let loaded = olga.reply_to(&sent.event_id).await;
+    assert!(loaded.body.contains("Loaded the syllabus: **Intro to Data**, 3 weeks."), "{}", loaded.body);
+
+    // Group rooms: a learner's invitation is declined, an admin's accepted (it becomes a lobby).
+    let mut request = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
+    request.invite = vec![bot.id.clone()];
+    let learners_room = ana.client.create_room(request.clone()).await.unwrap();
+    let admins_room = olga.client.create_room(request).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lobby_joined = admins_room
+            .get_member(&bot.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join);
+        let declined = learners_room
+            .get_member(&bot.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Leave);
+        if lobby_joined && declined {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bot joins admins' rooms and declines others'\n{}", bot.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let courses = olga.ask(admins_room.room_id(), "!courses").await;
+    assert!(courses.body.contains("Courses:"), "{}", courses.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_synapses_default_rate_limit_every_reply_arrives_once_and_in_order() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    // The bot keeps Synapse's default message rate limit (0.2 per second, bursts of 10).
+    let bot = Bot::new(&synapse, &[&olga.id], false, false).await;
+    let dm = olga.dm(&bot.id).await;
+    const PINGS: usize = 30;
+    let mut asked = Vec::new();
+    for _ in 0..PINGS {
+        asked.push(olga.say(&dm, "!ping").await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let answered = olga.seen().iter().filter(|m| m.reply_to.is_some()).count();
+        if answered >= PINGS {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answered} of {PINGS} answered\n{}", bot.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let order: Vec<OwnedEventId> = olga.seen().into_iter().filter_map(|m| m.reply_to).collect();
+    assert_eq!(order, asked, "every ping answered once, in order");
 }

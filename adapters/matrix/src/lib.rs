@@ -437,6 +437,15 @@ impl ChatAdapter for MatrixAdapter {
             }
         });
 
+        // Invitations that arrived while the bot was away are state, not history: answer them.
+        for room in self.client.invited_rooms() {
+            let Ok(invite) = room.invite_details().await else { continue };
+            let Ok(inviter) = UserRef::new(Platform::Matrix, invite.inviter_id.as_str()) else { continue };
+            let is_direct = room.is_direct().await.unwrap_or(false);
+            let _ =
+                tx.send(ChatEvent::Invited { room: MatrixAdapter::room_ref(room.room_id()), inviter, is_direct }).await;
+        }
+
         let client = self.client.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
@@ -560,7 +569,8 @@ impl ChatAdapter for MatrixAdapter {
             // `@ana` on the bot's own server.
             format!("@{}:{}", text.trim_start_matches('@'), self.own.server_name())
         };
-        let id = UserId::parse(&full).ok()?;
+        // Strict: ids with characters the current spec forbids are typos, not people.
+        let id = UserId::parse(&full).ok().filter(|id| id.validate_strict().is_ok())?;
         UserRef::new(Platform::Matrix, id.as_str()).ok()
     }
 

@@ -369,11 +369,11 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
         );
     };
     let current = course.role(person);
-    let name = role.as_str();
+    let a_name = if role == Role::Organizer { "an organizer" } else { "a mentor" };
     match action {
         RoleAction::Add => {
             if current == Some(role) {
-                return turn.refuse(Text::md("").person(person).push_md(format!(" is already a {name} here.")), None);
+                return turn.refuse(Text::md("").person(person).push_md(format!(" is already {a_name} here.")), None);
             }
             if course.status == CourseStatus::Ended {
                 return turn.refuse(Text::md("the course has ended."), None);
@@ -387,14 +387,14 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
             turn.reply(
                 Text::new()
                     .person(person)
-                    .push_md(format!(" is now a {name} of "))
+                    .push_md(format!(" is now {a_name} of "))
                     .code(course.slug.as_str())
                     .push_md(format!("{was}.")),
             );
         }
         RoleAction::Remove => {
             if current != Some(role) {
-                return turn.refuse(Text::new().person(person).push_md(format!(" is not a {name} here.")), None);
+                return turn.refuse(Text::new().person(person).push_md(format!(" is not {a_name} here.")), None);
             }
             if role == Role::Organizer && course.with_role(Role::Organizer).count() == 1 {
                 return turn.refuse(
@@ -407,7 +407,7 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
             turn.reply(
                 Text::new()
                     .person(person)
-                    .push_md(format!(" is no longer a {name} of "))
+                    .push_md(format!(" is no longer {a_name} of "))
                     .code(course.slug.as_str())
                     .push_md("."),
             );
