@@ -13,6 +13,8 @@
 //! - Schools are spaces; course rooms are created inside them, encrypted when configured, with
 //!   the bot at power level 100 and organizers at 50.
 
+#[cfg(feature = "testing")]
+pub mod testing;
 mod translate;
 
 use std::path::{Path, PathBuf};
