@@ -1,11 +1,13 @@
 //! The console: the local adapter driven from text lines, with a clock that moves on command.
 //!
 //! Input lines are `user@room: message` (`room` is a course slug, `lobby`, or `dm` for a direct
-//! message to the bot); a line ending in `\` continues the message on the next line. Lines
+//! message to the bot), or `user@room/week 2: message` in the thread of week 2 when the course
+//! threads its weeks; a line ending in `\` continues the message on the next line. Lines
 //! starting with `/` are console commands: `/advance 3d` (also `h`, `m`, `s`) runs the schedule
 //! through that much virtual time, `/now` prints the clock, `/join user room` has a user join a
 //! room on the platform itself. Blank lines and lines starting with `#` are ignored (outside a
-//! continued message). The bot's output is printed as `[room] text` and `[dm user] text`.
+//! continued message). The bot's output is printed as `[room] text`, `[room › thread] text`
+//! and `[dm user] text`.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -117,6 +119,11 @@ impl<W: Write> Console<W> {
                 );
             }
         }
+        for thread in self.engine.store().threads().await? {
+            if thread.platform == "memory" {
+                self.driver.restore_thread(&thread.room, &thread.root, &format!("Week {}", thread.week));
+            }
+        }
         self.driver.take_deliveries();
         Ok(())
     }
@@ -194,7 +201,12 @@ impl<W: Write> Console<W> {
             Ok(parts) => parts,
             Err(e) => return Ok(LineOutcome::Error(e)),
         };
-        if let Err(e) = self.driver.say(user, room, text).await {
+        // `ana@data-101/week 2: ...` speaks in the thread of week 2.
+        let said = match room.split_once('/') {
+            Some((room, thread)) => self.driver.say_in_named_thread(user, room.trim(), thread, text).await,
+            None => self.driver.say(user, room, text).await,
+        };
+        if let Err(e) = said {
             return Ok(LineOutcome::Error(e.to_string()));
         }
         self.settle().await?;
@@ -273,7 +285,10 @@ impl<W: Write> Console<W> {
 /// Continuation lines of a message are indented. Topic changes are not shown.
 pub fn format_delivery(delivery: &Delivery) -> Option<String> {
     let prefix = match &delivery.kind {
-        DeliveryKind::Room(room) => format!("[{room}]"),
+        DeliveryKind::Room(room) => match &delivery.thread {
+            Some(thread) => format!("[{room} › {thread}]"),
+            None => format!("[{room}]"),
+        },
         DeliveryKind::Direct(user) => format!("[dm {user}]"),
         DeliveryKind::Created { name, space: true, .. } => return Some(format!("* created the space {name}")),
         DeliveryKind::Created { name, space: false, parent: Some(p) } => {
@@ -300,7 +315,10 @@ pub fn format_delivery(delivery: &Delivery) -> Option<String> {
 /// # Errors
 /// A message saying the expected form.
 pub fn split_message_line(line: &str) -> Result<(&str, &str, &str), String> {
-    let usage = || "write messages as `user@room: message` (room: a course, lobby or dm)".to_owned();
+    let usage = || {
+        "write messages as `user@room: message` (room: a course, lobby or dm; `user@room/week 2: message` in a thread)"
+            .to_owned()
+    };
     let (who, text) = line.split_once(':').ok_or_else(usage)?;
     let (user, room) = who.trim().split_once('@').ok_or_else(usage)?;
     Ok((user.trim(), room.trim(), text.strip_prefix(' ').unwrap_or(text)))

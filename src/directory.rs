@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use facilitator_bot::{CourseId, PersonId, SchoolId, State};
-use facilitator_chat::{Platform, RoomRef, UserRef};
-use facilitator_storage::{RoomOwner, RoomRow};
+use facilitator_chat::{ChatId, MessageRef, Platform, RoomRef, UserRef};
+use facilitator_storage::{RoomOwner, RoomRow, ThreadRow};
 
 /// A person as the executor needs them: a display name and their accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,16 +22,24 @@ pub struct Directory {
     rooms: BTreeMap<(RoomOwner, Platform), RoomRef>,
     courses_by_room: BTreeMap<RoomRef, CourseId>,
     contacts: BTreeMap<PersonId, Contact>,
+    threads: BTreeMap<MessageRef, (CourseId, u32)>,
 }
 
 impl Directory {
-    /// Builds the directory from stored rooms and the domain's people.
-    pub fn new(rooms: &[RoomRow], state: &State) -> Directory {
+    /// Builds the directory from stored rooms and week threads, and the domain's people.
+    pub fn new(rooms: &[RoomRow], threads: &[ThreadRow], state: &State) -> Directory {
         let mut dir = Directory::default();
         for row in rooms {
             let Some(platform) = Platform::parse(&row.platform) else { continue };
             let Ok(room) = RoomRef::new(platform, &row.room) else { continue };
             dir.set_room(row.owner, room);
+        }
+        for row in threads {
+            let Some(platform) = Platform::parse(&row.platform) else { continue };
+            let (Ok(room), Ok(id)) = (RoomRef::new(platform, &row.room), ChatId::new(platform, &row.root)) else {
+                continue;
+            };
+            dir.set_thread(row.course, row.week, MessageRef { room, id });
         }
         for person in state.persons.values() {
             for account in &person.accounts {
@@ -61,6 +69,16 @@ impl Directory {
     /// The course whose room this is.
     pub fn course_of(&self, room: &RoomRef) -> Option<CourseId> {
         self.courses_by_room.get(room).copied()
+    }
+
+    /// Records the thread a week's prompt opened.
+    pub fn set_thread(&mut self, course: CourseId, week: u32, thread: MessageRef) {
+        self.threads.insert(thread, (course, week));
+    }
+
+    /// The course and week whose thread this is.
+    pub fn thread_week(&self, thread: &MessageRef) -> Option<(CourseId, u32)> {
+        self.threads.get(thread).copied()
     }
 
     /// A course's room on a platform.

@@ -72,26 +72,38 @@ pub struct ReplyTarget {
     pub room: String,
     /// Message id.
     pub message: String,
+    /// The thread the message was said in (room and root), so the answer stays there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<(String, String)>,
 }
 
 impl ReplyTarget {
-    fn encode(message: &MessageRef) -> ReplyTo {
+    fn encode(message: &MessageRef, thread: Option<&MessageRef>) -> ReplyTo {
         let target = ReplyTarget {
             platform: message.room.platform().as_str().to_owned(),
             room: message.room.raw().to_owned(),
             message: message.id.raw().to_owned(),
+            thread: thread.map(|t| (t.room.raw().to_owned(), t.id.raw().to_owned())),
         };
         ReplyTo(serde_json::to_string(&target).expect("plain strings serialise"))
     }
 
-    /// The message a reply answers, if the token is one of ours.
-    pub fn decode(to: &ReplyTo) -> Option<MessageRef> {
+    /// The message a reply answers and the thread it was said in, if the token is one of ours.
+    pub fn decode(to: &ReplyTo) -> Option<(MessageRef, Option<MessageRef>)> {
         let t: ReplyTarget = serde_json::from_str(&to.0).ok()?;
         let platform = Platform::parse(&t.platform)?;
-        Some(MessageRef {
+        let message = MessageRef {
             room: RoomRef::new(platform, &t.room).ok()?,
             id: facilitator_chat::ChatId::new(platform, &t.message).ok()?,
-        })
+        };
+        let thread = match t.thread {
+            Some((room, id)) => Some(MessageRef {
+                room: RoomRef::new(platform, &room).ok()?,
+                id: facilitator_chat::ChatId::new(platform, &id).ok()?,
+            }),
+            None => None,
+        };
+        Some((message, thread))
     }
 }
 
@@ -188,7 +200,8 @@ impl Engine {
     pub async fn open(store: Store, admins: Admins, adapters: Adapters) -> Result<Engine> {
         let state = store.load_state().await.context("loading the state")?;
         let rooms = store.rooms().await.context("loading rooms")?;
-        let directory = Arc::new(RwLock::new(Directory::new(&rooms, &state)));
+        let threads = store.threads().await.context("loading week threads")?;
+        let directory = Arc::new(RwLock::new(Directory::new(&rooms, &threads, &state)));
         Ok(Engine { state, store, directory, admins, adapters, entropy: Entropy::Random })
     }
 
@@ -351,6 +364,7 @@ impl Engine {
             reply_to: ReplyTo(CLI_REPLY.into()),
             command: parsed,
             mentions: BTreeMap::new(),
+            thread_week: None,
         };
         let mut decision = self.decide_safely(Input::Command(input), now);
         let replies = decision
@@ -404,8 +418,9 @@ impl Engine {
     pub async fn reload(&mut self) -> Result<()> {
         self.state = self.store.load_state().await?;
         let rooms = self.store.rooms().await?;
+        let threads = self.store.threads().await?;
         *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Directory::new(&rooms, &self.state);
+            Directory::new(&rooms, &threads, &self.state);
         Ok(())
     }
 
@@ -442,8 +457,11 @@ impl Engine {
                     self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
                 let span = info_span!("command", user = %actor, platform = %platform);
                 let _guard = span.enter();
+                let in_week = message.thread.as_ref().and_then(|t| self.read_directory().thread_week(t));
                 let place = if message.is_direct {
                     Place::Direct
+                } else if let Some((course, _)) = in_week {
+                    Place::Course(course)
                 } else {
                     match self.read_directory().course_of(&message.id.room) {
                         Some(course) => Place::Course(course),
@@ -458,9 +476,10 @@ impl Engine {
                     actor,
                     admin: self.admins.contains(platform.as_str(), message.author.raw()),
                     place,
-                    reply_to: ReplyTarget::encode(&message.id),
+                    reply_to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
                     command: parsed,
                     mentions,
+                    thread_week: in_week.map(|(_, week)| week),
                 };
                 let mut decision = self.decide_safely(Input::Command(input), now);
                 if !decision.changes.is_empty() {

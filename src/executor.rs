@@ -11,9 +11,11 @@ use std::time::Duration;
 use anyhow::Result;
 use tracing::{debug, error, warn};
 
-use facilitator_bot::Effect;
-use facilitator_chat::{AdapterError, AdapterErrorKind, CourseRole, Platform, RoomRef, RoomSpec};
-use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store};
+use facilitator_bot::{Effect, WeekThread};
+use facilitator_chat::{
+    AdapterError, AdapterErrorKind, ChatAdapter, CourseRole, MessageRef, Platform, RoomRef, RoomSpec,
+};
+use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store, ThreadRow};
 
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -157,10 +159,13 @@ impl Executor {
                         adapter.set_role(&room, &user, role).await?;
                     }
                 }
-                Effect::Post { course, text } => {
+                Effect::Post { course, text, thread } => {
                     let Some(room) = self.course_room(*course, platform) else { continue };
                     let message = render(text, platform, &self.directory());
-                    adapter.send(&room, &message, &key).await?;
+                    let posted = adapter.send(&room, &message, &key).await?;
+                    if let Some(thread) = thread {
+                        self.open_week_thread(adapter.as_ref(), *course, thread, &posted, &key).await?;
+                    }
                 }
                 Effect::Direct { person, text } => {
                     let (user, message) = {
@@ -176,7 +181,7 @@ impl Executor {
                     adapter.send_direct(&user, &message, &key).await?;
                 }
                 Effect::Reply { to, text, private } => {
-                    let Some(target) = ReplyTarget::decode(to) else {
+                    let Some((target, thread)) = ReplyTarget::decode(to) else {
                         return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable reply target"));
                     };
                     if target.room.platform() != platform {
@@ -186,10 +191,45 @@ impl Executor {
                     message.private = *private;
                     let room = target.room.clone();
                     message.reply_to = Some(target);
+                    message.thread = thread;
                     adapter.send(&room, &message, &key).await?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Opens the thread of a week on its prompt, remembers it (a command said in it then counts
+    /// for that week), and posts the thread's opening line in it. Every step is idempotent, so
+    /// a retry after a failure in the middle finishes the job without doubling anything.
+    async fn open_week_thread(
+        &self,
+        adapter: &dyn ChatAdapter,
+        course: facilitator_bot::CourseId,
+        thread: &WeekThread,
+        prompt: &MessageRef,
+        key: &str,
+    ) -> Result<(), AdapterError> {
+        let handle = adapter.open_thread(prompt, &thread.name, &format!("{key}:thread")).await?;
+        let row = ThreadRow {
+            course,
+            week: thread.week,
+            platform: handle.room.platform().as_str().to_owned(),
+            room: handle.room.raw().to_owned(),
+            root: handle.id.raw().to_owned(),
+        };
+        self.store
+            .set_thread(&row)
+            .await
+            .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("storing the week's thread: {e}")))?;
+        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).set_thread(
+            course,
+            thread.week,
+            handle.clone(),
+        );
+        let mut opening = render(&thread.opening, handle.room.platform(), &self.directory());
+        opening.thread = Some(handle.clone());
+        adapter.send(&handle.room, &opening, &format!("{key}:opening")).await?;
         Ok(())
     }
 

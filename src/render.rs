@@ -51,7 +51,7 @@ pub fn render(text: &Text, platform: Platform, directory: &Directory) -> Outgoin
             Span::Time { at, zones } => Segment::Time { at: *at, fallback: format_time(*at, zones) },
         })
         .collect();
-    OutgoingMessage { segments, reply_to: None, private: false }
+    OutgoingMessage { segments, reply_to: None, private: false, thread: None }
 }
 
 #[cfg(test)]

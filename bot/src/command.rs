@@ -151,7 +151,7 @@ pub const COMMANDS: &[Usage] = &[
         name: "course set",
         syntax: "!course set KEY=VALUE ...",
         summary: "change course settings and re-plan its schedule",
-        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors).",
+        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors), threads=yes|no (each week's prompt opens a thread; `!submit` in it counts for that week).",
         audience: Audience::Organizer,
     },
     Usage {
@@ -223,6 +223,8 @@ pub struct SettingsPatch {
     pub lease: Option<Offset>,
     /// Anonymous reviews.
     pub anonymous: Option<bool>,
+    /// Whether each prompt opens a thread.
+    pub threads: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -930,10 +932,15 @@ fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch, CommandEr
                 "no" | "false" | "off" => s.anonymous = Some(false),
                 _ => return fail(format!("anonymous is yes or no, not '{}'.", short(value)), name),
             },
+            "threads" => match value.to_lowercase().as_str() {
+                "yes" | "true" | "on" => s.threads = Some(true),
+                "no" | "false" | "off" => s.threads = Some(false),
+                _ => return fail(format!("threads is yes or no, not '{}'.", short(value)), name),
+            },
             other => {
                 return fail(
                     format!(
-                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt, deadline, reviews, review, lease and anonymous.",
+                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt, deadline, reviews, review, lease, anonymous and threads.",
                         short(other)
                     ),
                     name,

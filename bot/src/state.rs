@@ -130,6 +130,8 @@ pub struct CourseSettings {
     pub lease: Offset,
     /// Whether authors see who reviewed them.
     pub anonymous: bool,
+    /// Whether each week's prompt opens a thread for that week's discussion and submissions.
+    pub threads: bool,
 }
 
 /// Who a review assignment went to.

@@ -86,6 +86,21 @@ pub struct RoomRow {
     pub room: String,
 }
 
+/// The platform thread a week's prompt opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadRow {
+    /// Course.
+    pub course: facilitator_bot::CourseId,
+    /// Week.
+    pub week: u32,
+    /// Platform name.
+    pub platform: String,
+    /// The room the thread lives in (on Discord, the thread's own channel).
+    pub room: String,
+    /// The thread's root message.
+    pub root: String,
+}
+
 /// An effect waiting in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -323,6 +338,49 @@ impl Store {
         .bind(id)
         .bind(row.platform.clone())
         .bind(row.room.clone())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every stored week thread.
+    ///
+    /// # Errors
+    /// On a database failure or unreadable data.
+    pub async fn threads(&self) -> Result<Vec<ThreadRow>> {
+        let rows = sqlx::query(
+            "SELECT course_id, week, platform, room, root FROM week_threads ORDER BY course_id, week, platform",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let week: i64 = row.try_get("week")?;
+                Ok(ThreadRow {
+                    course: facilitator_bot::CourseId(row.try_get("course_id")?),
+                    week: u32::try_from(week).map_err(|_| StoreError::Corrupt(format!("thread week {week}")))?,
+                    platform: row.try_get("platform")?,
+                    room: row.try_get("room")?,
+                    root: row.try_get("root")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the thread a week's prompt opened on a platform.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn set_thread(&self, row: &ThreadRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO week_threads (course_id, week, platform, room, root) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (course_id, week, platform) DO UPDATE SET room = excluded.room, root = excluded.root",
+        )
+        .bind(row.course.0)
+        .bind(i64::from(row.week))
+        .bind(row.platform.clone())
+        .bind(row.room.clone())
+        .bind(row.root.clone())
         .execute(&self.pool)
         .await?;
         Ok(())

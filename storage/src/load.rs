@@ -56,7 +56,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
     }
     let courses = sqlx::query(
         "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_seconds, status, status_at, \
-         created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, seed FROM courses ORDER BY id",
+         created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, threads, seed FROM courses ORDER BY id",
     )
     .fetch_all(pool)
     .await?;
@@ -84,6 +84,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             review_window: Offset::from_seconds(seconds(row.try_get("review_seconds")?)?),
             lease: Offset::from_seconds(seconds(row.try_get("lease_seconds")?)?),
             anonymous: row.try_get::<i64, _>("anonymous")? != 0,
+            threads: row.try_get::<i64, _>("threads")? != 0,
         };
         let course = Course {
             id,

@@ -398,8 +398,8 @@ impl Batch {
 async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, settings: &CourseSettings) -> Result<()> {
     sqlx::query(
         "UPDATE courses SET title = $1, school_id = $2, cycle = $3, start_date = $4, weeks = $5, tz = $6, \
-         prompt_cron = $7, deadline_seconds = $8, reviews = $9, review_seconds = $10, lease_seconds = $11, anonymous = $12 \
-         WHERE id = $13",
+         prompt_cron = $7, deadline_seconds = $8, reviews = $9, review_seconds = $10, lease_seconds = $11, anonymous = $12, \
+         threads = $13 WHERE id = $14",
     )
     .bind(settings.title.clone())
     .bind(settings.school.map(|s| s.0))
@@ -413,6 +413,7 @@ async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, setting
     .bind(i64::from(settings.review_window.total_seconds()))
     .bind(i64::from(settings.lease.total_seconds()))
     .bind(i64::from(settings.anonymous))
+    .bind(i64::from(settings.threads))
     .bind(course.0)
     .execute(tx)
     .await?;

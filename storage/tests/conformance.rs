@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{
-    Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide,
+    Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, WeekThread,
+    decide,
 };
-use facilitator_storage::{RoomOwner, RoomRow, Store};
+use facilitator_storage::{RoomOwner, RoomRow, Store, ThreadRow};
 use sqlx::Connection;
 
 struct TestDb {
@@ -108,6 +109,7 @@ impl Community {
             reply_to: ReplyTo(format!("r{}", self.replies.len())),
             command: command::parse(text).unwrap(),
             mentions,
+            thread_week: None,
         };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 0xFACE_F00D_DEAD_BEEF });
         let key = format!("cmd-{}", self.now.timestamp_millis());
@@ -142,6 +144,7 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     c.say(store, 3, Place::Lobby, "!join data-101").await;
     c.say(store, 1, Place::Lobby, "!tz America/Sao_Paulo").await;
     c.say(store, 0, room, "!mentor add @chen").await;
+    c.say(store, 0, room, "!course set threads=yes anonymous=yes").await;
     c.advance(store, Duration::hours(2)).await;
     c.say(store, 1, room, "!submit https://example.org/ana-1").await;
     c.say(store, 1, room, "!submit https://example.org/ana-1b").await;
@@ -230,6 +233,8 @@ async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
     let post = |n: i64| Effect::Post {
         course: facilitator_bot::CourseId(n),
         text: Text::md(format!("post {n}")).user("<b>x</b>"),
+        // An effect written before threads existed has none; one with a thread keeps it.
+        thread: (n == 2).then(|| WeekThread { week: 2, name: "Week 2: ü".into(), opening: Text::md("in here") }),
     };
     let mut batch = store.begin(now).await.unwrap();
     batch.enqueue("k1", &post(1)).unwrap();
@@ -269,6 +274,25 @@ async fn rooms_are_stored_per_owner_and_platform(store: &Store) {
     let rooms = store.rooms().await.unwrap();
     assert_eq!(rooms.len(), 2);
     assert!(rooms.contains(&RoomRow { room: "!b:x".into(), ..course }));
+}
+
+async fn week_threads_are_stored_per_course_week_and_platform(store: &Store) {
+    let thread = ThreadRow {
+        course: facilitator_bot::CourseId(1),
+        week: 2,
+        platform: "matrix".into(),
+        room: "!a:x".into(),
+        root: "$root1".into(),
+    };
+    store.set_thread(&thread).await.unwrap();
+    store.set_thread(&ThreadRow { root: "$root2".into(), ..thread.clone() }).await.unwrap();
+    store
+        .set_thread(&ThreadRow { platform: "discord".into(), room: "55".into(), root: "56".into(), ..thread.clone() })
+        .await
+        .unwrap();
+    let threads = store.threads().await.unwrap();
+    assert_eq!(threads.len(), 2);
+    assert!(threads.contains(&ThreadRow { root: "$root2".into(), ..thread }));
 }
 
 async fn migrations_run_again_without_harm(store: &Store) {
@@ -311,6 +335,10 @@ macro_rules! conformance {
             #[tokio::test]
             async fn rooms_are_stored_per_owner_and_platform() {
                 run(|s| async move { super::rooms_are_stored_per_owner_and_platform(&s).await }).await;
+            }
+            #[tokio::test]
+            async fn week_threads_are_stored_per_course_week_and_platform() {
+                run(|s| async move { super::week_threads_are_stored_per_course_week_and_platform(&s).await }).await;
             }
             #[tokio::test]
             async fn migrations_run_again_without_harm() {

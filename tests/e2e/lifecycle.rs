@@ -30,6 +30,7 @@ async fn effects_stored_before_a_crash_are_performed_once_after_restart() {
     let effect = facilitator_bot::Effect::Post {
         course: facilitator_bot::CourseId(1),
         text: facilitator_bot::Text::md("left over from before the crash"),
+        thread: None,
     };
     batch.enqueue("crash-test#0", &effect).unwrap();
     batch.commit().await.unwrap();
@@ -58,6 +59,34 @@ async fn overdue_prompts_after_downtime_are_posted_once_late_and_say_so() {
     assert_eq!(all.matches("**Week 1 of 3").count(), 0, "week 1 was posted before the downtime: {all}");
     assert!(!out.contains("Posted late"), "nothing is posted twice: {out}");
     assert!(h.state().jobs.keys().all(|k| k.kind != JobKind::Prompt));
+    drop(keep);
+}
+
+#[tokio::test]
+async fn threaded_weeks_take_work_said_in_their_thread_and_answer_there_also_after_a_restart() {
+    let mut h = Harness::new("2026-10-19T08:00:00Z").await;
+    h.say("olga@lobby: !course new data-101 \"Intro to Data\" weeks=3 threads=yes").await;
+    h.say(&format!("olga@data-101: !syllabus load\n{SYLLABUS}")).await;
+    h.say("ana@lobby: !join data-101").await;
+    let out = h.say("/advance 2h").await;
+    assert!(out.contains("[data-101] **Week 1 of 3: Finding data**"), "{out}");
+    assert!(out.contains("[data-101 › Week 1: Finding data] 🧵 This is week 1's thread"), "{out}");
+    let out = h.say("/advance 7d").await;
+    assert!(out.contains("[data-101 › Week 2: Cleaning data] 🧵"), "{out}");
+    // Week 2 is current; said in week 1's thread, the work is week 1's, and the answer stays there.
+    let out = h.say("ana@data-101/week 1: !submit https://example.org/w1").await;
+    assert!(out.contains("[data-101 › Week 1: Finding data] Thanks, @ana! Your week 1 submission is in."), "{out}");
+    let course = h.state().courses.values().next().unwrap();
+    assert!(course.submissions.contains_key(&(1, facilitator_bot::PersonId(2))), "{:?}", course.submissions.keys());
+    let out = h.say("ana@data-101/week 9: !submit x").await;
+    assert!(out.contains("no thread 'week 9'"), "{out}");
+
+    let url = h.url.clone();
+    let keep = h._dir_handle();
+    drop(h);
+    let mut h = Harness::open(&url, "2026-10-27T10:00:00Z").await;
+    let out = h.say("ana@data-101/week 1: !submit https://example.org/w1-v2").await;
+    assert!(out.contains("[data-101 › Week 1] ") && out.contains("version 2"), "{out}");
     drop(keep);
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 
-use facilitator_matrix::testing::{PASSWORD, Person, Synapse, unique};
+use facilitator_matrix::testing::{PASSWORD, Person, Seen, Synapse, unique};
 
 /// The bot as a real process.
 pub struct Bot {
@@ -117,7 +117,10 @@ async fn full_course(encrypt: bool) {
     let created = olga
         .ask(
             &olga_dm,
-            &format!("!course new {slug} \"Intro to Data\" prompt=\"*/20 * * * * *\" deadline=12s review=10s"),
+            &format!(
+                "!course new {slug} \"Intro to Data\" start={} prompt=\"*/20 * * * * *\" deadline=12s review=10s",
+                tomorrow()
+            ),
         )
         .await;
     assert!(created.body.contains("Created **Intro to Data**"), "{}\n{}", created.body, bot.logs());
@@ -146,7 +149,7 @@ async fn full_course(encrypt: bool) {
         learner.room_named(&slug).await;
     }
 
-    let resumed = olga.ask(&course_room, "!course resume").await;
+    let resumed = start_now(&olga, &course_room).await;
     assert!(resumed.body.contains("Week 1 opens"), "{}", resumed.body);
     let prompt =
         ana.wait_for("week 1", |m| m.room == course_room && m.body.contains("Week 1 of 3: Finding data")).await;
@@ -226,13 +229,52 @@ async fn full_course(encrypt: bool) {
     assert_eq!(answered, commands.len(), "no command answered twice");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn weekly_prompts_open_threads_and_work_said_in_one_counts_for_its_week() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let ana = Person::new(&synapse, "ana").await;
+    let bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let (room, _) = paused_course(&olga, &bot, &[&ana], "*/10 * * * * *").await;
+    let set = olga.ask(&room, "!course set threads=yes").await;
+    assert!(set.body.contains("a thread per week"), "{}", set.body);
+    start_now(&olga, &room).await;
+    let week1 = ana.wait_for("week 1", |m| m.room == room && m.body.contains("Week 1 of 3")).await;
+    assert_eq!(week1.thread, None, "the prompt itself is in the room's timeline");
+    let opening = ana.wait_for("week 1's thread", |m| m.thread.as_ref() == Some(&week1.event_id)).await;
+    assert!(opening.body.contains("This is week 1's thread"), "{}", opening.body);
+    ana.wait_for("week 2", |m| m.room == room && m.body.contains("Week 2 of 3")).await;
+    let said = ana.say_in_thread(&room, &week1.event_id, "!submit https://example.org/w1").await;
+    let ack = ana.reply_to(&said).await;
+    assert_eq!(ack.thread.as_ref(), Some(&week1.event_id), "the answer stays in the thread: {ack:?}");
+    assert!(ack.body.contains("week 1 submission is in"), "{}", ack.body);
+}
+
+/// Courses in these tests start tomorrow, so that no prompt can fire while a slow server (an
+/// encrypted room on a busy CI machine) is still setting the room up; `start_now` moves the
+/// start to today and resumes the schedule once everyone is in.
+fn tomorrow() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive() + chrono::Days::new(1)
+}
+
+async fn start_now(olga: &Person, room: &OwnedRoomId) -> Seen {
+    let today = chrono::Utc::now().date_naive();
+    let moved = olga.ask(room, &format!("!course set start={today}")).await;
+    assert!(moved.body.contains(&format!("start {today}")), "{}", moved.body);
+    olga.ask(room, "!course resume").await
+}
+
 /// A course on `bot` with olga organizing and the given learners in it, held paused; returns
 /// the course room and the slug.
 async fn paused_course(olga: &Person, bot: &Bot, learners: &[&Person], prompt: &str) -> (OwnedRoomId, String) {
     let slug = unique("c-");
     let dm = olga.dm(&bot.id).await;
-    let created =
-        olga.ask(&dm, &format!("!course new {slug} \"Course\" weeks=3 prompt=\"{prompt}\" deadline=1h")).await;
+    let created = olga
+        .ask(
+            &dm,
+            &format!("!course new {slug} \"Course\" weeks=3 start={} prompt=\"{prompt}\" deadline=1h", tomorrow()),
+        )
+        .await;
     assert!(created.body.contains("Created"), "{}\n{}", created.body, bot.logs());
     let room = olga.room_named(&slug).await;
     olga.ask(&room, "!course pause").await;
@@ -251,7 +293,7 @@ async fn a_killed_bot_restarts_without_losing_or_repeating_anything() {
     let ana = Person::new(&synapse, "ana").await;
     let mut bot = Bot::new(&synapse, &[&olga.id], false, true).await;
     let (room, _) = paused_course(&olga, &bot, &[&ana], "*/15 * * * * *").await;
-    olga.ask(&room, "!course resume").await;
+    start_now(&olga, &room).await;
     ana.wait_for("week 1", |m| m.room == room && m.body.contains("Week 1 of 3")).await;
     let ack = ana.ask(&room, "!submit https://example.org/before-the-crash").await;
     assert!(ack.body.contains("submission is in"), "{}", ack.body);

@@ -77,6 +77,18 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         key: &str,
     ) -> Result<MessageRef, AdapterError>;
 
+    /// Opens a thread on a message the bot posted, named `name` where the platform names
+    /// threads, and returns its handle for [`OutgoingMessage::thread`]. On Matrix a thread is
+    /// any message with replies in it, so the handle is the message itself (the default); on
+    /// Discord a thread is a channel started from the message.
+    ///
+    /// # Errors
+    /// An [`AdapterError`] whose kind tells whether to retry.
+    async fn open_thread(&self, root: &MessageRef, name: &str, key: &str) -> Result<MessageRef, AdapterError> {
+        let _ = (name, key);
+        Ok(root.clone())
+    }
+
     /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`).
     fn parse_user(&self, text: &str) -> Option<UserRef>;
 

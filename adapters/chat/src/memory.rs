@@ -28,6 +28,10 @@ pub struct Delivery {
     pub kind: DeliveryKind,
     /// The message, for posts and direct messages.
     pub message: Option<OutgoingMessage>,
+    /// Where the message landed, for posts and direct messages.
+    pub posted: Option<MessageRef>,
+    /// The name of the thread it was posted in, if any.
+    pub thread: Option<String>,
     /// When the platform received it.
     pub at: Instant,
 }
@@ -88,6 +92,7 @@ struct Inner {
     next: u64,
     rooms: BTreeMap<String, Room>,
     sent_keys: BTreeMap<String, MessageRef>,
+    threads: BTreeMap<MessageRef, String>,
     deliveries: Vec<Delivery>,
     events: Option<mpsc::Sender<ChatEvent>>,
     backlog: Vec<ChatEvent>,
@@ -131,6 +136,7 @@ impl InMemoryChat {
             next: 0,
             rooms,
             sent_keys: BTreeMap::new(),
+            threads: BTreeMap::new(),
             deliveries: Vec::new(),
             events: None,
             backlog: Vec::new(),
@@ -180,7 +186,13 @@ impl Inner {
             room: InMemoryChat::room_ref(room_raw),
             id: ChatId::new(Platform::Memory, &id).expect("generated ids are valid"),
         };
-        self.deliveries.push(Delivery { kind, message: Some(message.clone()), at: Instant::now() });
+        self.deliveries.push(Delivery {
+            kind,
+            message: Some(message.clone()),
+            posted: Some(message_ref.clone()),
+            thread: message.thread.as_ref().map(|t| self.threads.get(t).cloned().unwrap_or_else(|| t.id.to_string())),
+            at: Instant::now(),
+        });
         self.sent_keys.insert(key.to_owned(), message_ref.clone());
         Ok(message_ref)
     }
@@ -190,7 +202,7 @@ impl Inner {
         let id = ChatId::new(Platform::Memory, key)
             .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?;
         self.rooms.insert(raw.clone(), room);
-        self.deliveries.push(Delivery { kind, message: None, at: Instant::now() });
+        self.deliveries.push(Delivery { kind, message: None, posted: None, thread: None, at: Instant::now() });
         let room_ref = InMemoryChat::room_ref(&raw);
         self.sent_keys.insert(key.to_owned(), MessageRef { room: room_ref.clone(), id });
         Ok(room_ref)
@@ -264,6 +276,8 @@ impl ChatAdapter for InMemoryChat {
         inner.deliveries.push(Delivery {
             kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() },
             message: None,
+            posted: None,
+            thread: None,
             at: Instant::now(),
         });
         Ok(())
@@ -281,6 +295,8 @@ impl ChatAdapter for InMemoryChat {
             inner.deliveries.push(Delivery {
                 kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() },
                 message: None,
+                posted: None,
+                thread: None,
                 at: Instant::now(),
             });
         }
@@ -309,6 +325,16 @@ impl ChatAdapter for InMemoryChat {
             ..Room::default()
         });
         inner.post(&raw, message, key)
+    }
+
+    async fn open_thread(&self, root: &MessageRef, name: &str, _key: &str) -> Result<MessageRef, AdapterError> {
+        let mut inner = lock(&self.inner);
+        inner.check_failure("open_thread")?;
+        if !inner.rooms.contains_key(root.room.raw()) {
+            return Err(AdapterError::new(AdapterErrorKind::NotFound, format!("no room {}", root.room)));
+        }
+        inner.threads.entry(root.clone()).or_insert_with(|| name.to_owned());
+        Ok(root.clone())
     }
 
     fn parse_user(&self, text: &str) -> Option<UserRef> {
@@ -349,6 +375,9 @@ pub enum DriverError {
     /// Not a valid user name.
     #[error("'{0}' is not a user name (letters, digits, '.', '_', '-')")]
     BadUser(String),
+    /// No thread of that name in the room.
+    #[error("there is no thread '{1}' in '{0}'")]
+    NoThread(String, String),
     /// The runtime is not listening.
     #[error("the bot is not connected")]
     Closed,
@@ -361,6 +390,57 @@ impl MemoryDriver {
     /// # Errors
     /// When the room does not exist or the user name is not valid.
     pub async fn say(&self, user: &str, room: &str, text: &str) -> Result<MessageRef, DriverError> {
+        self.say_in(user, room, None, text).await
+    }
+
+    /// A user says `text` in a thread of the room named `room` (`thread` as the bot's messages
+    /// carry it in [`OutgoingMessage::thread`], or any message to start a thread on).
+    ///
+    /// # Errors
+    /// When the room does not exist or the user name is not valid.
+    pub async fn say_in_thread(
+        &self,
+        user: &str,
+        room: &str,
+        thread: &MessageRef,
+        text: &str,
+    ) -> Result<MessageRef, DriverError> {
+        self.say_in(user, room, Some(thread.clone()), text).await
+    }
+
+    /// A user says `text` in the thread of the room named `room` whose name starts with
+    /// `thread` (case-insensitively: `week 2` finds `Week 2: Cleaning data`).
+    ///
+    /// # Errors
+    /// When the room or the thread does not exist, or the user name is not valid.
+    pub async fn say_in_named_thread(
+        &self,
+        user: &str,
+        room: &str,
+        thread: &str,
+        text: &str,
+    ) -> Result<MessageRef, DriverError> {
+        let wanted = thread.trim().to_lowercase();
+        let root = {
+            let inner = lock(&self.inner);
+            inner
+                .threads
+                .iter()
+                .filter(|(root, _)| inner.rooms.get(root.room.raw()).is_some_and(|r| r.name == room))
+                .find(|(_, name)| name.to_lowercase().starts_with(&wanted))
+                .map(|(root, _)| root.clone())
+        };
+        let Some(root) = root else { return Err(DriverError::NoThread(room.to_owned(), thread.trim().to_owned())) };
+        self.say_in(user, room, Some(root), text).await
+    }
+
+    async fn say_in(
+        &self,
+        user: &str,
+        room: &str,
+        thread: Option<MessageRef>,
+        text: &str,
+    ) -> Result<MessageRef, DriverError> {
         if !is_user_name(user) {
             return Err(DriverError::BadUser(user.to_owned()));
         }
@@ -393,6 +473,7 @@ impl MemoryDriver {
                 author_name: user.to_owned(),
                 text: text.to_owned(),
                 is_direct,
+                thread,
                 sent_at: Utc::now(),
             });
             (inner.emit(event), message_ref)
@@ -401,6 +482,16 @@ impl MemoryDriver {
             tx.send(event).await.map_err(|_| DriverError::Closed)?;
         }
         Ok(message_ref)
+    }
+
+    /// Brings back a thread after a restart of the in-memory platform (see
+    /// [`MemoryDriver::restore_room`]).
+    pub fn restore_thread(&self, room_raw: &str, root_raw: &str, name: &str) {
+        let (Ok(room), Ok(id)) = (RoomRef::new(Platform::Memory, room_raw), ChatId::new(Platform::Memory, root_raw))
+        else {
+            return;
+        };
+        lock(&self.inner).threads.insert(MessageRef { room, id }, name.to_owned());
     }
 
     /// A user joins a room on the platform itself (not through the bot).

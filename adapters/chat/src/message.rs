@@ -57,6 +57,11 @@ pub struct IncomingMessage {
     pub text: String,
     /// Sent in a one-to-one conversation with the bot.
     pub is_direct: bool,
+    /// Said in a thread: the thread's handle (what [`ChatAdapter::open_thread`] returns, or the
+    /// root message of a thread someone else started).
+    ///
+    /// [`ChatAdapter::open_thread`]: crate::ChatAdapter::open_thread
+    pub thread: Option<MessageRef>,
     /// When the platform says it was sent.
     pub sent_at: DateTime<Utc>,
 }
@@ -96,6 +101,11 @@ pub struct OutgoingMessage {
     pub reply_to: Option<MessageRef>,
     /// Only the author of `reply_to` needs to see it (ephemeral where possible).
     pub private: bool,
+    /// Post in this thread (a handle from [`ChatAdapter::open_thread`] or an incoming
+    /// message's `thread`).
+    ///
+    /// [`ChatAdapter::open_thread`]: crate::ChatAdapter::open_thread
+    pub thread: Option<MessageRef>,
 }
 
 impl OutgoingMessage {

@@ -26,15 +26,12 @@ use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::media::MediaRequestParameters;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{CreationContent, Request as CreateRoomRequest, RoomPreset};
-use matrix_sdk::ruma::events::relation::{InReplyTo, Reply};
 use matrix_sdk::ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent};
-use matrix_sdk::ruma::events::room::message::{
-    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
-};
+use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent};
 use matrix_sdk::ruma::events::{AnyInitialStateEvent, Mentions};
 use matrix_sdk::ruma::room::RoomType;
 use matrix_sdk::ruma::serde::Raw;
-use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
 use matrix_sdk::{Client, Room, RoomState};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -45,7 +42,9 @@ use facilitator_chat::{
     MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserRef,
 };
 
-pub use translate::{classify, escape_markdown, inbound_text, markdown_to_html, render, transaction_id};
+pub use translate::{
+    classify, escape_markdown, inbound_text, markdown_to_html, relation, render, thread_root, transaction_id,
+};
 
 /// Largest attached syllabus read, in bytes.
 const MAX_ATTACHMENT: u64 = 64 * 1024;
@@ -269,11 +268,7 @@ impl MatrixAdapter {
         let mut content = RoomMessageEventContent::text_html(rendered.body, rendered.html);
         let mentioned: Vec<OwnedUserId> = rendered.mentions.iter().filter_map(|m| UserId::parse(m).ok()).collect();
         content = content.add_mentions(Mentions::with_user_ids(mentioned));
-        if let Some(reply) = &message.reply_to {
-            if let Ok(event_id) = OwnedEventId::try_from(reply.id.raw()) {
-                content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(event_id))));
-            }
-        }
+        content.relates_to = relation(message);
         let txn = OwnedTransactionId::from(transaction_id(key));
         let response = room.send(content).with_transaction_id(txn).await.map_err(|e| error_from(&e))?;
         Ok(MessageRef {
@@ -391,6 +386,10 @@ impl ChatAdapter for MatrixAdapter {
                     author,
                     text,
                     is_direct,
+                    thread: thread_root(ev.content.relates_to.as_ref()).and_then(|root| {
+                        let id = ChatId::new(Platform::Matrix, root.as_str()).ok()?;
+                        Some(MessageRef { room: MatrixAdapter::room_ref(room.room_id()), id })
+                    }),
                     sent_at: sent_at(ev.origin_server_ts),
                 };
                 let _ = sender.send(ChatEvent::Message(message)).await;

@@ -113,6 +113,8 @@ pub struct Seen {
     pub html: Option<String>,
     pub event_id: OwnedEventId,
     pub reply_to: Option<OwnedEventId>,
+    /// The root of the thread it is in.
+    pub thread: Option<OwnedEventId>,
     pub mentions: Vec<OwnedUserId>,
 }
 
@@ -149,9 +151,13 @@ impl Person {
                     MessageType::Notice(t) => (t.body.clone(), t.formatted.as_ref().map(|f| f.body.clone())),
                     other => (other.body().to_owned(), None),
                 };
-                let reply_to = match &ev.content.relates_to {
-                    Some(Relation::Reply(r)) => Some(r.in_reply_to.event_id.clone()),
-                    _ => None,
+                let (reply_to, thread) = match &ev.content.relates_to {
+                    Some(Relation::Reply(r)) => (Some(r.in_reply_to.event_id.clone()), None),
+                    Some(Relation::Thread(t)) => {
+                        let reply = t.in_reply_to.as_ref().filter(|_| !t.is_falling_back).map(|r| r.event_id.clone());
+                        (reply, Some(t.event_id.clone()))
+                    }
+                    _ => (None, None),
                 };
                 let mentions =
                     ev.content.mentions.as_ref().map(|m| m.user_ids.iter().cloned().collect()).unwrap_or_default();
@@ -161,6 +167,7 @@ impl Person {
                     html,
                     event_id: ev.event_id.clone(),
                     reply_to,
+                    thread,
                     mentions,
                 });
             }
@@ -229,6 +236,16 @@ impl Person {
     pub async fn say(&self, room: &RoomId, text: &str) -> OwnedEventId {
         let room = self.room(room).await;
         room.send(RoomMessageEventContent::text_plain(text)).await.unwrap().response.event_id
+    }
+
+    /// Says something in the thread rooted at `root`, as Element does (a thread message that
+    /// falls back to a reply to the root).
+    pub async fn say_in_thread(&self, room: &RoomId, root: &OwnedEventId, text: &str) -> OwnedEventId {
+        let room = self.room(room).await;
+        let mut content = RoomMessageEventContent::text_plain(text);
+        content.relates_to =
+            Some(Relation::Thread(matrix_sdk::ruma::events::relation::Thread::plain(root.clone(), root.clone())));
+        room.send(content).await.unwrap().response.event_id
     }
 
     /// Says something and returns the bot's reply.

@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use facilitator_chat::{AdapterErrorKind, OutgoingMessage, Segment};
+use matrix_sdk::ruma::OwnedEventId;
+use matrix_sdk::ruma::events::relation::{InReplyTo, Reply, Thread};
+use matrix_sdk::ruma::events::room::message::{Relation, RoomMessageEventContentWithoutRelation};
 use pulldown_cmark::{Event, Options, Parser, html};
 
 /// A message ready for `m.room.message`.
@@ -47,6 +50,28 @@ pub fn markdown_to_html(markdown: &str) -> String {
     let mut out = String::new();
     html::push_html(&mut out, parser);
     out.trim_end().to_owned()
+}
+
+/// How a message relates to others: in a thread (a reply inside it, or a plain thread message
+/// that falls back to quoting the root for clients without threads), or a plain reply.
+pub fn relation(message: &OutgoingMessage) -> Option<Relation<RoomMessageEventContentWithoutRelation>> {
+    let event = |raw: &str| OwnedEventId::try_from(raw).ok();
+    let reply_to = message.reply_to.as_ref().and_then(|r| event(r.id.raw()));
+    match message.thread.as_ref().and_then(|t| event(t.id.raw())) {
+        Some(root) => Some(Relation::Thread(match reply_to {
+            Some(to) => Thread::reply(root, to),
+            None => Thread::plain(root.clone(), root),
+        })),
+        None => reply_to.map(|to| Relation::Reply(Reply::new(InReplyTo::new(to)))),
+    }
+}
+
+/// The thread root of an incoming message's relation, when it was said in a thread.
+pub fn thread_root<C>(relation: Option<&Relation<C>>) -> Option<&OwnedEventId> {
+    match relation {
+        Some(Relation::Thread(t)) => Some(&t.event_id),
+        _ => None,
+    }
 }
 
 /// Renders an outgoing message: mentions become `https://matrix.to` pills.
@@ -171,9 +196,42 @@ pub fn transaction_id(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use facilitator_chat::{Platform, UserRef};
+    use facilitator_chat::{ChatId, MessageRef, Platform, RoomRef, UserRef};
 
     use super::*;
+
+    fn at(id: &str) -> MessageRef {
+        MessageRef {
+            room: RoomRef::new(Platform::Matrix, "!r:example.org").unwrap(),
+            id: ChatId::new(Platform::Matrix, id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn replies_in_a_thread_stay_in_it_and_thread_posts_fall_back_to_the_root() {
+        let reply = OutgoingMessage { reply_to: Some(at("$cmd")), ..OutgoingMessage::default() };
+        match relation(&reply) {
+            Some(Relation::Reply(r)) => assert_eq!(r.in_reply_to.event_id, "$cmd"),
+            other => panic!("a plain reply, not {other:?}"),
+        }
+        let in_thread = OutgoingMessage { thread: Some(at("$root")), ..reply.clone() };
+        match relation(&in_thread) {
+            Some(Relation::Thread(t)) => {
+                assert_eq!(t.event_id, "$root");
+                assert_eq!(t.in_reply_to.unwrap().event_id, "$cmd");
+                assert!(!t.is_falling_back);
+            }
+            other => panic!("a reply in the thread, not {other:?}"),
+        }
+        let opening = OutgoingMessage { thread: Some(at("$root")), ..OutgoingMessage::default() };
+        match relation(&opening) {
+            Some(Relation::Thread(t)) => assert!(t.is_falling_back && t.event_id == "$root"),
+            other => panic!("a thread message, not {other:?}"),
+        }
+        assert!(relation(&OutgoingMessage::default()).is_none());
+        assert_eq!(thread_root(relation(&in_thread).as_ref()).map(|e| e.as_str()), Some("$root"));
+        assert_eq!(thread_root(relation(&reply).as_ref()), None);
+    }
 
     #[test]
     fn user_text_is_escaped_and_mentions_become_pills() {

@@ -26,7 +26,7 @@ fn announce(course: &Course, badge: &BadgeDef, person: PersonId, by: Option<Pers
         None => text = text.person(person).push_md(" earned the **").user(badge.name.clone()).push_md("** badge"),
     }
     text = text.push_md(": ").user(reason.to_owned());
-    Effect::Post { course: course.id, text }
+    Effect::Post { course: course.id, text, thread: None }
 }
 
 /// Checks a learner's criteria badges after their record grows by `delta` (weeks submitted,

@@ -288,6 +288,6 @@ pub(super) fn member_joined(state: &State, person: PersonId, course: CourseId, c
         .person(person)
         .push_md("! You've joined as a learner.\n\n")
         .append(where_we_are(state, course, &zones, ctx.now));
-    out.effect(Effect::Post { course: course.id, text });
+    out.effect(Effect::Post { course: course.id, text, thread: None });
     out
 }

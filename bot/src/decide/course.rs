@@ -75,6 +75,7 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         review_window: patch.review_window.unwrap_or(Offset::days(DEFAULT_REVIEW_DAYS)),
         lease: patch.lease.unwrap_or(Offset::days(DEFAULT_LEASE_DAYS)),
         anonymous: patch.anonymous.unwrap_or(false),
+        threads: patch.threads.unwrap_or(false),
     };
     let id = turn.state.next_course_id();
     let actor = turn.actor();
@@ -311,6 +312,10 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     if let Some(anonymous) = patch.anonymous {
         settings.anonymous = anonymous;
         changed.push(if anonymous { "reviewers anonymous".to_owned() } else { "reviewers named".to_owned() });
+    }
+    if let Some(threads) = patch.threads {
+        settings.threads = threads;
+        changed.push(if threads { "a thread per week".to_owned() } else { "no weekly threads".to_owned() });
     }
     if let Some(name) = &patch.school {
         settings.school = school_for(turn, name);

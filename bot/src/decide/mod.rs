@@ -60,6 +60,9 @@ pub struct CommandInput {
     pub command: Result<Command, CommandError>,
     /// The people the command names, as far as the runtime could resolve them.
     pub mentions: BTreeMap<Mention, PersonId>,
+    /// Said in the thread a week's prompt opened: the week it is about, where the command
+    /// leaves the week out.
+    pub thread_week: Option<u32>,
 }
 
 /// An input to the domain.
@@ -132,6 +135,9 @@ pub enum Effect {
         course: CourseId,
         /// Message.
         text: Text,
+        /// This post opens a week's thread (a prompt, when the course threads its weeks).
+        #[serde(default)]
+        thread: Option<WeekThread>,
     },
     /// Send a direct message.
     Direct {
@@ -149,6 +155,17 @@ pub enum Effect {
         /// A hint that only the author needs to see it (ephemeral where the platform can).
         private: bool,
     },
+}
+
+/// A week's thread, opened on the post that carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekThread {
+    /// The week.
+    pub week: u32,
+    /// The thread's name where platforms show one (`Week 2: Cleaning data`).
+    pub name: String,
+    /// The first message in the thread, which tells people what it is for.
+    pub opening: Text,
 }
 
 /// The outcome of one input.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, Decision, Effect};
+use super::{Ctx, Decision, Effect, WeekThread};
 use crate::state::{Change, Course, CourseStatus, JobKey, JobKind, OpenedWeek, State, late_grace};
 use crate::text::Text;
 
@@ -90,7 +90,18 @@ fn post_prompt(course: &Course, week: u32, due: DateTime<Utc>, now: DateTime<Utc
     for (kind, at) in review_jobs(&after, week) {
         out.change(Change::JobScheduled { job: JobKey { course: course.id, kind, week }, due: at });
     }
-    out.effect(Effect::Post { course: course.id, text: prompt_text(&after, week) });
+    let thread = course.settings.threads.then(|| {
+        let title = course.syllabus.as_ref().and_then(|s| s.week(week)).map(|p| p.title.clone());
+        let name = match title {
+            Some(t) => format!("Week {week}: {t}"),
+            None => format!("Week {week}"),
+        };
+        let opening = Text::md(format!("🧵 This is week {week}'s thread: talk about the prompt here. "))
+            .code("!submit <link or text>")
+            .push_md(format!(" said in this thread counts for week {week}, even after the next week opens."));
+        WeekThread { week, name: name.chars().take(100).collect(), opening }
+    });
+    out.effect(Effect::Post { course: course.id, text: prompt_text(&after, week), thread });
     out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
 }
 

@@ -44,8 +44,31 @@ impl World {
         for (handle, id) in [("@olga", OLGA), ("@ana", ANA), ("@ben", BEN)] {
             mentions.insert(Mention(handle.into()), id);
         }
-        let input =
-            CommandInput { actor, admin: actor == OLGA, place, reply_to: ReplyTo("r".into()), command, mentions };
+        let input = CommandInput {
+            actor,
+            admin: actor == OLGA,
+            place,
+            reply_to: ReplyTo("r".into()),
+            command,
+            mentions,
+            thread_week: None,
+        };
+        let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 7 });
+        self.apply(&d);
+        d
+    }
+
+    /// Says something in the thread of a week's prompt.
+    fn say_in_thread(&mut self, actor: PersonId, week: u32, text: &str) -> Decision {
+        let input = CommandInput {
+            actor,
+            admin: actor == OLGA,
+            place: self.room(),
+            reply_to: ReplyTo("r".into()),
+            command: command::parse(text).expect("a command"),
+            mentions: BTreeMap::new(),
+            thread_week: Some(week),
+        };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 7 });
         self.apply(&d);
         d
@@ -208,6 +231,43 @@ fn pause_holds_the_schedule_and_resume_picks_it_up() {
     let d = w.say(OLGA, w.room(), "!course resume");
     assert!(reply_text(&d).contains("Week 2 opens 2026-11-09 09:00"), "{}", reply_text(&d));
     assert_eq!(posts(&w.advance(Duration::days(7))).len(), 1);
+}
+
+#[test]
+fn threaded_weeks_open_a_thread_per_prompt_and_submissions_there_count_for_that_week() {
+    let mut w = world_with_course();
+    let d = w.say(ANA, w.room(), "!course set threads=yes");
+    assert!(reply_text(&d).contains("Only organizers"));
+    let d = w.say(OLGA, w.room(), "!course set threads=maybe");
+    assert!(reply_text(&d).contains("Threads is yes or no"), "{}", reply_text(&d));
+    let d = w.say(OLGA, w.room(), "!course set threads=yes");
+    assert!(reply_text(&d).contains("a thread per week"), "{}", reply_text(&d));
+    w.say(ANA, Place::Lobby, "!join data-101");
+    let threads: Vec<_> = w
+        .advance(Duration::days(8))
+        .iter()
+        .flat_map(|d| d.effects.clone())
+        .filter_map(|e| match e {
+            Effect::Post { thread, .. } => thread.map(|t| (t.week, t.name, t.opening.plain())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(threads.len(), 2, "{threads:?}");
+    assert_eq!((threads[0].0, threads[0].1.as_str()), (1, "Week 1"));
+    assert_eq!((threads[1].0, threads[1].1.as_str()), (2, "Week 2"));
+    assert!(threads[1].2.contains("counts for week 2"), "{}", threads[1].2);
+    // Week 2 is current, but this was said in week 1's thread.
+    let d = w.say_in_thread(ANA, 1, "!submit https://example.org/late-for-week-1");
+    assert!(reply_text(&d).contains("week 1"), "{}", reply_text(&d));
+    assert!(w.course().submissions.contains_key(&(1, ANA)));
+    assert!(!w.course().submissions.contains_key(&(2, ANA)));
+    // An explicit week wins over the thread's.
+    w.say_in_thread(ANA, 1, "!submit week 2 https://example.org/w2");
+    assert!(w.course().submissions.contains_key(&(2, ANA)));
+    // Without threads, prompts carry none.
+    w.say(OLGA, w.room(), "!course set threads=no");
+    let later = w.advance(Duration::days(7));
+    assert!(later.iter().flat_map(|d| &d.effects).any(|e| matches!(e, Effect::Post { thread: None, .. })));
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
         return turn.refuse(Text::md("the course has ended; it takes no more submissions."), None);
     }
     let zones = turn.zones(course);
-    let week = match week {
+    let week = match week.or(turn.input.thread_week) {
         Some(n) if n > course.settings.weeks => {
             return turn.refuse(
                 Text::md("")
