@@ -22,6 +22,18 @@ pub struct Config {
     pub badges: IssuerConfig,
     /// `[matrix]`: the Matrix adapter.
     pub matrix: Option<MatrixSection>,
+    /// `[ops]`: the health and metrics endpoints.
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// `[ops]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Where `GET /healthz` and `GET /metrics` are served (`127.0.0.1:9464`); not served when
+    /// unset. `FACILITATOR_OPS_LISTEN` overrides it.
+    pub listen: Option<String>,
 }
 
 /// `[matrix]`. The password comes from `FACILITATOR_MATRIX_PASSWORD` (or the file named by
@@ -147,7 +159,8 @@ pub const DEFAULT_FILE: &str = "facilitator.toml";
 
 impl Config {
     /// Reads the file (`path`, or `facilitator.toml` if present), then applies the environment:
-    /// `FACILITATOR_DATABASE_URL`, `FACILITATOR_ADMINS` (comma-separated).
+    /// `FACILITATOR_DATABASE_URL`, `FACILITATOR_ADMINS` (comma-separated),
+    /// `FACILITATOR_OPS_LISTEN`.
     ///
     /// # Errors
     /// When a named file is missing or a file is not valid.
@@ -176,6 +189,9 @@ impl Config {
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         if let Some(url) = get("FACILITATOR_DATABASE_URL").filter(|u| !u.is_empty()) {
             self.bot.database_url = url;
+        }
+        if let Some(listen) = get("FACILITATOR_OPS_LISTEN").filter(|l| !l.is_empty()) {
+            self.ops.listen = Some(listen);
         }
         if let Some(admins) = get("FACILITATOR_ADMINS") {
             self.bot.admins = admins.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();

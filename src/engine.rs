@@ -24,6 +24,7 @@ use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, Us
 use facilitator_storage::Store;
 
 use crate::directory::Directory;
+use crate::ops::{Metrics, Tally};
 
 /// The chat adapters of this process, by platform.
 #[derive(Clone, Debug, Default)]
@@ -187,6 +188,8 @@ pub struct Engine {
     admins: Admins,
     adapters: Adapters,
     entropy: Entropy,
+    metrics: Arc<Metrics>,
+    tally: Tally,
 }
 
 /// Most jobs run in one transaction.
@@ -202,7 +205,21 @@ impl Engine {
         let rooms = store.rooms().await.context("loading rooms")?;
         let threads = store.threads().await.context("loading week threads")?;
         let directory = Arc::new(RwLock::new(Directory::new(&rooms, &threads, &state)));
-        Ok(Engine { state, store, directory, admins, adapters, entropy: Entropy::Random })
+        Ok(Engine {
+            state,
+            store,
+            directory,
+            admins,
+            adapters,
+            entropy: Entropy::Random,
+            metrics: Arc::default(),
+            tally: Tally::default(),
+        })
+    }
+
+    /// The process's metrics (shared with the executor and the ops endpoints).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Sets where the domain's randomness comes from.
@@ -260,6 +277,7 @@ impl Engine {
         for (event, fresh) in prepared.drain(..).zip(fresh) {
             if !fresh {
                 outcome.replays += 1;
+                self.tally.deduplicated(1);
                 continue;
             }
             if let Err(e) = self.handle_prepared(&mut batch, event, now, &mut outcome).await {
@@ -314,6 +332,7 @@ impl Engine {
                 let Some((due, job)) = self.state.next_due_job(now) else { break };
                 let span = info_span!("job", %job, course = %job.course);
                 let _guard = span.enter();
+                self.tally.job(job.kind.as_str(), now - due);
                 let mut decision = self.decide_safely(Input::JobDue { job }, now);
                 if !decision.changes.contains(&Change::JobDone { job }) {
                     // A job must leave the queue whatever happened, or the loop would spin on it.
@@ -397,8 +416,10 @@ impl Engine {
             Ok(()) => batch.commit().await.map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
+        let tally = std::mem::take(&mut self.tally);
         match committed {
             Ok(committed) => {
+                self.metrics.record(tally);
                 Ok(Outcome { effects: usize::try_from(committed.effects).unwrap_or(usize::MAX), ..outcome })
             }
             Err(e) => {
@@ -472,6 +493,7 @@ impl Engine {
                     Ok(cmd) => self.resolve_mentions(platform, cmd.mentions(), &mut registrations),
                     Err(_) => BTreeMap::new(),
                 };
+                let kind = parsed.as_ref().map_or("unreadable", facilitator_bot::Command::name);
                 let input = CommandInput {
                     actor,
                     admin: self.admins.contains(platform.as_str(), message.author.raw()),
@@ -482,6 +504,7 @@ impl Engine {
                     thread_week: in_week.map(|(_, week)| week),
                 };
                 let mut decision = self.decide_safely(Input::Command(input), now);
+                self.tally.command(kind, if decision.refused { "refused" } else { "ok" });
                 if !decision.changes.is_empty() {
                     decision.changes.splice(0..0, registrations);
                 }
@@ -491,6 +514,7 @@ impl Engine {
                 let mut registrations = Vec::new();
                 let person = self.person_for(user.platform().as_str(), user.raw(), &name, &mut registrations);
                 let mut decision = self.decide_safely(Input::MemberJoined { person, course }, now);
+                self.tally.join();
                 if !decision.changes.is_empty() {
                     decision.changes.splice(0..0, registrations);
                 }
@@ -553,7 +577,7 @@ impl Engine {
             Ok(decision) => decision,
             Err(_) => {
                 error!("the domain panicked on an input; nothing was changed");
-                let mut decision = Decision::default();
+                let mut decision = Decision { refused: true, ..Decision::default() };
                 if let Some(to) = reply_to {
                     decision.effect(Effect::Reply {
                         to,

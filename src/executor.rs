@@ -20,6 +20,7 @@ use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store, ThreadRow};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::engine::{Adapters, ReplyTarget};
+use crate::ops::Metrics;
 use crate::render::render;
 
 /// Tries before an effect that keeps failing with retryable errors is given up.
@@ -43,12 +44,20 @@ pub struct Executor {
     adapters: Adapters,
     directory: Arc<RwLock<Directory>>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
 }
 
 impl Executor {
     /// An executor over the engine's store and directory.
     pub fn new(store: Store, adapters: Adapters, directory: Arc<RwLock<Directory>>, clock: Arc<dyn Clock>) -> Executor {
-        Executor { store, adapters, directory, clock }
+        Executor { store, adapters, directory, clock, metrics: Arc::default() }
+    }
+
+    /// Counts into these metrics (the engine's, so one scrape shows both).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Executor {
+        self.metrics = metrics;
+        self
     }
 
     /// Performs queued effects until the queue is empty or held by a retryable failure.
@@ -56,6 +65,12 @@ impl Executor {
     /// # Errors
     /// On a storage failure.
     pub async fn deliver_pending(&self) -> Result<Delivered> {
+        let total = self.deliver_pending_uncounted().await?;
+        self.metrics.effects(total.sent, total.failed, usize::from(total.retry_in.is_some()));
+        Ok(total)
+    }
+
+    async fn deliver_pending_uncounted(&self) -> Result<Delivered> {
         let mut total = Delivered::default();
         loop {
             let rows = self.store.pending_effects(0, 256).await?;

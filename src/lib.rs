@@ -12,5 +12,6 @@ pub mod engine;
 pub mod executor;
 pub mod lock;
 pub mod openbadges;
+pub mod ops;
 pub mod render;
 pub mod runtime;

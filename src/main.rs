@@ -17,6 +17,7 @@ use facilitator::console::{Console, format_delivery, split_message_line};
 use facilitator::engine::{Adapters, Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator::lock::{DatabaseLock, database_url};
+use facilitator::ops::{self, Ops};
 use facilitator::runtime::Runtime;
 use facilitator::{demo, render};
 use facilitator_bot::syllabus::Syllabus;
@@ -295,7 +296,15 @@ async fn run(config: Config) -> Result<()> {
     let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
-    let executor = Executor::new(store.clone(), adapters.clone(), engine.directory(), Arc::clone(&clock));
+    let executor = Executor::new(store.clone(), adapters.clone(), engine.directory(), Arc::clone(&clock))
+        .with_metrics(engine.metrics());
+    let (ops_stop, ops_stopped) = tokio::sync::watch::channel(false);
+    if let Some(address) = &config.ops.listen {
+        let listener = ops::bind(address).await.with_context(|| format!("serving the ops endpoints on {address}"))?;
+        info!(address = %listener.local_addr().map_or_else(|_| address.clone(), |a| a.to_string()), "ops endpoints: /healthz and /metrics");
+        let ops = Ops { metrics: engine.metrics(), store: store.clone(), adapters: adapters.clone() };
+        tokio::spawn(ops::serve(listener, ops, ops_stopped));
+    }
 
     // All platforms' events, merged in arrival order.
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
@@ -317,6 +326,7 @@ async fn run(config: Config) -> Result<()> {
 
     let runtime = Runtime::new(engine, executor, clock, rx);
     runtime.run(shutdown_signal()).await?;
+    let _ = ops_stop.send(true);
     if let Some(driver) = &local {
         print_local(driver);
     }

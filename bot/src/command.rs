@@ -361,6 +361,36 @@ pub enum Command {
 }
 
 impl Command {
+    /// A stable name for counting commands by kind (`submit`, `course set`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Help { .. } => "help",
+            Command::Courses => "courses",
+            Command::Ping => "ping",
+            Command::Join { .. } => "join",
+            Command::Leave { .. } => "leave",
+            Command::Tz { .. } => "tz",
+            Command::Progress => "progress",
+            Command::Syllabus { .. } => "syllabus",
+            Command::SyllabusLoad { .. } => "syllabus load",
+            Command::Submit { .. } => "submit",
+            Command::Status => "status",
+            Command::CourseNew { .. } => "course new",
+            Command::CoursePause => "course pause",
+            Command::CourseResume => "course resume",
+            Command::CourseEnd => "course end",
+            Command::CourseSet { .. } => "course set",
+            Command::Organizer { .. } => "organizer",
+            Command::Mentor { .. } => "mentor",
+            Command::Pair { .. } => "pair",
+            Command::Reviews { .. } => "reviews",
+            Command::Review { .. } => "review",
+            Command::Badges { .. } => "badges",
+            Command::BadgeAward { .. } => "badge award",
+            Command::BadgeNominate { .. } => "badge nominate",
+        }
+    }
+
     /// The users this command names, for the runtime to resolve.
     pub fn mentions(&self) -> Vec<&Mention> {
         match self {

@@ -343,6 +343,15 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Every stored week thread.
     ///
     /// # Errors

@@ -206,6 +206,82 @@ fn run_serves_the_local_adapter_and_stops_cleanly_on_sigterm() {
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn run_serves_health_and_metrics_for_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("facilitator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n\n[ops]\nlisten = \"127.0.0.1:{port}\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "ana@lobby: !course new art-1 \"Not mine to make\"").unwrap();
+    writeln!(stdin, "olga@lobby: !course new data-101 \"Intro\"").unwrap();
+    writeln!(stdin, "ana@lobby: !join data-101").unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while !seen.contains("Welcome to **Intro**") && Instant::now() < deadline {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("Welcome to **Intro**"), "{seen}");
+
+    let (status, body) = http_get(port, "/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("database: ok") && body.contains("memory: ok"), "{body}");
+    let (status, metrics) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    for sample in [
+        "facilitator_commands_total{command=\"course new\",outcome=\"ok\"} 1",
+        "facilitator_commands_total{command=\"course new\",outcome=\"refused\"} 1",
+        "facilitator_commands_total{command=\"join\",outcome=\"ok\"} 1",
+        "# TYPE facilitator_effects_sent_total counter",
+        "facilitator_outbox_effects{state=\"failed\"} 0",
+    ] {
+        assert!(metrics.contains(sample), "{sample} missing from:\n{metrics}");
+    }
+    let sent: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("facilitator_effects_sent_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(sent >= 3, "{metrics}");
+    assert_eq!(http_get(port, "/nope").0, 404);
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the endpoints stop with the bot");
+}
+
 #[test]
 fn run_without_an_adapter_says_what_to_configure() {
     let dir = tempfile::tempdir().unwrap();

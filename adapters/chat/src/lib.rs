@@ -89,6 +89,14 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         Ok(root.clone())
     }
 
+    /// Whether the platform answers with the bot's credentials (for `/healthz`).
+    ///
+    /// # Errors
+    /// When it does not.
+    async fn health(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
     /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`).
     fn parse_user(&self, text: &str) -> Option<UserRef>;
 

@@ -562,6 +562,10 @@ impl ChatAdapter for MatrixAdapter {
         self.send_to(&room, message, key).await
     }
 
+    async fn health(&self) -> Result<(), AdapterError> {
+        self.client.whoami().await.map(|_| ()).map_err(|e| error_from(&matrix_sdk::Error::Http(Box::new(e))))
+    }
+
     fn parse_user(&self, text: &str) -> Option<UserRef> {
         let text = text.trim().trim_start_matches("https://matrix.to/#/");
         let full = if text.contains(':') {

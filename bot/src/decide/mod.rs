@@ -175,6 +175,8 @@ pub struct Decision {
     pub changes: Vec<Change>,
     /// To perform, in order, after the changes are stored.
     pub effects: Vec<Effect>,
+    /// The input was refused (bad input, no permission): nothing changes and the reply says why.
+    pub refused: bool,
 }
 
 impl Decision {
@@ -216,6 +218,7 @@ impl<'a> Turn<'a> {
     pub fn refuse(&mut self, problem: Text, usage: Option<&str>) {
         self.out.changes.clear();
         self.out.effects.clear();
+        self.out.refused = true;
         let mut problem = problem;
         if let Some(Span::Markdown(first)) = problem.spans.first_mut() {
             *first = capitalise(first);

@@ -142,6 +142,7 @@ fn learner_cannot_create_a_course_and_nothing_changes() {
     let before = w.state.clone();
     let d = w.say(ANA, Place::Lobby, "!course new data-101 \"Intro\"");
     assert!(d.changes.is_empty());
+    assert!(d.refused);
     assert!(reply_text(&d).contains("Only bot admins"));
     assert_eq!(w.state, before);
 }

@@ -1,0 +1,399 @@
+//! The operator's endpoints: `GET /healthz` (the database and every adapter answer) and
+//! `GET /metrics` (Prometheus text format), served on the address in `[ops] listen`.
+//!
+//! The server is a few dozen lines of HTTP/1.1 on a `TcpListener` rather than a web framework:
+//! it answers two GETs from a scraper on loopback, one request per connection.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use facilitator_storage::Store;
+
+use crate::engine::Adapters;
+
+/// Counters and gauges of one process, shared by the engine, the executor and the server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Counters>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Counters {
+    commands: BTreeMap<(&'static str, &'static str), u64>,
+    joins: u64,
+    deduplicated: u64,
+    jobs: BTreeMap<&'static str, u64>,
+    job_lag_last: f64,
+    job_lag_max: f64,
+    effects_sent: u64,
+    effects_failed: u64,
+    effects_retried: u64,
+}
+
+/// What one committed batch adds to the metrics; kept apart until the batch is stored, so a
+/// batch that fails and is retried is not counted twice.
+#[derive(Debug, Default)]
+pub struct Tally {
+    commands: Vec<(&'static str, &'static str)>,
+    joins: u64,
+    deduplicated: u64,
+    jobs: Vec<(&'static str, f64)>,
+}
+
+impl Tally {
+    /// A command of `kind` decided with `outcome` (`ok`, `refused`).
+    pub fn command(&mut self, kind: &'static str, outcome: &'static str) {
+        self.commands.push((kind, outcome));
+    }
+
+    /// A member joined a course room on the platform.
+    pub fn join(&mut self) {
+        self.joins += 1;
+    }
+
+    /// Events dropped as already handled.
+    pub fn deduplicated(&mut self, n: usize) {
+        self.deduplicated += n as u64;
+    }
+
+    /// A job of `kind` ran `lag` after its due time.
+    pub fn job(&mut self, kind: &'static str, lag: chrono::Duration) {
+        let seconds = lag.num_milliseconds().max(0) as f64 / 1000.0;
+        self.jobs.push((kind, seconds));
+    }
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a stored batch's tally.
+    pub fn record(&self, tally: Tally) {
+        let mut c = self.lock();
+        for key in tally.commands {
+            *c.commands.entry(key).or_default() += 1;
+        }
+        c.joins += tally.joins;
+        c.deduplicated += tally.deduplicated;
+        for (kind, lag) in tally.jobs {
+            *c.jobs.entry(kind).or_default() += 1;
+            c.job_lag_last = lag;
+            c.job_lag_max = c.job_lag_max.max(lag);
+        }
+    }
+
+    /// Effects performed, given up, and held for a retry.
+    pub fn effects(&self, sent: usize, failed: usize, retried: usize) {
+        let mut c = self.lock();
+        c.effects_sent += sent as u64;
+        c.effects_failed += failed as u64;
+        c.effects_retried += retried as u64;
+    }
+
+    /// A command count, for tests and the benchmark.
+    pub fn commands(&self, kind: &str, outcome: &str) -> u64 {
+        self.lock().commands.iter().filter(|((k, o), _)| *k == kind && *o == outcome).map(|(_, n)| n).sum()
+    }
+
+    /// The Prometheus text exposition, with the outbox counts read at scrape time.
+    pub fn render(&self, outbox: Option<(i64, i64, i64)>) -> String {
+        let c = self.lock().clone();
+        let mut out = String::new();
+        let commands: Vec<(String, String)> = c
+            .commands
+            .iter()
+            .map(|((kind, outcome), n)| (format!("{{command=\"{kind}\",outcome=\"{outcome}\"}}"), n.to_string()))
+            .collect();
+        family(
+            &mut out,
+            "facilitator_commands_total",
+            "counter",
+            "Chat commands decided, by command and outcome.",
+            &commands,
+        );
+        let one = |v: String| vec![(String::new(), v)];
+        family(
+            &mut out,
+            "facilitator_joins_total",
+            "counter",
+            "Members who joined a course room on the platform.",
+            &one(c.joins.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_events_deduplicated_total",
+            "counter",
+            "Inbound events dropped because they were already handled (replays, other instances).",
+            &one(c.deduplicated.to_string()),
+        );
+        let jobs: Vec<(String, String)> =
+            c.jobs.iter().map(|(kind, n)| (format!("{{kind=\"{kind}\"}}"), n.to_string())).collect();
+        family(&mut out, "facilitator_jobs_total", "counter", "Scheduled jobs run, by kind.", &jobs);
+        family(
+            &mut out,
+            "facilitator_job_lag_seconds",
+            "gauge",
+            "How late the most recent job ran after its due time.",
+            &one(c.job_lag_last.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_job_lag_max_seconds",
+            "gauge",
+            "The latest any job ran after its due time since the process started.",
+            &one(c.job_lag_max.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_effects_sent_total",
+            "counter",
+            "Effects performed on the chat platforms.",
+            &one(c.effects_sent.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_effects_failed_total",
+            "counter",
+            "Effects given up after a permanent failure.",
+            &one(c.effects_failed.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_effects_retried_total",
+            "counter",
+            "Retryable failures that held the queue for a retry.",
+            &one(c.effects_retried.to_string()),
+        );
+        if let Some((pending, done, failed)) = outbox {
+            let states = [("pending", pending), ("done", done), ("failed", failed)]
+                .map(|(state, n)| (format!("{{state=\"{state}\"}}"), n.to_string()));
+            family(&mut out, "facilitator_outbox_effects", "gauge", "Effects in the outbox, by state.", &states);
+        }
+        out
+    }
+}
+
+/// One metric family: its HELP and TYPE lines, then its samples (labels, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+/// What the endpoints look at.
+#[derive(Debug, Clone)]
+pub struct Ops {
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The database.
+    pub store: Store,
+    /// The chat platforms.
+    pub adapters: Adapters,
+}
+
+impl Ops {
+    /// `200 ok` with a line per component, or `503` naming what is down.
+    async fn health(&self) -> (u16, String) {
+        let mut body = String::new();
+        let mut healthy = true;
+        match tokio::time::timeout(Duration::from_secs(5), self.store.ping()).await {
+            Ok(Ok(())) => body.push_str("database: ok\n"),
+            Ok(Err(e)) => {
+                healthy = false;
+                let _ = writeln!(body, "database: down ({e})");
+            }
+            Err(_) => {
+                healthy = false;
+                body.push_str("database: down (no answer within 5 s)\n");
+            }
+        }
+        for adapter in self.adapters.iter() {
+            let platform = adapter.platform();
+            match tokio::time::timeout(Duration::from_secs(5), adapter.health()).await {
+                Ok(Ok(())) => {
+                    let _ = writeln!(body, "{platform}: ok");
+                }
+                Ok(Err(e)) => {
+                    healthy = false;
+                    let _ = writeln!(body, "{platform}: down ({e})");
+                }
+                Err(_) => {
+                    healthy = false;
+                    let _ = writeln!(body, "{platform}: down (no answer within 5 s)");
+                }
+            }
+        }
+        (if healthy { 200 } else { 503 }, body)
+    }
+
+    async fn respond(&self, method: &str, path: &str) -> (u16, &'static str, String) {
+        const TEXT: &str = "text/plain; charset=utf-8";
+        if method != "GET" && method != "HEAD" {
+            return (405, TEXT, "only GET is served here\n".into());
+        }
+        match path.split('?').next().unwrap_or_default() {
+            "/healthz" => {
+                let (status, body) = self.health().await;
+                (status, TEXT, body)
+            }
+            "/metrics" => {
+                let outbox = self.store.outbox_counts().await.ok();
+                (200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render(outbox))
+            }
+            _ => (404, TEXT, "not found: try /healthz or /metrics\n".into()),
+        }
+    }
+}
+
+/// Binds the ops address.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(address).await?;
+    if let Ok(local) = listener.local_addr()
+        && !local.ip().is_loopback()
+    {
+        warn!(%local, "the ops endpoints are served beyond loopback; keep them behind a firewall");
+    }
+    Ok(listener)
+}
+
+/// Serves the endpoints until `stop` turns true.
+pub async fn serve(listener: TcpListener, ops: Ops, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let ops = ops.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = handle(stream, &ops).await {
+                            debug!(error = %e, "an ops request failed");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!(error = %e, "accepting an ops connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
+    let mut request = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+            if request.windows(4).any(|w| w == b"\r\n\r\n") || request.len() > 8192 {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    if !matches!(read, Ok(Ok(()))) {
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&request);
+    let mut words = head.lines().next().unwrap_or_default().split_whitespace();
+    let (status, content_type, body) = match (words.next(), words.next()) {
+        (Some(method), Some(path)) => ops.respond(method, path).await,
+        _ => (400, "text/plain; charset=utf-8", "bad request\n".to_owned()),
+    };
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
+    let head_only = head.starts_with("HEAD ");
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if head_only { "" } else { body.as_str() }
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_each_family_with_its_help_and_type_before_its_samples() {
+        let metrics = Metrics::default();
+        let mut tally = Tally::default();
+        tally.command("submit", "ok");
+        tally.command("submit", "ok");
+        tally.command("course new", "refused");
+        tally.deduplicated(3);
+        tally.job("prompt", chrono::Duration::milliseconds(1500));
+        metrics.record(tally);
+        metrics.effects(4, 1, 2);
+        let text = metrics.render(Some((5, 6, 1)));
+        assert!(text.contains(
+            "# HELP facilitator_commands_total Chat commands decided, by command and outcome.\n\
+             # TYPE facilitator_commands_total counter\n\
+             facilitator_commands_total{command=\"course new\",outcome=\"refused\"} 1\n\
+             facilitator_commands_total{command=\"submit\",outcome=\"ok\"} 2\n"
+        ));
+        assert!(text.contains("facilitator_events_deduplicated_total 3\n"));
+        assert!(text.contains("facilitator_jobs_total{kind=\"prompt\"} 1\n"));
+        assert!(text.contains("facilitator_job_lag_seconds 1.5\n"));
+        assert!(text.contains("facilitator_effects_sent_total 4\n"));
+        assert!(text.contains("facilitator_effects_failed_total 1\n"));
+        assert!(text.contains("facilitator_outbox_effects{state=\"pending\"} 5\n"));
+        // Every sample follows its own family's TYPE line.
+        let mut family = "";
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split_whitespace().next().unwrap();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(family), "{line} outside its family {family}");
+            }
+        }
+        assert_eq!(metrics.commands("submit", "ok"), 2);
+    }
+
+    #[tokio::test]
+    async fn health_is_503_naming_the_database_when_it_is_gone() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let ops = Ops { metrics: Arc::default(), store: store.clone(), adapters: Adapters::default() };
+        let (status, _, body) = ops.respond("GET", "/healthz").await;
+        assert_eq!((status, body.as_str()), (200, "database: ok\n"));
+        store.close().await;
+        let (status, _, body) = ops.respond("GET", "/healthz").await;
+        assert_eq!(status, 503);
+        assert!(body.starts_with("database: down"), "{body}");
+        assert_eq!(ops.respond("POST", "/metrics").await.0, 405);
+    }
+
+    #[test]
+    fn a_failed_batch_that_never_records_its_tally_counts_nothing() {
+        let metrics = Metrics::default();
+        let mut tally = Tally::default();
+        tally.command("submit", "ok");
+        drop(tally);
+        assert_eq!(metrics.commands("submit", "ok"), 0);
+    }
+}
