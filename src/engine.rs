@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{error, info, info_span, warn};
+use tracing::{debug, error, info, info_span, warn};
 
 use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{
@@ -190,6 +190,8 @@ pub struct Engine {
     entropy: Entropy,
     metrics: Arc<Metrics>,
     tally: Tally,
+    /// The generation of the stored state that `state` reflects.
+    generation: i64,
 }
 
 /// Most jobs run in one transaction.
@@ -201,6 +203,9 @@ impl Engine {
     /// # Errors
     /// When the store cannot be read.
     pub async fn open(store: Store, admins: Admins, adapters: Adapters) -> Result<Engine> {
+        // Read before the state: if another instance writes in between, the next batch sees a
+        // newer generation and reloads, never the other way round.
+        let generation = store.generation().await.context("reading the state's generation")?;
         let state = store.load_state().await.context("loading the state")?;
         let rooms = store.rooms().await.context("loading rooms")?;
         let threads = store.threads().await.context("loading week threads")?;
@@ -214,6 +219,7 @@ impl Engine {
             entropy: Entropy::Random,
             metrics: Arc::default(),
             tally: Tally::default(),
+            generation,
         })
     }
 
@@ -252,7 +258,7 @@ impl Engine {
     /// # Errors
     /// On a storage failure; nothing of the batch is then stored, and the state is reloaded.
     pub async fn handle_events(&mut self, events: Vec<ChatEvent>, now: DateTime<Utc>) -> Result<Outcome> {
-        let mut batch = self.store.begin(now).await?;
+        let mut batch = self.begin(now).await?;
         let mut outcome = Outcome::default();
         let mut checkpoints: BTreeMap<Platform, String> = BTreeMap::new();
         let mut invites = Vec::new();
@@ -325,7 +331,7 @@ impl Engine {
     pub async fn run_due_once(&mut self, now: DateTime<Utc>) -> Result<Outcome> {
         let mut total = Outcome::default();
         loop {
-            let mut batch = self.store.begin(now).await?;
+            let mut batch = self.begin(now).await?;
             let mut outcome = Outcome::default();
             let mut result = Ok(());
             while outcome.decided < JOBS_PER_BATCH {
@@ -398,7 +404,7 @@ impl Engine {
         if !decision.changes.is_empty() {
             decision.changes.splice(0..0, registrations);
         }
-        let mut batch = self.store.begin(now).await?;
+        let mut batch = self.begin(now).await?;
         let mut outcome = Outcome::default();
         let key = format!("cli:{}:{}", operator, now.timestamp_millis());
         let result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
@@ -419,17 +425,35 @@ impl Engine {
         let tally = std::mem::take(&mut self.tally);
         match committed {
             Ok(committed) => {
+                self.generation = committed.generation;
                 self.metrics.record(tally);
                 Ok(Outcome { effects: usize::try_from(committed.effects).unwrap_or(usize::MAX), ..outcome })
             }
             Err(e) => {
                 // The in-memory state already holds the batch's changes; the database does not.
+                self.generation = -1;
                 if let Err(reload) = self.reload().await {
                     error!(error = %reload, "reloading the state after a failed batch");
                 }
                 Err(e.context("storing a batch"))
             }
         }
+    }
+
+    /// Opens a write batch, first catching up with what other instances stored since this
+    /// one last looked (on PostgreSQL the batch holds the generation row, so no other instance
+    /// decides until it commits).
+    async fn begin(&mut self, now: DateTime<Utc>) -> Result<facilitator_storage::Batch> {
+        let mut batch = self.store.begin(now).await?;
+        if batch.generation() != self.generation {
+            let snapshot = batch.snapshot().await.context("catching up with the stored state")?;
+            debug!(from = self.generation, to = batch.generation(), "caught up with the stored state");
+            *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Directory::new(&snapshot.rooms, &snapshot.threads, &snapshot.state);
+            self.state = snapshot.state;
+            self.generation = batch.generation();
+        }
+        Ok(batch)
     }
 
     /// Reloads the state and directory from the store.

@@ -15,13 +15,16 @@ use facilitator_bot::{Effect, WeekThread};
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, ChatAdapter, CourseRole, MessageRef, Platform, RoomRef, RoomSpec,
 };
-use facilitator_storage::{OutboxRow, RoomOwner, RoomRow, Store, ThreadRow};
+use facilitator_storage::{Backend, DeliveryLock, OutboxRow, RoomOwner, RoomRow, Store, ThreadRow};
 
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::engine::{Adapters, ReplyTarget};
 use crate::ops::Metrics;
 use crate::render::render;
+
+/// How often an instance that does not deliver checks whether the deliverer is gone.
+const STANDBY_RETRY: Duration = Duration::from_secs(2);
 
 /// Tries before an effect that keeps failing with retryable errors is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -45,12 +48,13 @@ pub struct Executor {
     directory: Arc<RwLock<Directory>>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    delivery: tokio::sync::Mutex<Option<DeliveryLock>>,
 }
 
 impl Executor {
     /// An executor over the engine's store and directory.
     pub fn new(store: Store, adapters: Adapters, directory: Arc<RwLock<Directory>>, clock: Arc<dyn Clock>) -> Executor {
-        Executor { store, adapters, directory, clock, metrics: Arc::default() }
+        Executor { store, adapters, directory, clock, metrics: Arc::default(), delivery: tokio::sync::Mutex::new(None) }
     }
 
     /// Counts into these metrics (the engine's, so one scrape shows both).
@@ -58,6 +62,11 @@ impl Executor {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Executor {
         self.metrics = metrics;
         self
+    }
+
+    /// Whether this executor holds the right to deliver (see [`Store::hold_delivery`]).
+    pub fn delivers(&self) -> bool {
+        self.delivery.try_lock().is_ok_and(|held| held.is_some())
     }
 
     /// Performs queued effects until the queue is empty or held by a retryable failure.
@@ -72,6 +81,15 @@ impl Executor {
 
     async fn deliver_pending_uncounted(&self) -> Result<Delivered> {
         let mut total = Delivered::default();
+        // One deliverer per database: another instance holds the right while it lives.
+        let mut held = self.delivery.lock().await;
+        if !self.store.hold_delivery(&mut held).await? {
+            total.retry_in = Some(STANDBY_RETRY);
+            return Ok(total);
+        }
+        // With other instances waiting to take over, each effect is marked done as soon as it
+        // is performed, so a successor repeats at most the one in flight.
+        let one_by_one = self.store.backend() == Backend::Postgres;
         loop {
             let rows = self.store.pending_effects(0, 256).await?;
             if rows.is_empty() {
@@ -80,6 +98,10 @@ impl Executor {
             let mut done = Vec::with_capacity(rows.len());
             for row in rows {
                 match self.perform(&row).await {
+                    Ok(()) if one_by_one => {
+                        self.store.complete_effects(&[row.id], self.clock.now()).await?;
+                        total.sent += 1;
+                    }
                     Ok(()) => done.push(row.id),
                     Err(e) if e.kind().is_retryable() && row.attempts + 1 < MAX_ATTEMPTS => {
                         let wait = match e.kind() {

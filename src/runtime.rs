@@ -23,7 +23,7 @@ use crate::executor::Executor;
 pub const MAX_BATCH: usize = 512;
 /// Longest sleep between looks at the schedule (a clock change or a missed wake-up costs at
 /// most this).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
+const MAX_SLEEP: Duration = Duration::from_secs(5);
 /// How long shutdown waits for queued effects to go out.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 

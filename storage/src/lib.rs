@@ -203,7 +203,16 @@ impl Store {
     /// # Errors
     /// On a database failure or unreadable data.
     pub async fn load_state(&self) -> Result<State> {
-        load::state(&self.pool).await
+        let mut conn = self.pool.acquire().await?;
+        load::state(&mut conn).await
+    }
+
+    /// The generation of the stored state (see [`Batch::generation`]).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn generation(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT value FROM generation WHERE id = 1").fetch_one(&self.pool).await?.try_get("value")?)
     }
 
     /// Opens a write transaction.
@@ -211,7 +220,7 @@ impl Store {
     /// # Errors
     /// When the database cannot start one.
     pub async fn begin(&self, now: DateTime<Utc>) -> Result<Batch> {
-        Batch::begin(&self.pool, now).await
+        Batch::begin(&self.pool, self.backend, now).await
     }
 
     /// Up to `limit` effects not yet performed, oldest first.
@@ -302,26 +311,12 @@ impl Store {
     /// # Errors
     /// On a database failure or unreadable data.
     pub async fn rooms(&self) -> Result<Vec<RoomRow>> {
-        let rows = sqlx::query(
-            "SELECT owner_kind, owner_id, platform, room FROM rooms ORDER BY owner_kind, owner_id, platform",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("owner_kind")?;
-                let id: i64 = row.try_get("owner_id")?;
-                let owner = match kind.as_str() {
-                    "course" => RoomOwner::Course(facilitator_bot::CourseId(id)),
-                    "school" => RoomOwner::School(facilitator_bot::SchoolId(id)),
-                    other => return Err(StoreError::Corrupt(format!("room owner kind '{other}'"))),
-                };
-                Ok(RoomRow { owner, platform: row.try_get("platform")?, room: row.try_get("room")? })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        rooms(&mut conn).await
     }
 
-    /// Stores the platform room of a course or school.
+    /// Stores the platform room of a course or school (a new generation: other instances
+    /// pick the room up before their next decision).
     ///
     /// # Errors
     /// On a database failure.
@@ -330,6 +325,7 @@ impl Store {
             RoomOwner::Course(c) => ("course", c.0),
             RoomOwner::School(s) => ("school", s.0),
         };
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO rooms (owner_kind, owner_id, platform, room) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (owner_kind, owner_id, platform) DO UPDATE SET room = excluded.room",
@@ -338,8 +334,10 @@ impl Store {
         .bind(id)
         .bind(row.platform.clone())
         .bind(row.room.clone())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        write::next_generation(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -357,30 +355,16 @@ impl Store {
     /// # Errors
     /// On a database failure or unreadable data.
     pub async fn threads(&self) -> Result<Vec<ThreadRow>> {
-        let rows = sqlx::query(
-            "SELECT course_id, week, platform, room, root FROM week_threads ORDER BY course_id, week, platform",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let week: i64 = row.try_get("week")?;
-                Ok(ThreadRow {
-                    course: facilitator_bot::CourseId(row.try_get("course_id")?),
-                    week: u32::try_from(week).map_err(|_| StoreError::Corrupt(format!("thread week {week}")))?,
-                    platform: row.try_get("platform")?,
-                    room: row.try_get("room")?,
-                    root: row.try_get("root")?,
-                })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        threads(&mut conn).await
     }
 
-    /// Stores the thread a week's prompt opened on a platform.
+    /// Stores the thread a week's prompt opened on a platform (a new generation).
     ///
     /// # Errors
     /// On a database failure.
     pub async fn set_thread(&self, row: &ThreadRow) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO week_threads (course_id, week, platform, room, root) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (course_id, week, platform) DO UPDATE SET room = excluded.room, root = excluded.root",
@@ -390,9 +374,40 @@ impl Store {
         .bind(row.platform.clone())
         .bind(row.room.clone())
         .bind(row.root.clone())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        write::next_generation(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Takes, or confirms, the right to perform effects. Only one process on a database
+    /// delivers at a time, so effects go out once and in order: on PostgreSQL the holder keeps
+    /// a session advisory lock on a connection of its own (released by the server when the
+    /// process dies); on SQLite the lock file already keeps a second process out.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn hold_delivery(&self, held: &mut Option<DeliveryLock>) -> Result<bool> {
+        if self.backend == Backend::Sqlite {
+            return Ok(true);
+        }
+        if let Some(lock) = held {
+            if sqlx::query("SELECT 1").execute(&mut lock.conn).await.is_ok() {
+                return Ok(true);
+            }
+            // The connection (and the lock with it) is gone.
+            *held = None;
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let row =
+            sqlx::query("SELECT pg_try_advisory_lock($1) AS held").bind(DELIVERY_LOCK).fetch_one(&mut conn).await?;
+        if row.try_get::<bool, _>("held")? {
+            *held = Some(DeliveryLock { conn });
+            Ok(true)
+        } else {
+            Ok(false)
+        }
     }
 
     /// Forgets handled inbound event ids older than `before` (they will not be replayed).
@@ -404,6 +419,69 @@ impl Store {
             sqlx::query("DELETE FROM inbound WHERE received_at < $1").bind(ms(before)).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The advisory lock key of effect delivery ("FACILITAT" in ASCII, truncated to fit).
+const DELIVERY_LOCK: i64 = 0x4641_4349_4c49_5441;
+
+/// The right to deliver effects, held while this value lives (see [`Store::hold_delivery`]).
+#[derive(Debug)]
+pub struct DeliveryLock {
+    conn: sqlx::AnyConnection,
+}
+
+async fn rooms(conn: &mut sqlx::AnyConnection) -> Result<Vec<RoomRow>> {
+    let rows =
+        sqlx::query("SELECT owner_kind, owner_id, platform, room FROM rooms ORDER BY owner_kind, owner_id, platform")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("owner_kind")?;
+            let id: i64 = row.try_get("owner_id")?;
+            let owner = match kind.as_str() {
+                "course" => RoomOwner::Course(facilitator_bot::CourseId(id)),
+                "school" => RoomOwner::School(facilitator_bot::SchoolId(id)),
+                other => return Err(StoreError::Corrupt(format!("room owner kind '{other}'"))),
+            };
+            Ok(RoomRow { owner, platform: row.try_get("platform")?, room: row.try_get("room")? })
+        })
+        .collect()
+}
+
+async fn threads(conn: &mut sqlx::AnyConnection) -> Result<Vec<ThreadRow>> {
+    let rows = sqlx::query(
+        "SELECT course_id, week, platform, room, root FROM week_threads ORDER BY course_id, week, platform",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let week: i64 = row.try_get("week")?;
+            Ok(ThreadRow {
+                course: facilitator_bot::CourseId(row.try_get("course_id")?),
+                week: u32::try_from(week).map_err(|_| StoreError::Corrupt(format!("thread week {week}")))?,
+                platform: row.try_get("platform")?,
+                room: row.try_get("room")?,
+                root: row.try_get("root")?,
+            })
+        })
+        .collect()
+}
+
+/// Everything the runtime keeps in memory, read in one go (see [`Batch::snapshot`]).
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The domain state.
+    pub state: State,
+    /// Rooms.
+    pub rooms: Vec<RoomRow>,
+    /// Week threads.
+    pub threads: Vec<ThreadRow>,
+}
+
+pub(crate) async fn snapshot(conn: &mut sqlx::AnyConnection) -> Result<Snapshot> {
+    Ok(Snapshot { state: load::state(conn).await?, rooms: rooms(conn).await?, threads: threads(conn).await? })
 }
 
 /// `sqlite://PATH` with `mode=rwc` so a new file is created.

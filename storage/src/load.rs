@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
 use facilitator_bot::ids::AssignmentId;
 use facilitator_bot::schedule::{Offset, PromptSchedule};
@@ -28,17 +28,17 @@ fn week(value: i64) -> Result<u32> {
     u32::try_from(value).map_err(|_| corrupt("week", value))
 }
 
-pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
+pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     let mut state = State::default();
 
-    for row in sqlx::query("SELECT id, name, tz FROM persons ORDER BY id").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT id, name, tz FROM persons ORDER BY id").fetch_all(&mut *conn).await? {
         let id = PersonId(row.try_get("id")?);
         let tz: Option<String> = row.try_get("tz")?;
         let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
         state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new() });
     }
     for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle")
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     {
         let account = Account { platform: row.try_get("platform")?, handle: row.try_get("handle")? };
@@ -48,7 +48,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         }
         state.accounts.insert(account, person);
     }
-    for row in sqlx::query("SELECT id, slug, name FROM schools ORDER BY id").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT id, slug, name FROM schools ORDER BY id").fetch_all(&mut *conn).await? {
         let id = SchoolId(row.try_get("id")?);
         let slug: String = row.try_get("slug")?;
         let slug = Slug::parse(&slug).map_err(|e| corrupt("school slug", e))?;
@@ -58,7 +58,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_seconds, status, status_at, \
          created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, threads, seed FROM courses ORDER BY id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for row in courses {
         let id = CourseId(row.try_get("id")?);
@@ -108,7 +108,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         state.course_slugs.insert(slug, id);
         state.courses.insert(id, course);
     }
-    for row in sqlx::query("SELECT course_id, person_id, role, joined_at FROM members").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT course_id, person_id, role, joined_at FROM members").fetch_all(&mut *conn).await? {
         let role: String = row.try_get("role")?;
         let member = Member {
             role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
@@ -122,7 +122,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         "SELECT s.course_id, s.source FROM syllabi s \
          WHERE s.version = (SELECT MAX(version) FROM syllabi t WHERE t.course_id = s.course_id)",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for row in syllabi {
         let source: String = row.try_get("source")?;
@@ -131,7 +131,9 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             c.syllabus = Some(syllabus);
         }
     }
-    for row in sqlx::query("SELECT course_id, week, prompt_at, posted_at, late FROM weeks").fetch_all(pool).await? {
+    for row in
+        sqlx::query("SELECT course_id, week, prompt_at, posted_at, late FROM weeks").fetch_all(&mut *conn).await?
+    {
         let opened = OpenedWeek {
             prompt_at: from_ms(row.try_get("prompt_at")?)?,
             posted_at: from_ms(row.try_get("posted_at")?)?,
@@ -145,7 +147,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         "SELECT s.id, s.course_id, s.week, s.person_id, s.first_at, s.late, s.revisions, s.latest_at, r.body \
          FROM submissions s JOIN submission_revisions r ON r.submission_id = s.id AND r.revision = s.revisions",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for row in submissions {
         let id = SubmissionId(row.try_get("id")?);
@@ -167,7 +169,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
             c.submissions.insert((w, author), submission);
         }
     }
-    for row in sqlx::query("SELECT course_id, kind, week, due_at FROM jobs").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT course_id, kind, week, due_at FROM jobs").fetch_all(&mut *conn).await? {
         let kind: String = row.try_get("kind")?;
         let key = JobKey {
             course: CourseId(row.try_get("course_id")?),
@@ -178,7 +180,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         state.jobs.insert(key, due);
         state.due.insert((due, key));
     }
-    for row in sqlx::query("SELECT course_id, week, paired_at FROM pairings").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT course_id, week, paired_at FROM pairings").fetch_all(&mut *conn).await? {
         if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
             c.paired.insert(week(row.try_get("week")?)?, from_ms(row.try_get("paired_at")?)?);
         }
@@ -187,7 +189,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         "SELECT id, course_id, week, submission_id, author_id, reviewer_id, role, assigned_at, due_at, status, reminders, \
          last_reminder FROM assignments",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for row in assignments {
         let role: String = row.try_get("role")?;
@@ -216,7 +218,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         "SELECT r.assignment_id, a.course_id, r.feedback, r.score, r.revisions, r.first_at, r.latest_at \
          FROM reviews r JOIN assignments a ON a.id = r.assignment_id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for row in reviews {
         let score: Option<i64> = row.try_get("score")?;
@@ -233,7 +235,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         }
     }
     for row in sqlx::query("SELECT course_id, badge, person_id, reason, awarded_by, awarded_at FROM awards")
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     {
         let badge: String = row.try_get("badge")?;
@@ -248,7 +250,7 @@ pub(crate) async fn state(pool: &AnyPool) -> Result<State> {
         }
     }
     for row in sqlx::query("SELECT course_id, badge, nominee_id, nominator_id, reason FROM nominations")
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     {
         let badge: String = row.try_get("badge")?;

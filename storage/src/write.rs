@@ -8,7 +8,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use facilitator_bot::state::{Change, CourseSettings};
 use facilitator_bot::{CourseId, Effect};
 
-use crate::{PENDING, Result, StoreError, ms};
+use crate::{Backend, PENDING, Result, Snapshot, StoreError, ms};
 
 /// Rows per multi-row INSERT (4 parameters each, well under every backend's limit).
 const ROWS_PER_INSERT: usize = 200;
@@ -25,6 +25,8 @@ pub struct Batch {
     claims: BTreeSet<String>,
     effects: Vec<(String, String)>,
     effect_keys: BTreeSet<String>,
+    generation: i64,
+    changed: bool,
 }
 
 /// What a committed batch stored.
@@ -32,17 +34,44 @@ pub struct Batch {
 pub struct Committed {
     /// Effects newly queued (a key queued before is not queued again).
     pub effects: u64,
+    /// The generation of the stored state after this batch.
+    pub generation: i64,
 }
 
 impl Batch {
-    pub(crate) async fn begin(pool: &AnyPool, now: DateTime<Utc>) -> Result<Batch> {
+    /// Opens the transaction and reads the generation. On PostgreSQL the generation row is
+    /// locked until commit, so batches of every instance on the database run one at a time,
+    /// each on the state the one before it left.
+    pub(crate) async fn begin(pool: &AnyPool, backend: Backend, now: DateTime<Utc>) -> Result<Batch> {
+        let mut tx = pool.begin().await?;
+        let sql = match backend {
+            Backend::Postgres => "SELECT value FROM generation WHERE id = 1 FOR UPDATE",
+            Backend::Sqlite => "SELECT value FROM generation WHERE id = 1",
+        };
+        let generation: i64 = sqlx::query(sql).fetch_one(&mut *tx).await?.try_get("value")?;
         Ok(Batch {
-            tx: pool.begin().await?,
+            tx,
             now,
             claims: BTreeSet::new(),
             effects: Vec::new(),
             effect_keys: BTreeSet::new(),
+            generation,
+            changed: false,
         })
+    }
+
+    /// The generation of the stored state this batch starts from. A process whose memory
+    /// reflects another generation reloads it with [`Batch::snapshot`] before deciding.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// Reads the whole stored state, rooms and threads, inside this batch's transaction.
+    ///
+    /// # Errors
+    /// On a database failure or unreadable data.
+    pub async fn snapshot(&mut self) -> Result<Snapshot> {
+        crate::snapshot(&mut self.tx).await
     }
 
     /// Claims platform events for handling: for each key, `true` if it is new, `false` if it was
@@ -115,6 +144,10 @@ impl Batch {
             }
             committed.effects += query.execute(&mut *self.tx).await?.rows_affected();
         }
+        committed.generation = self.generation;
+        if self.changed {
+            committed.generation = next_generation(&mut self.tx).await?;
+        }
         self.tx.commit().await?;
         Ok(committed)
     }
@@ -124,6 +157,7 @@ impl Batch {
     /// # Errors
     /// On a database failure.
     pub async fn apply(&mut self, change: &Change) -> Result<()> {
+        self.changed = true;
         let now = ms(self.now);
         let tx = &mut *self.tx;
         match change {
@@ -393,6 +427,12 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+/// Adds one to the generation, in the caller's transaction; returns the new value.
+pub(crate) async fn next_generation(tx: &mut sqlx::AnyConnection) -> Result<i64> {
+    sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
+    Ok(sqlx::query("SELECT value FROM generation WHERE id = 1").fetch_one(&mut *tx).await?.try_get("value")?)
 }
 
 async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, settings: &CourseSettings) -> Result<()> {

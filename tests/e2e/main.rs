@@ -5,6 +5,7 @@
 mod bad_input;
 mod binary;
 mod harness;
+mod instances;
 mod lifecycle;
 mod matrix;
 mod review;
