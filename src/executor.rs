@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Result;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use facilitator_bot::{Effect, WeekThread};
 use facilitator_chat::{
@@ -83,9 +83,13 @@ impl Executor {
         let mut total = Delivered::default();
         // One deliverer per database: another instance holds the right while it lives.
         let mut held = self.delivery.lock().await;
+        let was_held = held.is_some();
         if !self.store.hold_delivery(&mut held).await? {
             total.retry_in = Some(STANDBY_RETRY);
             return Ok(total);
+        }
+        if !was_held && held.is_some() {
+            info!("this instance now delivers the effects of every instance on the database");
         }
         // With other instances waiting to take over, each effect is marked done as soon as it
         // is performed, so a successor repeats at most the one in flight.

@@ -367,9 +367,9 @@ macro_rules! conformance {
             #[tokio::test]
             async fn batches_run_one_at_a_time_and_each_sees_what_the_one_before_stored() {
                 run(|s| async move {
-                            super::batches_run_one_at_a_time_and_each_sees_what_the_one_before_stored(&s).await
-                        })
-                        .await;
+                                    super::batches_run_one_at_a_time_and_each_sees_what_the_one_before_stored(&s).await
+                                })
+                                .await;
             }
             #[tokio::test]
             async fn one_process_delivers_at_a_time() {

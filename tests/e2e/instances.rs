@@ -16,14 +16,14 @@ use facilitator_chat::{ChatAdapter, ChatEvent, DeliveryKind, EventStream, InMemo
 use facilitator_storage::Store;
 use sqlx::Connection;
 
-struct Db {
+pub struct Db {
     admin: String,
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl Db {
-    async fn new() -> Db {
+    pub async fn new() -> Db {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let admin = std::env::var("FACILITATOR_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -43,7 +43,7 @@ impl Db {
         Db { admin, name, url }
     }
 
-    async fn drop_database(&self) {
+    pub async fn drop_database(&self) {
         let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
             .execute(&mut conn)

@@ -32,15 +32,28 @@ impl Bot {
         if lift_rate_limit {
             synapse.lift_rate_limit(id.as_str()).await;
         }
+        Bot::on(synapse, id, admins, encrypt, None)
+    }
+
+    /// An instance of the bot account `id`, with its own device store, on `database_url`
+    /// (default: a SQLite file of its own).
+    fn on(
+        synapse: &Synapse,
+        id: OwnedUserId,
+        admins: &[&OwnedUserId],
+        encrypt: bool,
+        database_url: Option<&str>,
+    ) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         let admins: Vec<String> = admins.iter().map(|a| format!("\"{a}\"")).collect();
         let config = dir.path().join("facilitator.toml");
+        let database_url =
+            database_url.map_or_else(|| format!("sqlite://{}/bot.db", dir.path().display()), str::to_owned);
         std::fs::write(
             &config,
             format!(
-                "[bot]\nadmins = [{}]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{id}\"\nstore_dir = \"{}/matrix\"\nencrypt_new_rooms = {encrypt}\n",
+                "[bot]\nadmins = [{}]\ndatabase_url = \"{database_url}\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{id}\"\nstore_dir = \"{}/matrix\"\nencrypt_new_rooms = {encrypt}\n",
                 admins.join(", "),
-                dir.path().display(),
                 synapse.url,
                 dir.path().display()
             ),
@@ -49,6 +62,14 @@ impl Bot {
         let mut bot = Bot { id, dir, config, child: None, starts: 0 };
         bot.start();
         bot
+    }
+
+    /// `n` instances of one bot account on one database.
+    pub async fn instances(synapse: &Synapse, admins: &[&OwnedUserId], database_url: &str, n: usize) -> Vec<Bot> {
+        let localpart = unique("facilitator");
+        let id: OwnedUserId = synapse.register(&localpart, false).await.try_into().unwrap();
+        synapse.lift_rate_limit(id.as_str()).await;
+        (0..n).map(|_| Bot::on(synapse, id.clone(), admins, false, Some(database_url))).collect()
     }
 
     pub fn start(&mut self) {
@@ -248,6 +269,115 @@ async fn weekly_prompts_open_threads_and_work_said_in_one_counts_for_its_week() 
     let ack = ana.reply_to(&said).await;
     assert_eq!(ack.thread.as_ref(), Some(&week1.event_id), "the answer stays in the thread: {ack:?}");
     assert!(ack.body.contains("week 1 submission is in"), "{}", ack.body);
+}
+
+const FOUR_WEEKS: &str = "# Four weeks\n\n## Week 1: One\nFirst.\n\n### Review\n- Clear?\n\n## Week 2: Two\nSecond.\n\n## Week 3: Three\nThird.\n\n## Week 4: Four\nFourth.\n\n## Badges\n### Starter\n- earned: weeks >= 1\n### Regular\n- earned: weeks >= 3\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_on_one_database_and_one_account_act_as_one_bot_through_a_sigkill() {
+    let synapse = Synapse::from_env();
+    let db = crate::instances::Db::new().await;
+    let olga = Person::new(&synapse, "olga").await;
+    let mut bots = Bot::instances(&synapse, &[&olga.id], &db.url, 3).await;
+    let (ana, ben, chen) =
+        tokio::join!(Person::new(&synapse, "ana"), Person::new(&synapse, "ben"), Person::new(&synapse, "chen"));
+    let logs = |bots: &[Bot]| bots.iter().map(Bot::logs).collect::<Vec<_>>().join("\n----\n");
+    let slug = unique("multi-");
+    let dm = olga.dm(&bots[0].id).await;
+    let created = olga
+        .ask(
+            &dm,
+            &format!(
+                "!course new {slug} \"Many\" weeks=4 start={} prompt=\"*/15 * * * * *\" deadline=10s review=12s",
+                tomorrow()
+            ),
+        )
+        .await;
+    assert!(created.body.contains("Created"), "{}\n{}", created.body, logs(&bots));
+    let room = olga.room_named(&slug).await;
+    olga.ask(&room, "!course pause").await;
+    olga.ask(&room, &format!("!syllabus load\n{FOUR_WEEKS}")).await;
+    let learners = [&ana, &ben, &chen];
+    for learner in learners {
+        let dm = learner.dm(&bots[0].id).await;
+        let welcome = learner.ask(&dm, &format!("!join {slug}")).await;
+        assert!(welcome.body.contains("Welcome"), "{}", welcome.body);
+        learner.room_named(&slug).await;
+    }
+    let resumed = start_now(&olga, &room).await;
+    assert!(resumed.body.contains("Week 1 opens"), "{}", resumed.body);
+
+    let mut acknowledged = 0;
+    for week in 1..=4 {
+        ana.wait_for(&format!("week {week}"), |m| m.room == room && m.body.contains(&format!("Week {week} of 4")))
+            .await;
+        for (n, learner) in learners.iter().enumerate() {
+            let ack = learner.ask(&room, &format!("!submit https://example.org/{n}/{week}")).await;
+            assert!(ack.body.contains("submission is in"), "{}", ack.body);
+            acknowledged += 1;
+        }
+        if week == 2 {
+            // The instance that delivers dies mid-course; another takes over, then it comes back.
+            let deliverer = bots
+                .iter()
+                .position(|b| b.logs().contains("now delivers the effects"))
+                .unwrap_or_else(|| panic!("no instance delivers:\n{}", logs(&bots)));
+            bots[deliverer].kill();
+            let status = olga.ask(&room, "!status").await;
+            assert!(status.body.contains("Week 2"), "{}", status.body);
+            bots[deliverer].start();
+        }
+    }
+    ana.wait_for("the Regular badge", |m| m.body.contains("earned the **Regular** badge")).await;
+    // Quiet time for anything doubled to show up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let seen = ana.seen();
+    for week in 1..=4 {
+        let posts = seen.iter().filter(|m| m.room == room && m.body.contains(&format!("Week {week} of 4"))).count();
+        assert_eq!(posts, 1, "week {week} posted once\n{}", logs(&bots));
+    }
+    for badge in ["Starter", "Regular"] {
+        for learner in learners {
+            let name = learner.id.localpart();
+            let announced = seen
+                .iter()
+                .filter(|m| {
+                    m.room == room
+                        && m.body.contains(&format!("earned the **{badge}** badge"))
+                        && m.mentions.contains(&learner.id)
+                })
+                .count();
+            assert_eq!(announced, 1, "{name}'s {badge} badge announced once");
+        }
+    }
+    for person in [&olga, &ana, &ben, &chen] {
+        let mut reminders: Vec<String> =
+            person.seen().iter().filter(|m| m.body.contains("⏰ Reminder")).map(|m| m.body.clone()).collect();
+        let count = reminders.len();
+        reminders.sort();
+        reminders.dedup();
+        assert_eq!(count, reminders.len(), "no reminder sent twice to {}", person.id);
+    }
+    // Distinct reply events per command (everyone in the room sees the same reply).
+    let mut replies: std::collections::BTreeMap<OwnedEventId, std::collections::BTreeSet<OwnedEventId>> =
+        std::collections::BTreeMap::new();
+    for person in [&olga, &ana, &ben, &chen] {
+        for m in person.seen() {
+            if let Some(to) = m.reply_to {
+                replies.entry(to).or_default().insert(m.event_id);
+            }
+        }
+    }
+    assert!(replies.len() >= 20, "{replies:?}");
+    assert!(replies.values().all(|r| r.len() == 1), "no command answered twice: {replies:?}");
+    let store = facilitator_storage::Store::open(&db.url).await.unwrap();
+    let state = store.load_state().await.unwrap();
+    let course = state.courses.values().find(|c| c.slug.as_str() == slug).unwrap();
+    assert_eq!(course.submissions.len(), acknowledged, "every acknowledged submission stored");
+    store.close().await;
+    drop(bots);
+    db.drop_database().await;
 }
 
 /// Courses in these tests start tomorrow, so that no prompt can fire while a slow server (an
