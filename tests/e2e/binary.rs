@@ -99,6 +99,144 @@ fn a_console_database_survives_a_restart_without_posting_twice() {
     assert!(stdout.contains("Week 1: 1 of 1 learners submitted"), "{stdout}");
 }
 
+/// A course script for the crash test: three weeks, three learners, submissions, a badge.
+fn crash_script() -> Vec<String> {
+    let mut lines = vec![
+        "olga@lobby: !course new data-101 \"Intro\" weeks=3 deadline=2d review=1d".to_owned(),
+        "olga@data-101: !syllabus load\\\n# Intro\\\n## Week 1: One\\\nFirst.\\\n## Week 2: Two\\\nSecond.\\\n## Week 3: Three\\\nThird.\\\n## Badges\\\n### Starter\\\n- earned: weeks >= 1".to_owned(),
+        "olga@data-101: !mentor add @mia".to_owned(),
+    ];
+    for learner in ["ana", "ben", "chen"] {
+        lines.push(format!("{learner}@lobby: !join data-101"));
+    }
+    for week in 1..=3 {
+        lines.push("/advance 2h".to_owned());
+        for learner in ["ana", "ben", "chen"] {
+            lines.push(format!("{learner}@data-101: !submit https://example.org/{learner}/{week}"));
+        }
+        lines.push("olga@data-101: !status".to_owned());
+        lines.push("/advance 3d".to_owned());
+        lines.push("ana@dm: !reviews".to_owned());
+        lines.push("/advance 4d".to_owned());
+    }
+    lines.push("/advance 7d".to_owned());
+    lines
+}
+
+#[test]
+fn a_console_killed_at_random_points_recovers_on_its_file_without_doubling_anything() {
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut rng = seed | 1;
+    let mut random = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("course.db");
+    let db = db.to_str().unwrap().to_owned();
+    let script = crash_script();
+    let mut now: chrono::DateTime<chrono::Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    // The setup (course, syllabus, joins) runs whole; after that, kills at random points.
+    let setup = script.iter().position(|l| l.starts_with('/')).unwrap();
+    let mut next = 0;
+    let mut output = String::new();
+    let mut kills = 0;
+    while next < script.len() {
+        let last_run = kills == 8;
+        let first_run = next == 0;
+        let mut child = bin()
+            .args(["console", "--admin", "olga", "--now", &now.to_rfc3339(), "--db", &db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // Up (migrated, caught up with what was due) when it answers `/now`.
+        writeln!(stdin, "/now").unwrap();
+        let mut ready = String::new();
+        while !ready.starts_with("now: ") {
+            ready.clear();
+            assert!(stdout.read_line(&mut ready).unwrap() > 0, "seed {seed}: the console did not start");
+            if !ready.starts_with("now: ") {
+                output.push_str(&ready);
+            }
+        }
+        let burst = match (first_run, last_run) {
+            (true, _) => setup,
+            (_, true) => script.len() - next,
+            _ => 1 + random(5) as usize,
+        };
+        for line in script.iter().skip(next).take(burst) {
+            writeln!(stdin, "{line}").unwrap();
+            if let Some(amount) = line.strip_prefix("/advance ") {
+                let (n, unit) = amount.split_at(amount.len() - 1);
+                let n: i64 = n.parse().unwrap();
+                now += match unit {
+                    "d" => chrono::Duration::days(n),
+                    _ => chrono::Duration::hours(n),
+                };
+            }
+        }
+        next += burst;
+        if last_run || first_run {
+            drop(stdin);
+        } else {
+            // Somewhere in the middle of handling what was just sent: SIGKILL.
+            std::thread::sleep(Duration::from_millis(random(60)));
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        child.wait().unwrap();
+        output.push_str(&rest);
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = facilitator_storage::Store::open(&format!("sqlite://{db}")).await.unwrap();
+        let state = store.load_state().await.unwrap();
+        let course = state.courses.values().next().expect("the course was created");
+        // Every acknowledged submission is stored.
+        for line in output.lines().filter(|l| l.contains("submission is in")) {
+            let learner = line.split("Thanks, @").nth(1).unwrap().split('!').next().unwrap();
+            let week: u32 = line.split("Your week ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+            let person = state.persons.values().find(|p| p.name == learner).unwrap().id;
+            assert!(course.submissions.contains_key(&(week, person)), "seed {seed}: {line} was not stored");
+        }
+        // Every prompt was decided once and delivered: one effect each, all done.
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT key, payload, state FROM outbox").fetch_all(store.pool()).await.unwrap();
+        for week in 1..=3 {
+            let marker = format!("Week {week} of 3");
+            let prompts: Vec<_> =
+                rows.iter().filter(|(_, p, _)| p.contains("\"Post\"") && p.contains(&marker)).collect();
+            assert_eq!(prompts.len(), 1, "seed {seed}: week {week} prompt effects: {prompts:?}");
+            assert_eq!(prompts[0].2, 1, "seed {seed}: week {week} was delivered");
+            // The in-memory platform dies with the process: what it showed is at most once.
+            assert!(output.matches(&format!("**{marker}")).count() <= 1, "seed {seed}: week {week} shown twice");
+        }
+        assert!(course.opened.len() == 3, "seed {seed}: {:?}", course.opened.keys());
+        // Badge announcements: one effect per award.
+        let awards = course.awards.len();
+        let announced = rows.iter().filter(|(_, p, _)| p.contains("\"Post\"") && p.contains("badge")).count();
+        assert_eq!(announced, awards, "seed {seed}: one announcement per award");
+        // No command answered twice: one reply effect per handled command.
+        let mut replies: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for (key, payload, _) in &rows {
+            if payload.contains("\"Reply\"") {
+                *replies.entry(key.rsplit_once('#').map_or(key.clone(), |(k, _)| k.to_owned())).or_default() += 1;
+            }
+        }
+        assert!(replies.values().all(|n| *n == 1), "seed {seed}: {replies:?}");
+        store.close().await;
+    });
+}
+
 #[test]
 fn a_second_process_on_one_database_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
