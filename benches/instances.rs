@@ -56,6 +56,10 @@ async fn populate(url: &str, courses: usize) -> Duration {
     .unwrap();
     sqlx::query("UPDATE outbox SET state = 1").execute(store.pool()).await.unwrap();
     sqlx::query("UPDATE generation SET value = value + 1").execute(store.pool()).await.unwrap();
+    // What autovacuum and SQLite's automatic checkpoints do in a running system: the figures
+    // below are of a settled database, not of one with 10,000 fresh inserts in its log.
+    let settle = if url.starts_with("sqlite") { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "VACUUM ANALYZE" };
+    sqlx::query(settle).execute(store.pool()).await.unwrap();
     store.close().await;
     started.elapsed()
 }
