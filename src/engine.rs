@@ -445,7 +445,17 @@ impl Engine {
     /// decides until it commits).
     async fn begin(&mut self, now: DateTime<Utc>) -> Result<facilitator_storage::Batch> {
         let mut batch = self.store.begin(now).await?;
-        if batch.generation() != self.generation {
+        let only_own = batch.generation() != self.generation
+            && self
+                .directory
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .reflects_all(self.generation, batch.generation());
+        if only_own {
+            // Only this process's own room or thread mappings since: nothing to reload.
+            self.generation = batch.generation();
+        } else if batch.generation() != self.generation {
+            self.tally.catch_up();
             let snapshot = batch.snapshot().await.context("catching up with the stored state")?;
             debug!(from = self.generation, to = batch.generation(), "caught up with the stored state");
             *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) =

@@ -137,11 +137,14 @@ impl Executor {
 
     async fn remember_room(&self, owner: RoomOwner, room: RoomRef) -> Result<(), AdapterError> {
         let row = RoomRow { owner, platform: room.platform().as_str().to_owned(), room: room.raw().to_owned() };
-        self.store
+        let generation = self
+            .store
             .set_room(&row)
             .await
             .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("storing the new room: {e}")))?;
-        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).set_room(owner, room);
+        let mut dir = self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        dir.set_room(owner, room);
+        dir.already_reflects(generation);
         Ok(())
     }
 
@@ -259,15 +262,15 @@ impl Executor {
             room: handle.room.raw().to_owned(),
             root: handle.id.raw().to_owned(),
         };
-        self.store
-            .set_thread(&row)
-            .await
-            .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("storing the week's thread: {e}")))?;
-        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).set_thread(
-            course,
-            thread.week,
-            handle.clone(),
-        );
+        let generation =
+            self.store.set_thread(&row).await.map_err(|e| {
+                AdapterError::new(AdapterErrorKind::Transient, format!("storing the week's thread: {e}"))
+            })?;
+        {
+            let mut dir = self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            dir.set_thread(course, thread.week, handle.clone());
+            dir.already_reflects(generation);
+        }
         let mut opening = render(&thread.opening, handle.room.platform(), &self.directory());
         opening.thread = Some(handle.clone());
         adapter.send(&handle.room, &opening, &format!("{key}:opening")).await?;

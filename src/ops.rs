@@ -29,6 +29,7 @@ struct Counters {
     commands: BTreeMap<(&'static str, &'static str), u64>,
     joins: u64,
     deduplicated: u64,
+    catch_ups: u64,
     jobs: BTreeMap<&'static str, u64>,
     job_lag_last: f64,
     job_lag_max: f64,
@@ -44,6 +45,7 @@ pub struct Tally {
     commands: Vec<(&'static str, &'static str)>,
     joins: u64,
     deduplicated: u64,
+    catch_ups: u64,
     jobs: Vec<(&'static str, f64)>,
 }
 
@@ -61,6 +63,11 @@ impl Tally {
     /// Events dropped as already handled.
     pub fn deduplicated(&mut self, n: usize) {
         self.deduplicated += n as u64;
+    }
+
+    /// The state was reloaded because another instance had written.
+    pub fn catch_up(&mut self) {
+        self.catch_ups += 1;
     }
 
     /// A job of `kind` ran `lag` after its due time.
@@ -83,6 +90,7 @@ impl Metrics {
         }
         c.joins += tally.joins;
         c.deduplicated += tally.deduplicated;
+        c.catch_ups += tally.catch_ups;
         for (kind, lag) in tally.jobs {
             *c.jobs.entry(kind).or_default() += 1;
             c.job_lag_last = lag;
@@ -133,6 +141,13 @@ impl Metrics {
             "counter",
             "Inbound events dropped because they were already handled (replays, other instances).",
             &one(c.deduplicated.to_string()),
+        );
+        family(
+            &mut out,
+            "facilitator_state_reloads_total",
+            "counter",
+            "Times this instance reloaded the state because another instance had written to the database.",
+            &one(c.catch_ups.to_string()),
         );
         let jobs: Vec<(String, String)> =
             c.jobs.iter().map(|(kind, n)| (format!("{{kind=\"{kind}\"}}"), n.to_string())).collect();

@@ -324,12 +324,12 @@ impl Store {
         rooms(&mut conn).await
     }
 
-    /// Stores the platform room of a course or school (a new generation: other instances
-    /// pick the room up before their next decision).
+    /// Stores the platform room of a course or school (a new generation, returned: other
+    /// instances pick the room up before their next decision).
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn set_room(&self, row: &RoomRow) -> Result<()> {
+    pub async fn set_room(&self, row: &RoomRow) -> Result<i64> {
         let (kind, id) = match row.owner {
             RoomOwner::Course(c) => ("course", c.0),
             RoomOwner::School(s) => ("school", s.0),
@@ -345,9 +345,9 @@ impl Store {
         .bind(row.room.clone())
         .execute(&mut *tx)
         .await?;
-        write::next_generation(&mut tx).await?;
+        let generation = write::next_generation(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation)
     }
 
     /// Whether the database answers.
@@ -368,11 +368,11 @@ impl Store {
         threads(&mut conn).await
     }
 
-    /// Stores the thread a week's prompt opened on a platform (a new generation).
+    /// Stores the thread a week's prompt opened on a platform (a new generation, returned).
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn set_thread(&self, row: &ThreadRow) -> Result<()> {
+    pub async fn set_thread(&self, row: &ThreadRow) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO week_threads (course_id, week, platform, room, root) VALUES ($1, $2, $3, $4, $5) \
@@ -385,9 +385,9 @@ impl Store {
         .bind(row.root.clone())
         .execute(&mut *tx)
         .await?;
-        write::next_generation(&mut tx).await?;
+        let generation = write::next_generation(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation)
     }
 
     /// Takes, or confirms, the right to perform effects. Only one process on a database

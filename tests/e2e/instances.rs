@@ -235,6 +235,7 @@ async fn three_instances_on_one_database_act_as_one_bot_even_when_one_disappears
         .count();
     assert_eq!(acks, 12, "each submission acknowledged once");
     assert_eq!(c.total("facilitator_events_deduplicated_total"), 2 * c.said as u64, "the others skipped each one");
+    assert!(c.total("facilitator_state_reloads_total") > 0, "instances caught up with each other");
     for i in c.instances.iter() {
         i.store.close().await;
     }

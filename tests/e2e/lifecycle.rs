@@ -80,6 +80,9 @@ async fn threaded_weeks_take_work_said_in_their_thread_and_answer_there_also_aft
     assert!(course.submissions.contains_key(&(1, facilitator_bot::PersonId(2))), "{:?}", course.submissions.keys());
     let out = h.say("ana@data-101/week 9: !submit x").await;
     assert!(out.contains("no thread 'week 9'"), "{out}");
+    // Opening threads stored new mappings, which this process already held: no reload.
+    let metrics = h.console.engine().metrics().render(None);
+    assert!(metrics.contains("facilitator_state_reloads_total 0"), "{metrics}");
 
     let url = h.url.clone();
     let keep = h._dir_handle();
