@@ -49,12 +49,21 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     delivery: tokio::sync::Mutex<Option<DeliveryLock>>,
+    delivers: std::sync::atomic::AtomicBool,
 }
 
 impl Executor {
     /// An executor over the engine's store and directory.
     pub fn new(store: Store, adapters: Adapters, directory: Arc<RwLock<Directory>>, clock: Arc<dyn Clock>) -> Executor {
-        Executor { store, adapters, directory, clock, metrics: Arc::default(), delivery: tokio::sync::Mutex::new(None) }
+        Executor {
+            store,
+            adapters,
+            directory,
+            clock,
+            metrics: Arc::default(),
+            delivery: tokio::sync::Mutex::new(None),
+            delivers: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Counts into these metrics (the engine's, so one scrape shows both).
@@ -66,7 +75,7 @@ impl Executor {
 
     /// Whether this executor holds the right to deliver (see [`Store::hold_delivery`]).
     pub fn delivers(&self) -> bool {
-        self.delivery.try_lock().is_ok_and(|held| held.is_some())
+        self.delivers.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Performs queued effects until the queue is empty or held by a retryable failure.
@@ -84,7 +93,9 @@ impl Executor {
         // One deliverer per database: another instance holds the right while it lives.
         let mut held = self.delivery.lock().await;
         let was_held = held.is_some();
-        if !self.store.hold_delivery(&mut held).await? {
+        let holds = self.store.hold_delivery(&mut held).await?;
+        self.delivers.store(holds, std::sync::atomic::Ordering::Relaxed);
+        if !holds {
             total.retry_in = Some(STANDBY_RETRY);
             return Ok(total);
         }
