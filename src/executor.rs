@@ -92,14 +92,14 @@ impl Executor {
         let mut total = Delivered::default();
         // One deliverer per database: another instance holds the right while it lives.
         let mut held = self.delivery.lock().await;
-        let was_held = held.is_some();
+        let was_held = held.as_ref().is_some_and(DeliveryLock::is_held);
         let holds = self.store.hold_delivery(&mut held).await?;
         self.delivers.store(holds, std::sync::atomic::Ordering::Relaxed);
         if !holds {
             total.retry_in = Some(STANDBY_RETRY);
             return Ok(total);
         }
-        if !was_held && held.is_some() {
+        if !was_held && held.as_ref().is_some_and(DeliveryLock::is_held) {
             info!("this instance now delivers the effects of every instance on the database");
         }
         // With other instances waiting to take over, each effect is marked done as soon as it

@@ -401,21 +401,29 @@ impl Store {
         if self.backend == Backend::Sqlite {
             return Ok(true);
         }
-        if let Some(lock) = held {
+        if let Some(lock) = held.as_mut().filter(|l| l.locked) {
             if sqlx::query("SELECT 1").execute(&mut lock.conn).await.is_ok() {
                 return Ok(true);
             }
             // The connection (and the lock with it) is gone.
             *held = None;
         }
-        let mut conn = self.pool.acquire().await?.detach();
-        let row =
-            sqlx::query("SELECT pg_try_advisory_lock($1) AS held").bind(DELIVERY_LOCK).fetch_one(&mut conn).await?;
-        if row.try_get::<bool, _>("held")? {
-            *held = Some(DeliveryLock { conn });
-            Ok(true)
-        } else {
-            Ok(false)
+        // A standby keeps its connection between tries instead of opening one every time.
+        let lock = match held {
+            Some(lock) => lock,
+            None => held.insert(DeliveryLock { conn: self.pool.acquire().await?.detach(), locked: false }),
+        };
+        let tried =
+            sqlx::query("SELECT pg_try_advisory_lock($1) AS held").bind(DELIVERY_LOCK).fetch_one(&mut lock.conn).await;
+        match tried {
+            Ok(row) => {
+                lock.locked = row.try_get::<bool, _>("held")?;
+                Ok(lock.locked)
+            }
+            Err(e) => {
+                *held = None;
+                Err(e.into())
+            }
         }
     }
 
@@ -433,10 +441,19 @@ impl Store {
 /// The advisory lock key of effect delivery ("FACILITAT" in ASCII, truncated to fit).
 const DELIVERY_LOCK: i64 = 0x4641_4349_4c49_5441;
 
-/// The right to deliver effects, held while this value lives (see [`Store::hold_delivery`]).
+/// The right to deliver effects, held while this value lives and [`DeliveryLock::is_held`]
+/// (see [`Store::hold_delivery`]); a standby keeps one to try again on the same connection.
 #[derive(Debug)]
 pub struct DeliveryLock {
     conn: sqlx::AnyConnection,
+    locked: bool,
+}
+
+impl DeliveryLock {
+    /// Whether this connection holds the lock.
+    pub fn is_held(&self) -> bool {
+        self.locked
+    }
 }
 
 async fn rooms(conn: &mut sqlx::AnyConnection) -> Result<Vec<RoomRow>> {

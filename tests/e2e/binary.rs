@@ -305,36 +305,48 @@ fn syllabus_load_from_the_command_line_goes_through_the_same_rules() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("there is no course 'nope'"));
 }
 
-#[test]
-fn run_serves_the_local_adapter_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("facilitator.toml");
+/// `facilitator run` on the local adapter with a fresh SQLite file, `extra` appended to its
+/// config; stdin and stdout piped.
+fn spawn_run(dir: &std::path::Path, extra: &str) -> std::process::Child {
+    let config = dir.join("facilitator.toml");
     std::fs::write(
         &config,
-        format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n", dir.path().display()),
+        format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n{extra}", dir.display()),
     )
     .unwrap();
-    let mut child = bin()
+    bin()
         .args(["run", "--config"])
         .arg(&config)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "olga@lobby: !course new data-101 \"Intro\"").unwrap();
-    writeln!(stdin, "ana@lobby: !join data-101").unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        .unwrap()
+}
+
+/// Reads lines until one contains `marker` (or 20 s pass); returns what was read.
+fn read_until(stdout: &mut impl BufRead, marker: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = String::new();
-    while !seen.contains("Welcome to **Intro**") && Instant::now() < deadline {
+    while !seen.contains(marker) && Instant::now() < deadline {
         let mut line = String::new();
         if stdout.read_line(&mut line).unwrap() == 0 {
             break;
         }
         seen.push_str(&line);
     }
+    seen
+}
+
+#[test]
+fn run_serves_the_local_adapter_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_run(dir.path(), "");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "olga@lobby: !course new data-101 \"Intro\"").unwrap();
+    writeln!(stdin, "ana@lobby: !join data-101").unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let seen = read_until(&mut stdout, "Welcome to **Intro**");
     assert!(seen.contains("[lobby] Created **Intro**"), "{seen}");
     assert!(seen.contains("Welcome to **Intro**"), "{seen}");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
@@ -360,37 +372,13 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
 fn run_serves_health_and_metrics_for_operators() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("facilitator.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n\n[ops]\nlisten = \"127.0.0.1:{port}\"\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut child = bin()
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(dir.path(), &format!("\n[ops]\nlisten = \"127.0.0.1:{port}\"\n"));
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "ana@lobby: !course new art-1 \"Not mine to make\"").unwrap();
     writeln!(stdin, "olga@lobby: !course new data-101 \"Intro\"").unwrap();
     writeln!(stdin, "ana@lobby: !join data-101").unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = String::new();
-    while !seen.contains("Welcome to **Intro**") && Instant::now() < deadline {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
+    let seen = read_until(&mut stdout, "Welcome to **Intro**");
     assert!(seen.contains("Welcome to **Intro**"), "{seen}");
 
     let (status, body) = http_get(port, "/healthz");

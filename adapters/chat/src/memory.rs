@@ -28,8 +28,6 @@ pub struct Delivery {
     pub kind: DeliveryKind,
     /// The message, for posts and direct messages.
     pub message: Option<OutgoingMessage>,
-    /// Where the message landed, for posts and direct messages.
-    pub posted: Option<MessageRef>,
     /// The name of the thread it was posted in, if any.
     pub thread: Option<String>,
     /// When the platform received it.
@@ -189,7 +187,6 @@ impl Inner {
         self.deliveries.push(Delivery {
             kind,
             message: Some(message.clone()),
-            posted: Some(message_ref.clone()),
             thread: message.thread.as_ref().map(|t| self.threads.get(t).cloned().unwrap_or_else(|| t.id.to_string())),
             at: Instant::now(),
         });
@@ -202,7 +199,7 @@ impl Inner {
         let id = ChatId::new(Platform::Memory, key)
             .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?;
         self.rooms.insert(raw.clone(), room);
-        self.deliveries.push(Delivery { kind, message: None, posted: None, thread: None, at: Instant::now() });
+        self.deliveries.push(Delivery { kind, message: None, thread: None, at: Instant::now() });
         let room_ref = InMemoryChat::room_ref(&raw);
         self.sent_keys.insert(key.to_owned(), MessageRef { room: room_ref.clone(), id });
         Ok(room_ref)
@@ -276,7 +273,6 @@ impl ChatAdapter for InMemoryChat {
         inner.deliveries.push(Delivery {
             kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() },
             message: None,
-            posted: None,
             thread: None,
             at: Instant::now(),
         });
@@ -295,7 +291,6 @@ impl ChatAdapter for InMemoryChat {
             inner.deliveries.push(Delivery {
                 kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() },
                 message: None,
-                posted: None,
                 thread: None,
                 at: Instant::now(),
             });
@@ -391,21 +386,6 @@ impl MemoryDriver {
     /// When the room does not exist or the user name is not valid.
     pub async fn say(&self, user: &str, room: &str, text: &str) -> Result<MessageRef, DriverError> {
         self.say_in(user, room, None, text).await
-    }
-
-    /// A user says `text` in a thread of the room named `room` (`thread` as the bot's messages
-    /// carry it in [`OutgoingMessage::thread`], or any message to start a thread on).
-    ///
-    /// # Errors
-    /// When the room does not exist or the user name is not valid.
-    pub async fn say_in_thread(
-        &self,
-        user: &str,
-        room: &str,
-        thread: &MessageRef,
-        text: &str,
-    ) -> Result<MessageRef, DriverError> {
-        self.say_in(user, room, Some(thread.clone()), text).await
     }
 
     /// A user says `text` in the thread of the room named `room` whose name starts with
