@@ -19,6 +19,8 @@
 //!   into Discord's order (snowflakes grow with time) before passing them on.
 
 mod slash;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod translate;
 
 use std::collections::{BTreeSet, HashMap};
@@ -903,6 +905,6 @@ mod tests {
 
     #[test]
     fn the_invite_permissions_are_the_documented_integer() {
-        assert_eq!(INVITE_PERMISSIONS, 309_506_714_640);
+        assert_eq!(INVITE_PERMISSIONS, 326_686_075_920);
     }
 }

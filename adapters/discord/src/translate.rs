@@ -141,7 +141,7 @@ pub fn chunks(text: &str, limit: usize) -> Vec<String> {
 /// characters and, with `enforce_nonce`, answers a repeat with the message already made).
 pub fn nonce(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()[..25].to_owned()
+    digest.iter().take(13).map(|b| format!("{b:02x}")).collect::<String>()[..25].to_owned()
 }
 
 /// Reads a user as people write them: `<@81234>`, `<@!81234>`, or a bare id.
