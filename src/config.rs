@@ -22,6 +22,8 @@ pub struct Config {
     pub badges: IssuerConfig,
     /// `[matrix]`: the Matrix adapter.
     pub matrix: Option<MatrixSection>,
+    /// `[discord]`: the Discord adapter.
+    pub discord: Option<DiscordSection>,
     /// `[ops]`: the health and metrics endpoints.
     #[serde(default)]
     pub ops: OpsConfig,
@@ -52,6 +54,23 @@ pub struct MatrixSection {
     /// Whether new course rooms are end-to-end encrypted.
     #[serde(default)]
     pub encrypt_new_rooms: bool,
+}
+
+/// `[discord]`. The bot token comes from `FACILITATOR_DISCORD_TOKEN` (or the file named by
+/// `FACILITATOR_DISCORD_TOKEN_FILE`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSection {
+    /// The server (guild) id the bot runs.
+    pub guild: u64,
+    /// Register slash commands in the server at start (the `!` prefix works either way).
+    #[serde(default = "yes")]
+    pub slash_commands: bool,
+    /// Reach Discord's hosts at this `address:port` instead of through DNS (a test server or
+    /// a forwarding proxy). Leave unset in production.
+    pub connect_to: Option<String>,
+    /// An extra CA certificate (PEM) to trust, for `connect_to`.
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_matrix_store() -> std::path::PathBuf {

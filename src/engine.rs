@@ -539,6 +539,15 @@ impl Engine {
                 };
                 let mut decision = self.decide_safely(Input::Command(input), now);
                 self.tally.command(kind, if decision.refused { "refused" } else { "ok" });
+                // A slash command waits for an answer; one that only posts (an award's
+                // announcement) still gets a private acknowledgement.
+                if message.needs_answer && !decision.effects.iter().any(|e| matches!(e, Effect::Reply { .. })) {
+                    decision.effects.push(Effect::Reply {
+                        to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
+                        text: facilitator_bot::Text::md("✅ Done."),
+                        private: true,
+                    });
+                }
                 if !decision.changes.is_empty() {
                     decision.changes.splice(0..0, registrations);
                 }

@@ -23,6 +23,7 @@ use facilitator::{demo, render};
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Place, Slug};
 use facilitator_chat::InMemoryChat;
+use facilitator_discord::{DiscordAdapter, DiscordConfig};
 use facilitator_matrix::{Credentials, MatrixAdapter, MatrixConfig};
 use facilitator_storage::Store;
 
@@ -287,9 +288,29 @@ async fn run(config: Config) -> Result<()> {
         let adapter = MatrixAdapter::login(matrix).await.context("signing in to Matrix")?;
         adapters.add(Arc::new(adapter));
     }
+    if let Some(d) = &config.discord {
+        let Some(token) = secret("FACILITATOR_DISCORD_TOKEN")? else {
+            bail!(
+                "[discord] needs the bot token in FACILITATOR_DISCORD_TOKEN (or a file named by FACILITATOR_DISCORD_TOKEN_FILE)"
+            );
+        };
+        let connect_to = d
+            .connect_to
+            .as_deref()
+            .map(|a| a.parse().with_context(|| format!("[discord] connect_to '{a}' is not an address:port")))
+            .transpose()?;
+        let discord = DiscordConfig {
+            token: facilitator_discord::Token(token),
+            guild: d.guild,
+            slash_commands: d.slash_commands,
+            connect_to,
+            ca_file: d.ca_file.clone(),
+        };
+        adapters.add(Arc::new(DiscordAdapter::new(discord).context("setting up Discord")?));
+    }
     if adapters.iter().next().is_none() {
         bail!(
-            "no chat adapter is enabled: add a [matrix] section, or a [local] section to run on standard input and output"
+            "no chat adapter is enabled: add a [matrix] or [discord] section, or a [local] section to run on standard input and output"
         );
     }
     info!(database = %redact_url(&url), "starting");

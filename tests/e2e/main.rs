@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod discord;
 mod harness;
 mod instances;
 mod lifecycle;

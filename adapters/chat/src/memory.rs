@@ -455,6 +455,7 @@ impl MemoryDriver {
                 is_direct,
                 thread,
                 sent_at: Utc::now(),
+                needs_answer: false,
             });
             (inner.emit(event), message_ref)
         };

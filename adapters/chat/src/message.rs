@@ -64,6 +64,9 @@ pub struct IncomingMessage {
     pub thread: Option<MessageRef>,
     /// When the platform says it was sent.
     pub sent_at: DateTime<Utc>,
+    /// The platform shows the sender a pending state until the bot answers (a Discord slash
+    /// command): a command that decides nothing to say is then acknowledged privately.
+    pub needs_answer: bool,
 }
 
 /// One piece of an outgoing message, rendered by each adapter its own way.

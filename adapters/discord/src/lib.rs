@@ -32,8 +32,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use serenity::all::{
-    ChannelId, ChannelType, CommandInteraction, Context, EventHandler, GatewayIntents, Guild,
-    GuildChannel, GuildId, Interaction, InteractionId, Member, Message, MessageId, Ready, RoleId, UserId,
+    ChannelId, ChannelType, CommandInteraction, Context, EventHandler, GatewayIntents, Guild, GuildChannel, GuildId,
+    Interaction, InteractionId, Member, Message, MessageId, Ready, RoleId, UserId,
 };
 use serenity::gateway::ShardManager;
 use serenity::http::{Http, HttpBuilder};
@@ -199,7 +199,9 @@ impl DiscordAdapter {
     /// When the CA file cannot be read or the client cannot be built.
     pub fn new(config: DiscordConfig) -> Result<DiscordAdapter, AdapterError> {
         let fatal = |m: String| AdapterError::new(AdapterErrorKind::Fatal, m);
-        let mut builder = reqwest::Client::builder().use_rustls_tls().user_agent("Facilitator (https://example.org/facilitator, 0.1)");
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent("Facilitator (https://example.org/facilitator, 0.1)");
         if let Some(address) = config.connect_to {
             for host in ["discord.com", "cdn.discordapp.com", "media.discordapp.net"] {
                 builder = builder.resolve(host, address);
@@ -247,9 +249,9 @@ impl DiscordAdapter {
 
     async fn post(&self, channel: u64, message: &OutgoingMessage, key: &str, embed: bool) -> Result<u64, AdapterError> {
         let rendered = render(message);
-        let reference = message.reply_to.as_ref().and_then(|r| r.id.raw().parse::<u64>().ok()).map(|id| {
-            json!({"message_id": id.to_string(), "channel_id": channel.to_string(), "fail_if_not_exists": false})
-        });
+        let reference = message.reply_to.as_ref().and_then(|r| r.id.raw().parse::<u64>().ok()).map(
+            |id| json!({"message_id": id.to_string(), "channel_id": channel.to_string(), "fail_if_not_exists": false}),
+        );
         let allowed = json!({"parse": [], "users": rendered.mentions.iter().map(u64::to_string).collect::<Vec<_>>(),
                              "replied_user": true});
         let mut bodies = Vec::new();
@@ -284,8 +286,12 @@ impl DiscordAdapter {
                     body["message_reference"] = r.clone();
                 }
             }
-            let sent =
-                self.inner.http.send_message(ChannelId::new(channel), Vec::new(), &body).await.map_err(|e| http_error(&e))?;
+            let sent = self
+                .inner
+                .http
+                .send_message(ChannelId::new(channel), Vec::new(), &body)
+                .await
+                .map_err(|e| http_error(&e))?;
             first.get_or_insert(sent.id.get());
         }
         first.ok_or_else(|| invalid("an empty message"))
@@ -294,7 +300,12 @@ impl DiscordAdapter {
     /// Answers a slash command: within Discord's window as the interaction's response, later
     /// by editing the deferred one, and once the token is gone in the channel (or by direct
     /// message when private).
-    async fn answer(&self, interaction: &str, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
+    async fn answer(
+        &self,
+        interaction: &str,
+        message: &OutgoingMessage,
+        key: &str,
+    ) -> Result<MessageRef, AdapterError> {
         let (iid, user) = parse_interaction(interaction).ok_or_else(|| invalid("unreadable interaction"))?;
         let pending = self.inner.interactions.lock().expect("not poisoned").get(&iid).cloned();
         let rendered = render(message);
@@ -305,8 +316,12 @@ impl DiscordAdapter {
             let mut plain = message.clone();
             plain.reply_to = None;
             if message.private {
-                self.send_direct(&UserRef::new(Platform::Discord, &user.to_string()).map_err(|e| invalid(e.to_string()))?, &plain, key)
-                    .await
+                self.send_direct(
+                    &UserRef::new(Platform::Discord, &user.to_string()).map_err(|e| invalid(e.to_string()))?,
+                    &plain,
+                    key,
+                )
+                .await
             } else {
                 let id = self.post(channel, &plain, key, false).await?;
                 Ok(message_ref(channel, id))
@@ -327,7 +342,12 @@ impl DiscordAdapter {
         let http = &self.inner.http;
         let result = match p.state {
             Answer::Waiting => http
-                .create_interaction_response(InteractionId::new(iid), &p.token, &json!({"type": 4, "data": body}), Vec::new())
+                .create_interaction_response(
+                    InteractionId::new(iid),
+                    &p.token,
+                    &json!({"type": 4, "data": body}),
+                    Vec::new(),
+                )
                 .await
                 .map(|()| MessageRef { room: room_ref(channel), id: message_id(interaction) }),
             Answer::Deferred if message.private => http
@@ -401,7 +421,11 @@ impl DiscordAdapter {
         let role = self
             .inner
             .http
-            .create_role(self.guild(), &json!({"name": name, "mentionable": true, "permissions": "0"}), Some("Facilitator course role"))
+            .create_role(
+                self.guild(),
+                &json!({"name": name, "mentionable": true, "permissions": "0"}),
+                Some("Facilitator course role"),
+            )
             .await
             .map_err(|e| http_error(&e))?;
         self.known().roles.insert(name.to_owned(), role.id.get());
@@ -449,7 +473,9 @@ impl DiscordAdapter {
         self.known()
             .roles
             .keys()
-            .filter_map(|name| course_of_role(name).filter(|(_, r)| *r == CourseRole::Learner).map(|(c, _)| c.to_owned()))
+            .filter_map(|name| {
+                course_of_role(name).filter(|(_, r)| *r == CourseRole::Learner).map(|(c, _)| c.to_owned())
+            })
             .collect()
     }
 }
@@ -459,7 +485,10 @@ fn room_ref(channel: u64) -> RoomRef {
 }
 
 fn message_ref(channel: u64, id: u64) -> MessageRef {
-    MessageRef { room: room_ref(channel), id: ChatId::new(Platform::Discord, &id.to_string()).expect("a snowflake is a valid id") }
+    MessageRef {
+        room: room_ref(channel),
+        id: ChatId::new(Platform::Discord, &id.to_string()).expect("a snowflake is a valid id"),
+    }
 }
 
 fn message_id(raw: &str) -> ChatId<facilitator_chat::MessageMarker> {
@@ -556,13 +585,8 @@ impl Handler {
                 Err(e) => return reply(format!("⚠️ I could not read the syllabus file: {e}.")).await,
             }
         }
-        let pending = Pending {
-            token: c.token.clone(),
-
-            channel,
-            received: std::time::Instant::now(),
-            state: Answer::Waiting,
-        };
+        let pending =
+            Pending { token: c.token.clone(), channel, received: std::time::Instant::now(), state: Answer::Waiting };
         let pending = Arc::new(tokio::sync::Mutex::new(pending));
         {
             let mut map = self.adapter.inner.interactions.lock().expect("not poisoned");
@@ -592,6 +616,7 @@ impl Handler {
             is_direct: c.guild_id.is_none(),
             thread,
             sent_at: DateTime::<Utc>::from_timestamp(c.id.created_at().unix_timestamp(), 0).unwrap_or_else(Utc::now),
+            needs_answer: true,
         };
         let _ = self.events.send((iid, ChatEvent::Message(message)));
     }
@@ -691,6 +716,7 @@ impl EventHandler for Handler {
             is_direct: m.guild_id.is_none(),
             thread,
             sent_at: discord_time(&m.timestamp),
+            needs_answer: false,
         };
         self.adapter.known().members.insert(m.author.name.to_lowercase(), m.author.id.get());
         let _ = self.events.send((m.id.get(), ChatEvent::Message(message)));
@@ -748,10 +774,11 @@ impl ChatAdapter for DiscordAdapter {
         let (ready_tx, ready_rx) = oneshot::channel();
         let handler = Handler { adapter: self.clone(), events: raw_tx, ready: Mutex::new(Some(ready_tx)) };
         let http = HttpBuilder::new(&self.inner.config.token.0).client(self.inner.web.clone()).build();
-        let mut client = serenity::client::ClientBuilder::new_with_http(http, intents())
-            .event_handler(handler)
-            .await
-            .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, format!("starting the Discord client: {e}")))?;
+        let mut client =
+            serenity::client::ClientBuilder::new_with_http(http, intents())
+                .event_handler(handler)
+                .await
+                .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, format!("starting the Discord client: {e}")))?;
         *self.inner.shards.lock().expect("not poisoned") = Some(Arc::clone(&client.shard_manager));
         let (failed_tx, failed_rx) = oneshot::channel();
         tokio::spawn(async move {
@@ -782,7 +809,8 @@ impl ChatAdapter for DiscordAdapter {
         for role in [CourseRole::Learner, CourseRole::Mentor, CourseRole::Organizer] {
             let id = self.role(&role_name(&spec.name, role)).await?;
             if role == CourseRole::Organizer {
-                overwrites.push(json!({"id": id.to_string(), "type": 0, "allow": ORGANIZER_ALLOW.to_string(), "deny": "0"}));
+                overwrites
+                    .push(json!({"id": id.to_string(), "type": 0, "allow": ORGANIZER_ALLOW.to_string(), "deny": "0"}));
             }
         }
         let own = self.known().own;
@@ -824,7 +852,12 @@ impl ChatAdapter for DiscordAdapter {
         Ok(message_ref(channel, id))
     }
 
-    async fn send_direct(&self, user: &UserRef, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
+    async fn send_direct(
+        &self,
+        user: &UserRef,
+        message: &OutgoingMessage,
+        key: &str,
+    ) -> Result<MessageRef, AdapterError> {
         let channel = self.dm_channel(snowflake(user.raw())?).await?;
         let id = self.post(channel, message, key, false).await?;
         Ok(message_ref(channel, id))
@@ -835,12 +868,19 @@ impl ChatAdapter for DiscordAdapter {
         let message = snowflake(root.id.raw())?;
         let name: String = name.chars().take(100).collect();
         let body = json!({"name": name, "auto_archive_duration": 10080});
-        match self.inner.http.create_thread_from_message(ChannelId::new(channel), MessageId::new(message), &body, None).await {
+        match self
+            .inner
+            .http
+            .create_thread_from_message(ChannelId::new(channel), MessageId::new(message), &body, None)
+            .await
+        {
             Ok(thread) => {
                 self.known().channels.insert(thread.id.get(), channel_info(&thread));
                 Ok(message_ref(thread.id.get(), thread.id.get()))
             }
-            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r))) if r.error.code == 160_004 => {
+            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)))
+                if r.error.code == 160_004 =>
+            {
                 // Made before a crash: a message's thread has the message's id.
                 self.known().channels.insert(message, Channel { name, parent: Some(channel), thread: true });
                 Ok(message_ref(message, message))
@@ -866,7 +906,10 @@ impl ChatAdapter for DiscordAdapter {
         let user = UserId::new(snowflake(user.raw())?);
         let course = self.known().channels.get(&channel).map(|c| c.name.clone());
         let Some(course) = course else {
-            return Err(AdapterError::new(AdapterErrorKind::NotFound, format!("channel {channel} is not a known course")));
+            return Err(AdapterError::new(
+                AdapterErrorKind::NotFound,
+                format!("channel {channel} is not a known course"),
+            ));
         };
         for r in [CourseRole::Learner, CourseRole::Mentor, CourseRole::Organizer] {
             let id = RoleId::new(self.role(&role_name(&course, r)).await?);

@@ -118,7 +118,11 @@ const fn group(name: &'static str, description: &'static str, subcommands: &'sta
 const USER: Opt = opt("user", "Who", Kind::User, true);
 
 static COMMANDS: &[Slash] = &[
-    cmd("help", "What the bot can do, or how one command works", &[opt("command", "A command, like submit", Kind::Text, false)]),
+    cmd(
+        "help",
+        "What the bot can do, or how one command works",
+        &[opt("command", "A command, like submit", Kind::Text, false)],
+    ),
     cmd("courses", "The courses you can join", &[]),
     cmd("ping", "Check that the bot answers", &[]),
     cmd("join", "Join a course as a learner", &[course(true)]),
@@ -129,14 +133,27 @@ static COMMANDS: &[Slash] = &[
         "syllabus",
         "The course's syllabus",
         &[
-            sub("show", "syllabus", "Show the syllabus, or one week", &[opt("week", "A week number", Kind::Integer, false)]),
-            sub("load", "syllabus load", "Load (or replace) the syllabus from a Markdown file", &[opt("file", "The syllabus as a Markdown file", Kind::File, true)]),
+            sub(
+                "show",
+                "syllabus",
+                "Show the syllabus, or one week",
+                &[opt("week", "A week number", Kind::Integer, false)],
+            ),
+            sub(
+                "load",
+                "syllabus load",
+                "Load (or replace) the syllabus from a Markdown file",
+                &[opt("file", "The syllabus as a Markdown file", Kind::File, true)],
+            ),
         ],
     ),
     cmd(
         "submit",
         "Submit your work for this week (or another week)",
-        &[opt("work", "A link or a short text", Kind::Text, true), week_after("The week it is for (default: the current one)")],
+        &[
+            opt("work", "A link or a short text", Kind::Text, true),
+            week_after("The week it is for (default: the current one)"),
+        ],
     ),
     cmd("status", "Who has submitted and reviewed (organizers and mentors)", &[]),
     group(
@@ -156,13 +173,19 @@ static COMMANDS: &[Slash] = &[
                     keyed("tz", "Time zone, Area/City", Kind::Text),
                     keyed("prompt", "When each week opens, as cron, like 0 9 * * Mon", Kind::Text),
                     keyed("deadline", "Time to submit after a week opens, like 5d", Kind::Text),
+                    keyed("review", "Time to review after the deadline, like 2d", Kind::Text),
                     keyed("cycle", "The cycle (term) it runs in", Kind::Text),
                 ],
             ),
             sub("pause", "course pause", "Hold the weekly schedule", &[]),
             sub("resume", "course resume", "Resume the weekly schedule", &[]),
             sub("end", "course end", "End the course", &[]),
-            sub("set", "course set", "Change settings, like threads=yes deadline=4d", &[opt("settings", "KEY=VALUE pairs", Kind::Text, true)]),
+            sub(
+                "set",
+                "course set",
+                "Change settings, like threads=yes deadline=4d",
+                &[opt("settings", "KEY=VALUE pairs", Kind::Text, true)],
+            ),
         ],
     ),
     cmd("organizer", "Add or remove an organizer of this course", &[action(), USER]),
@@ -171,10 +194,7 @@ static COMMANDS: &[Slash] = &[
     cmd(
         "reviews",
         "Your review assignments",
-        &[
-            Opt { kind: Kind::Flag, ..opt("more", "Ask for another piece to review", Kind::Flag, false) },
-            course(false),
-        ],
+        &[Opt { kind: Kind::Flag, ..opt("more", "Ask for another piece to review", Kind::Flag, false) }, course(false)],
     ),
     cmd(
         "review",
@@ -194,13 +214,21 @@ static COMMANDS: &[Slash] = &[
                 "award",
                 "badge award",
                 "Award a badge (organizers and mentors)",
-                &[USER, opt("badge", "The badge's short name", Kind::Text, true), opt("reason", "Why", Kind::Text, false)],
+                &[
+                    USER,
+                    opt("badge", "The badge's short name", Kind::Text, true),
+                    opt("reason", "Why", Kind::Text, false),
+                ],
             ),
             sub(
                 "nominate",
                 "badge nominate",
                 "Nominate someone for a badge",
-                &[USER, opt("badge", "The badge's short name", Kind::Text, true), opt("reason", "Why", Kind::Text, true)],
+                &[
+                    USER,
+                    opt("badge", "The badge's short name", Kind::Text, true),
+                    opt("reason", "Why", Kind::Text, true),
+                ],
             ),
         ],
     ),
@@ -404,14 +432,20 @@ mod tests {
 
     #[test]
     fn a_slash_command_becomes_the_same_text_as_typed() {
-        let join = data(json!({"id": "1", "name": "join", "type": 1, "options": [{"name": "course", "type": 3, "value": "data-101"}]}));
+        let join = data(
+            json!({"id": "1", "name": "join", "type": 1, "options": [{"name": "course", "type": 3, "value": "data-101"}]}),
+        );
         assert_eq!(invocation(&join).unwrap().text, "!join data-101");
-        let new = data(json!({"id": "1", "name": "course", "type": 1, "options": [{"name": "new", "type": 1, "options": [
+        let new =
+            data(json!({"id": "1", "name": "course", "type": 1, "options": [{"name": "new", "type": 1, "options": [
             {"name": "title", "type": 3, "value": "Intro to Data"},
             {"name": "slug", "type": 3, "value": "data-101"},
             {"name": "prompt", "type": 3, "value": "0 9 * * Mon"},
             {"name": "weeks", "type": 4, "value": 3}]}]}));
-        assert_eq!(invocation(&new).unwrap().text, "!course new data-101 \"Intro to Data\" weeks=3 prompt=\"0 9 * * Mon\"");
+        assert_eq!(
+            invocation(&new).unwrap().text,
+            "!course new data-101 \"Intro to Data\" weeks=3 prompt=\"0 9 * * Mon\""
+        );
         let submit = data(json!({"id": "1", "name": "submit", "type": 1, "options": [
             {"name": "work", "type": 3, "value": "https://x.org/a"}, {"name": "week", "type": 4, "value": 2}]}));
         assert_eq!(invocation(&submit).unwrap().text, "!submit week 2 https://x.org/a");
@@ -422,13 +456,18 @@ mod tests {
             {"name": "assignment", "type": 4, "value": 12}, {"name": "feedback", "type": 3, "value": "Clear."},
             {"name": "score", "type": 4, "value": 4}]}));
         assert_eq!(invocation(&review).unwrap().text, "!review 12 Clear. score=4");
-        let load = data(json!({"id": "1", "name": "syllabus", "type": 1, "options": [{"name": "load", "type": 1, "options": [
+        let load =
+            data(json!({"id": "1", "name": "syllabus", "type": 1, "options": [{"name": "load", "type": 1, "options": [
             {"name": "file", "type": 11, "value": "777"}]}]}));
         assert_eq!(invocation(&load).unwrap(), Invocation { text: "!syllabus load".into(), file: Some(777) });
-        let more = data(json!({"id": "1", "name": "reviews", "type": 1, "options": [{"name": "more", "type": 5, "value": true}]}));
+        let more = data(
+            json!({"id": "1", "name": "reviews", "type": 1, "options": [{"name": "more", "type": 5, "value": true}]}),
+        );
         assert_eq!(invocation(&more).unwrap().text, "!reviews more");
-        let quoted = data(json!({"id": "1", "name": "course", "type": 1, "options": [{"name": "new", "type": 1, "options": [
-            {"name": "slug", "type": 3, "value": "x"}, {"name": "title", "type": 3, "value": "The \"Best\" Course"}]}]}));
+        let quoted = data(
+            json!({"id": "1", "name": "course", "type": 1, "options": [{"name": "new", "type": 1, "options": [
+            {"name": "slug", "type": 3, "value": "x"}, {"name": "title", "type": 3, "value": "The \"Best\" Course"}]}]}),
+        );
         assert_eq!(invocation(&quoted).unwrap().text, "!course new x \u{201C}The \"Best\" Course\u{201D}");
     }
 

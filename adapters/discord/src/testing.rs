@@ -169,7 +169,8 @@ impl World {
     }
 
     fn member_json(&self, guild: u64, id: u64) -> Value {
-        let roles: Vec<String> = self.members.get(&id).map(|r| r.iter().map(u64::to_string).collect()).unwrap_or_default();
+        let roles: Vec<String> =
+            self.members.get(&id).map(|r| r.iter().map(u64::to_string).collect()).unwrap_or_default();
         json!({"user": self.user_json(id), "roles": roles, "joined_at": now_iso(), "deaf": false, "mute": false,
                "flags": 0, "nick": null, "guild_id": guild.to_string(), "permissions": MEMBER_PERMISSIONS})
     }
@@ -332,7 +333,14 @@ impl LocalDiscord {
         let id = w.snowflake();
         w.channels.insert(
             id,
-            Chan { kind: 1, name: String::new(), parent: None, topic: None, recipients: vec![user, self.bot], overwrites: json!([]) },
+            Chan {
+                kind: 1,
+                name: String::new(),
+                parent: None,
+                topic: None,
+                recipients: vec![user, self.bot],
+                overwrites: json!([]),
+            },
         );
         id
     }
@@ -417,7 +425,15 @@ impl LocalDiscord {
         self.interaction(user, channel, 4, name, options, None)
     }
 
-    fn interaction(&self, user: u64, channel: u64, kind: u8, name: &str, mut options: Value, file: Option<(&str, &str)>) -> u64 {
+    fn interaction(
+        &self,
+        user: u64,
+        channel: u64,
+        kind: u8,
+        name: &str,
+        mut options: Value,
+        file: Option<(&str, &str)>,
+    ) -> u64 {
         let mut w = self.world();
         let id = w.snowflake();
         let token = format!("itoken-{id}-{}", rand_u64());
@@ -428,7 +444,8 @@ impl LocalDiscord {
             resolved = json!({"attachments": {a.to_string(): attachment_json(a, fname, content.len())}});
             fill_attachment(&mut options, a);
         }
-        let command_id = w.commands.iter().find(|c| c["name"] == name).and_then(|c| c["id"].as_str()).unwrap_or("1").to_owned();
+        let command_id =
+            w.commands.iter().find(|c| c["name"] == name).and_then(|c| c["id"].as_str()).unwrap_or("1").to_owned();
         let guild = w.guild_of(self.guild, channel);
         let mut v = json!({"id": id.to_string(), "application_id": self.bot.to_string(), "type": kind,
             "data": {"id": command_id, "name": name, "type": 1, "options": options, "resolved": resolved},
@@ -605,12 +622,14 @@ impl LocalDiscord {
             }
             Some(6) => {
                 let d = &v["d"];
-                if !token_ok(d["token"].as_str().unwrap_or_default()) || d["session_id"].as_str() != Some(&w.session.id) {
+                if !token_ok(d["token"].as_str().unwrap_or_default()) || d["session_id"].as_str() != Some(&w.session.id)
+                {
                     return vec![json!({"op": 9, "d": false}).to_string()];
                 }
                 w.resumes += 1;
                 let from = d["seq"].as_u64().unwrap_or(0);
-                let mut out: Vec<String> = w.session.log.iter().filter(|(s, _)| *s > from).map(|(_, p)| p.clone()).collect();
+                let mut out: Vec<String> =
+                    w.session.log.iter().filter(|(s, _)| *s > from).map(|(_, p)| p.clone()).collect();
                 w.session.seq += 1;
                 let resumed = json!({"op": 0, "t": "RESUMED", "s": w.session.seq, "d": {}}).to_string();
                 let seq = w.session.seq;
@@ -625,8 +644,12 @@ impl LocalDiscord {
     }
 
     fn guild_json(&self, w: &World) -> Value {
-        let channels: Vec<Value> =
-            w.channels.iter().filter(|(_, c)| c.kind == 0 || c.kind == 4).map(|(id, _)| w.channel_json(self.guild, *id)).collect();
+        let channels: Vec<Value> = w
+            .channels
+            .iter()
+            .filter(|(_, c)| c.kind == 0 || c.kind == 4)
+            .map(|(id, _)| w.channel_json(self.guild, *id))
+            .collect();
         let threads: Vec<Value> =
             w.channels.iter().filter(|(_, c)| c.kind == 11).map(|(id, _)| w.channel_json(self.guild, *id)).collect();
         let mut roles: Vec<Value> = vec![World::role_json(self.guild, "@everyone")];
@@ -663,7 +686,8 @@ impl LocalDiscord {
         let Some(rest) = segments.strip_prefix(&["api", "v10"]) else {
             return error(StatusCode::NOT_FOUND, 0, "404: Not Found");
         };
-        let json: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+        let json: Value =
+            if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
         let mut w = self.world();
         let webhook = matches!(rest.first(), Some(&"webhooks" | &"interactions"));
         if !webhook && auth.as_deref() != Some(&format!("Bot {}", self.token)) {
@@ -834,7 +858,10 @@ impl LocalDiscord {
                 if changed {
                     let roles: Vec<String> = roles.iter().map(u64::to_string).collect();
                     let user_json = w.user_json(user);
-                    w.dispatch("GUILD_MEMBER_UPDATE", json!({"guild_id": guild, "roles": roles, "user": user_json, "joined_at": now_iso()}));
+                    w.dispatch(
+                        "GUILD_MEMBER_UPDATE",
+                        json!({"guild_id": guild, "roles": roles, "user": user_json, "joined_at": now_iso()}),
+                    );
                 }
                 no_content()
             }
@@ -853,7 +880,11 @@ impl LocalDiscord {
                     return error(StatusCode::NOT_FOUND, 10008, "Unknown Message");
                 }
                 if w.threads_of.contains_key(&message) {
-                    return error(StatusCode::BAD_REQUEST, 160_004, "A thread has already been created for this message");
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        160_004,
+                        "A thread has already been created for this message",
+                    );
                 }
                 let name = body["name"].as_str().unwrap_or_default();
                 if name.is_empty() || name.chars().count() > 100 {
@@ -862,7 +893,14 @@ impl LocalDiscord {
                 }
                 w.channels.insert(
                     message,
-                    Chan { kind: 11, name: name.to_owned(), parent: Some(channel), topic: None, recipients: vec![self.bot], overwrites: json!([]) },
+                    Chan {
+                        kind: 11,
+                        name: name.to_owned(),
+                        parent: Some(channel),
+                        topic: None,
+                        recipients: vec![self.bot],
+                        overwrites: json!([]),
+                    },
                 );
                 w.threads_of.insert(message, message);
                 let v = w.channel_json(self.guild, message);
@@ -927,12 +965,27 @@ impl LocalDiscord {
         let id = w.snowflake();
         w.channels.insert(
             id,
-            Chan { kind: 1, name: String::new(), parent: None, topic: None, recipients: vec![user, self.bot], overwrites: json!([]) },
+            Chan {
+                kind: 1,
+                name: String::new(),
+                parent: None,
+                topic: None,
+                recipients: vec![user, self.bot],
+                overwrites: json!([]),
+            },
         );
         id
     }
 
-    fn bot_post(&self, id: u64, channel: u64, body: &Value, reply_to: Option<u64>, interaction: Option<u64>, ephemeral: bool) -> Posted {
+    fn bot_post(
+        &self,
+        id: u64,
+        channel: u64,
+        body: &Value,
+        reply_to: Option<u64>,
+        interaction: Option<u64>,
+        ephemeral: bool,
+    ) -> Posted {
         Posted {
             id,
             channel,
@@ -1142,8 +1195,9 @@ fn certificates() -> (String, tokio_rustls::rustls::ServerConfig) {
     ca_params.distinguished_name.push(DnType::CommonName, "Local Discord test CA");
     let ca = ca_params.self_signed(&ca_key).expect("a CA");
     let key = KeyPair::generate().expect("a key");
-    let params = CertificateParams::new(vec!["discord.com".into(), "cdn.discordapp.com".into(), "media.discordapp.net".into()])
-        .expect("params");
+    let params =
+        CertificateParams::new(vec!["discord.com".into(), "cdn.discordapp.com".into(), "media.discordapp.net".into()])
+            .expect("params");
     let cert = params.signed_by(&key, &ca, &ca_key).expect("a certificate");
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
@@ -1176,13 +1230,53 @@ mod tests {
     fn the_payloads_are_what_serenity_reads() {
         let (mut w, guild, bot) = world();
         let cat = w.snowflake();
-        w.channels.insert(cat, Chan { kind: 4, name: "school".into(), parent: None, topic: None, recipients: vec![], overwrites: json!([]) });
+        w.channels.insert(
+            cat,
+            Chan {
+                kind: 4,
+                name: "school".into(),
+                parent: None,
+                topic: None,
+                recipients: vec![],
+                overwrites: json!([]),
+            },
+        );
         let ch = w.snowflake();
-        w.channels.insert(ch, Chan { kind: 0, name: "data-101".into(), parent: Some(cat), topic: Some("t".into()), recipients: vec![], overwrites: json!([]) });
+        w.channels.insert(
+            ch,
+            Chan {
+                kind: 0,
+                name: "data-101".into(),
+                parent: Some(cat),
+                topic: Some("t".into()),
+                recipients: vec![],
+                overwrites: json!([]),
+            },
+        );
         let th = w.snowflake();
-        w.channels.insert(th, Chan { kind: 11, name: "Week 1".into(), parent: Some(ch), topic: None, recipients: vec![bot], overwrites: json!([]) });
+        w.channels.insert(
+            th,
+            Chan {
+                kind: 11,
+                name: "Week 1".into(),
+                parent: Some(ch),
+                topic: None,
+                recipients: vec![bot],
+                overwrites: json!([]),
+            },
+        );
         let dm = w.snowflake();
-        w.channels.insert(dm, Chan { kind: 1, name: String::new(), parent: None, topic: None, recipients: vec![bot, bot], overwrites: json!([]) });
+        w.channels.insert(
+            dm,
+            Chan {
+                kind: 1,
+                name: String::new(),
+                parent: None,
+                topic: None,
+                recipients: vec![bot, bot],
+                overwrites: json!([]),
+            },
+        );
         let role = w.snowflake();
         w.roles.insert(role, "data-101 learners".into());
         let d = LocalDiscord {
@@ -1201,8 +1295,17 @@ mod tests {
         let _: GuildChannel = serde_json::from_value(w.channel_json(guild, th)).unwrap();
         let _: PrivateChannel = serde_json::from_value(w.channel_json(guild, dm)).unwrap();
         let _: Role = serde_json::from_value(World::role_json(role, "x")).unwrap();
-        let p = Posted { id: 9, channel: ch, author: bot, content: "hi".into(), embeds: vec![], reply_to: Some(8),
-                         interaction: None, ephemeral: false, allowed_users: vec![] };
+        let p = Posted {
+            id: 9,
+            channel: ch,
+            author: bot,
+            content: "hi".into(),
+            embeds: vec![],
+            reply_to: Some(8),
+            interaction: None,
+            ephemeral: false,
+            allowed_users: vec![],
+        };
         let mut m = w.message_json(Some(guild), &p, &[attachment_json(5, "s.md", 3)]);
         m["member"] = w.member_json(guild, bot);
         let m: Message = serde_json::from_value(m).unwrap();

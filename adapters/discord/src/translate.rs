@@ -80,7 +80,11 @@ fn convert_markdown(text: &str) -> String {
     text.lines()
         .map(|l| {
             let trimmed = l.trim_start_matches('#');
-            if l.starts_with("####") && trimmed.starts_with(' ') { format!("**{}**", trimmed.trim()) } else { l.to_owned() }
+            if l.starts_with("####") && trimmed.starts_with(' ') {
+                format!("**{}**", trimmed.trim())
+            } else {
+                l.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -95,20 +99,33 @@ pub struct EmbedParts {
     pub description: String,
 }
 
-/// Splits a post into an embed's title and description.
+/// Splits a post into an embed's title and description: a first line that opens with a bold
+/// phrase (after an emoji, say) gives the title; what follows the phrase on that line leads the
+/// description.
 pub fn embed_parts(text: &str) -> EmbedParts {
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let stripped = first.trim().trim_start_matches(|c: char| !c.is_alphanumeric() && c != '*').trim();
-    let prefix = &first.trim()[..first.trim().len() - stripped.len()];
-    if let Some(inner) = stripped.strip_prefix("**").and_then(|s| s.strip_suffix("**")) {
-        if !inner.contains("**") && !inner.is_empty() {
-            let title = format!("{prefix}{inner}").trim().to_owned();
-            if title.chars().count() <= MAX_TITLE {
-                return EmbedParts { title: Some(title), description: rest.trim_start_matches('\n').to_owned() };
-            }
-        }
+    let first = first.trim();
+    let untitled = || EmbedParts { title: None, description: text.to_owned() };
+    let Some(open) = first.find("**") else { return untitled() };
+    let prefix = &first[..open];
+    if prefix.chars().any(char::is_alphanumeric) {
+        return untitled();
     }
-    EmbedParts { title: None, description: text.to_owned() }
+    let after = &first[open + 2..];
+    let Some(close) = after.find("**") else { return untitled() };
+    let inner = &after[..close];
+    let title = format!("{prefix}{inner}").trim().to_owned();
+    if inner.trim().is_empty() || title.chars().count() > MAX_TITLE {
+        return untitled();
+    }
+    let tail = after[close + 2..].trim().trim_start_matches(['·', '-', ':', '—']).trim();
+    let rest = rest.trim_start_matches('\n');
+    let description = match (tail.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_owned(),
+        (false, true) => tail.to_owned(),
+        (false, false) => format!("{tail}\n\n{rest}"),
+    };
+    EmbedParts { title: Some(title), description }
 }
 
 /// Cuts text into pieces of at most `limit` characters, at line breaks where it can, never
@@ -248,7 +265,10 @@ mod tests {
         let plain = embed_parts("Welcome, <@1>! You've joined.");
         assert_eq!(plain.title, None);
         assert_eq!(plain.description, "Welcome, <@1>! You've joined.");
-        assert_eq!(embed_parts("**a** and **b**\nx").title, None);
+        let tailed = embed_parts("**Week 1 of 3: Finding data** · `data-101`\n\nFind it.");
+        assert_eq!(tailed.title.as_deref(), Some("Week 1 of 3: Finding data"));
+        assert_eq!(tailed.description, "`data-101`\n\nFind it.");
+        assert_eq!(embed_parts("See **this**\nx").title, None);
     }
 
     #[test]

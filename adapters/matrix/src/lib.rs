@@ -391,6 +391,7 @@ impl ChatAdapter for MatrixAdapter {
                         Some(MessageRef { room: MatrixAdapter::room_ref(room.room_id()), id })
                     }),
                     sent_at: sent_at(ev.origin_server_ts),
+                    needs_answer: false,
                 };
                 let _ = sender.send(ChatEvent::Message(message)).await;
             }
