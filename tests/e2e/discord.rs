@@ -13,6 +13,7 @@ pub struct Bot {
     dir: tempfile::TempDir,
     config: std::path::PathBuf,
     token: String,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     starts: u32,
 }
@@ -30,22 +31,29 @@ impl Bot {
     /// Starts the bot with `admins` on `discord` and waits until it is connected (and, with
     /// slash commands, has registered them).
     pub async fn start(discord: &LocalDiscord, admins: &[u64], slash: bool) -> Bot {
+        Bot::with(discord, admins, slash, "", &[]).await
+    }
+
+    /// The same with more config (another platform's section) and environment.
+    pub async fn with(discord: &LocalDiscord, admins: &[u64], slash: bool, more: &str, env: &[(&str, &str)]) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("facilitator.toml");
         let admins: Vec<String> = admins.iter().map(|a| format!("\"discord:{a}\"")).collect();
         std::fs::write(
             &config,
             format!(
-                "[bot]\nadmins = [{}]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[discord]\nguild = {}\nslash_commands = {slash}\nconnect_to = \"{}\"\nca_file = \"{}\"\n",
+                "[bot]\nadmins = [{}]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[discord]\nguild = {}\nslash_commands = {slash}\nconnect_to = \"{}\"\nca_file = \"{}\"\n{}",
                 admins.join(", "),
                 dir.path().display(),
                 discord.guild,
                 discord.address,
-                discord.ca_file.display()
+                discord.ca_file.display(),
+                more.replace("DIR", &dir.path().display().to_string())
             ),
         )
         .unwrap();
-        let mut bot = Bot { dir, config, token: discord.token.clone(), child: None, starts: 0 };
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut bot = Bot { dir, config, token: discord.token.clone(), env, child: None, starts: 0 };
         bot.spawn();
         bot.until_connected(discord, slash).await;
         bot
@@ -58,6 +66,7 @@ impl Bot {
             .args(["run", "--config"])
             .arg(&self.config)
             .env("FACILITATOR_DISCORD_TOKEN", &self.token)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "info,serenity=warn,facilitator_discord=debug")
             .env_remove("FACILITATOR_DATABASE_URL")
             .env_remove("FACILITATOR_ADMINS")
@@ -77,6 +86,14 @@ impl Bot {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the bot did not connect in 30 s:\n{}", self.logs());
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     pub fn logs(&self) -> String {
@@ -569,5 +586,104 @@ async fn a_dropped_gateway_resumes_its_session_without_losing_or_repeating_event
             .count();
         assert_eq!(n, 1, "week {week} posted once");
     }
+    assert!(d.violations().is_empty(), "{:#?}", d.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn weekly_prompts_open_threads_on_discord_and_work_said_in_one_counts_for_its_week() {
+    let d = LocalDiscord::start().await;
+    let (olga, ana) = (d.member("olga"), d.member("ana"));
+    let bot = Bot::start(&d, &[olga], true).await;
+    let slug = unique("c-");
+    let room = paused_course(&d, &bot, olga, &[ana], &slug, "*/8 * * * * *").await;
+    let set = d.ask(olga, room, "!course set threads=yes").await;
+    assert!(set.text().contains("a thread per week"), "{}", set.text());
+    start_now(&d, olga, room).await;
+    let week1 = d.wait_for("week 1", |p| p.channel == room && p.text().contains("Week 1 of 3")).await;
+    let thread = loop {
+        if let Some(t) = d.thread_of(week1.id) {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let opening = d.wait_for("week 1's thread", |p| p.channel == thread).await;
+    assert!(opening.text().contains("This is week 1's thread"), "{}", opening.text());
+    d.wait_for("week 2", |p| p.channel == room && p.text().contains("Week 2 of 3")).await;
+    let ack = d.ask(ana, thread, "!submit https://example.org/w1").await;
+    assert_eq!(ack.channel, thread, "the answer stays in the thread");
+    assert!(ack.text().contains("week 1 submission is in"), "{}", ack.text());
+    let work = json!([{"name": "work", "type": 3, "value": "https://example.org/w1-v2"}]);
+    let answer = d.run(ana, thread, "submit", work).await;
+    assert!(answer.text().contains("week 1") && answer.text().contains("version 2"), "{}", answer.text());
+    assert!(d.violations().is_empty(), "{:#?}", d.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_bot_catches_up_on_the_schedule_without_repeating_anything() {
+    let d = LocalDiscord::start().await;
+    let (olga, ana) = (d.member("olga"), d.member("ana"));
+    let mut bot = Bot::start(&d, &[olga], true).await;
+    let slug = unique("c-");
+    let room = paused_course(&d, &bot, olga, &[ana], &slug, "*/6 * * * * *").await;
+    start_now(&d, olga, room).await;
+    d.wait_for("week 1", |p| p.channel == room && p.text().contains("Week 1 of 3")).await;
+    let ack = d.ask(ana, room, "!submit https://example.org/before-the-crash").await;
+    assert!(ack.text().contains("submission is in"), "{}", ack.text());
+
+    bot.kill();
+    // Down across a prompt: it is posted once the bot is back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    bot.spawn();
+    bot.until_connected(&d, true).await;
+    let progress = d.ask(ana, room, "!progress").await;
+    assert!(progress.text().contains("Your progress in"), "{}", progress.text());
+    assert!(progress.text().contains("before-the-crash") || progress.text().contains("Week 1"), "{}", progress.text());
+    d.wait_for("week 3", |p| p.channel == room && p.text().contains("Week 3 of 3")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for week in 1..=3 {
+        let n = d
+            .from_bot()
+            .iter()
+            .filter(|p| p.channel == room && p.text().contains(&format!("Week {week} of 3")))
+            .count();
+        assert_eq!(n, 1, "week {week} posted once:\n{}", bot.logs());
+    }
+    assert_eq!(d.sessions().0, 2, "a new session after the restart");
+    assert_answered_once(&d);
+    assert!(d.violations().is_empty(), "{:#?}", d.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_process_runs_a_course_on_matrix_and_discord_at_once() {
+    use facilitator_matrix::testing::{PASSWORD, Person, Synapse};
+    let synapse = Synapse::from_env();
+    let d = LocalDiscord::start().await;
+    let (olga, ben) = (d.member("olga"), d.member("ben"));
+    let ana = Person::new(&synapse, "ana").await;
+    let localpart = facilitator_matrix::testing::unique("facilitator");
+    let bot_id = synapse.register(&localpart, false).await;
+    synapse.lift_rate_limit(&bot_id).await;
+    let matrix =
+        format!("\n[matrix]\nhomeserver = \"{}\"\nuser = \"{bot_id}\"\nstore_dir = \"DIR/matrix\"\n", synapse.url);
+    let bot = Bot::with(&d, &[olga], false, &matrix, &[("FACILITATOR_MATRIX_PASSWORD", PASSWORD)]).await;
+    let slug = unique("both-");
+    let room = paused_course(&d, &bot, olga, &[ben], &slug, "*/10 * * * * *").await;
+
+    // Ana is on Matrix: she joins from a direct chat and is invited to the course's Matrix room.
+    let bot_user: matrix_sdk::ruma::OwnedUserId = bot_id.as_str().try_into().unwrap();
+    let ana_dm = ana.dm(&bot_user).await;
+    let welcome = ana.ask(&ana_dm, &format!("!join {slug}")).await;
+    assert!(welcome.body.contains("Welcome"), "{}\n{}", welcome.body, bot.logs());
+    let matrix_room = ana.room_named(&slug).await;
+
+    start_now(&d, olga, room).await;
+    d.wait_for("week 1 on Discord", |p| p.channel == room && p.text().contains("Week 1 of 3")).await;
+    ana.wait_for("week 1 on Matrix", |m| m.room == matrix_room && m.body.contains("Week 1 of 3")).await;
+    let ack = ana.ask(&matrix_room, "!submit https://example.org/ana").await;
+    assert!(ack.body.contains("submission is in"), "{}", ack.body);
+    let ack = d.ask(ben, room, "!submit https://example.org/ben").await;
+    assert!(ack.text().contains("submission is in"), "{}", ack.text());
+    let status = d.ask(olga, room, "!status").await;
+    assert!(status.text().contains("Week 1: 2 of 2 learners submitted"), "one course, one database: {}", status.text());
     assert!(d.violations().is_empty(), "{:#?}", d.violations());
 }

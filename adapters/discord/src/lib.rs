@@ -602,6 +602,8 @@ impl Handler {
                 let body = json!({"type": 5, "data": {"flags": 64}});
                 match http.create_interaction_response(InteractionId::new(iid), &p.token, &body, Vec::new()).await {
                     Ok(()) => p.state = Answer::Deferred,
+                    // Another instance on the same token answered it: nothing to do here.
+                    Err(e) if e.to_string().contains("already been acknowledged") => p.state = Answer::Answered,
                     Err(e) => warn!(interaction = iid, error = %e, "deferring an interaction failed"),
                 }
             }

@@ -556,8 +556,22 @@ impl LocalDiscord {
 
     async fn gateway_connection(&self, tcp: tokio::net::TcpStream) {
         let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+        let (tx, rx) = mpsc::unbounded_channel::<String>();
+        self.serve_gateway(ws, &tx, rx).await;
+        // Gone: events wait in the session's log for a resume.
+        let mut w = self.world();
+        if w.session.live.as_ref().is_some_and(|l| l.same_channel(&tx)) {
+            w.session.live = None;
+        }
+    }
+
+    async fn serve_gateway(
+        &self,
+        ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+        tx: &mpsc::UnboundedSender<String>,
+        mut rx: mpsc::UnboundedReceiver<String>,
+    ) {
         let (mut sink, mut stream) = ws.split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let (kill_tx, mut kill_rx) = oneshot::channel::<()>();
         let hello = json!({"op": 10, "d": {"heartbeat_interval": 41_250}}).to_string();
         if sink.send(Ws::Text(hello)).await.is_err() {
@@ -575,7 +589,7 @@ impl LocalDiscord {
                     let Some(Ok(msg)) = incoming else { return };
                     let Ws::Text(text) = msg else { continue };
                     let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                    let replies = self.gateway_op(&v, &tx, &mut kill_tx);
+                    let replies = self.gateway_op(&v, tx, &mut kill_tx);
                     for r in replies {
                         if sink.send(Ws::Text(r)).await.is_err() { return; }
                     }
