@@ -596,6 +596,10 @@ async fn weekly_prompts_open_threads_on_discord_and_work_said_in_one_counts_for_
     let bot = Bot::start(&d, &[olga], true).await;
     let slug = unique("c-");
     let room = paused_course(&d, &bot, olga, &[ana], &slug, "*/8 * * * * *").await;
+    // Someone who joins the server while the bot runs can be named as people type names.
+    let zoe = d.member("zoe");
+    let mentor = d.ask(olga, room, "!mentor add @zoe").await;
+    assert!(mentor.text().contains(&format!("<@{zoe}> is now a mentor")), "{}", mentor.text());
     let set = d.ask(olga, room, "!course set threads=yes").await;
     assert!(set.text().contains("a thread per week"), "{}", set.text());
     start_now(&d, olga, room).await;
