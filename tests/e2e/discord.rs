@@ -691,3 +691,30 @@ async fn one_process_runs_a_course_on_matrix_and_discord_at_once() {
     assert!(status.text().contains("Week 1: 2 of 2 learners submitted"), "one course, one database: {}", status.text());
     assert!(d.violations().is_empty(), "{:#?}", d.violations());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slash_commands_answered_late_are_deferred_then_answered() {
+    let d = LocalDiscord::start().await;
+    let (olga, ana) = (d.member("olga"), d.member("ana"));
+    let bot = Bot::start(&d, &[olga], true).await;
+    let slug = unique("c-");
+    let room = paused_course(&d, &bot, olga, &[ana], &slug, "0 9 * * Mon").await;
+    // The next message post waits 3 s behind a 429: the answers queued after it are late for
+    // Discord's three-second window.
+    d.rate_limit_next("/messages", 3.0);
+    let asked = d.say(ana, room, "!ping");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let progress = d.slash(ana, room, "progress", json!([]));
+    let ping = d.slash(ana, room, "ping", json!([]));
+    // Private: the deferred (private) response is edited into the answer.
+    let private = d.wait_for("the private answer", |p| p.interaction == Some(progress)).await;
+    assert!(private.ephemeral && private.text().contains("progress"), "{private:?}");
+    // Public: it goes to the channel, naming (and pinging) the asker.
+    let public = d
+        .wait_for("the public answer", |p| p.channel == room && p.reply_to.is_none() && p.text().contains("pong"))
+        .await;
+    assert!(public.content.starts_with(&format!("<@{ana}>")) && public.allowed_users.contains(&ana), "{public:?}");
+    assert!(!d.from_bot().iter().any(|p| p.interaction == Some(ping)), "the deferral was removed, not answered");
+    d.wait_for("the held reply", |p| p.reply_to == Some(asked)).await;
+    assert!(d.violations().is_empty(), "{:#?}", d.violations());
+}

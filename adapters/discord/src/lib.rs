@@ -131,6 +131,22 @@ fn http_error(e: &serenity::Error) -> AdapterError {
     }
 }
 
+/// Discord's JSON error code of a failed request (`10062` unknown interaction, `40060` already
+/// acknowledged, `160004` thread already made).
+fn discord_code(e: &serenity::Error) -> Option<isize> {
+    match e {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => Some(r.error.code),
+        _ => None,
+    }
+}
+
+/// Already acknowledged: someone (another instance on the token) answered or deferred it.
+const ACKNOWLEDGED: isize = 40_060;
+/// A thread has already been created for this message.
+const THREAD_EXISTS: isize = 160_004;
+/// Unknown interaction: expired, or never seen by Discord.
+const UNKNOWN_INTERACTION: isize = 10_062;
+
 fn invalid(message: impl Into<String>) -> AdapterError {
     AdapterError::new(AdapterErrorKind::InvalidInput, message)
 }
@@ -361,7 +377,14 @@ impl DiscordAdapter {
                 drop(p);
                 let mut plain = message.clone();
                 plain.reply_to = None;
-                plain.segments.insert(0, facilitator_chat::Segment::Markdown(format!("<@{user}> ")));
+                let asker = UserRef::new(Platform::Discord, &user.to_string()).map_err(|e| invalid(e.to_string()))?;
+                plain.segments.splice(
+                    0..0,
+                    [
+                        facilitator_chat::Segment::Mention { user: asker, name: String::new() },
+                        facilitator_chat::Segment::Markdown(" ".into()),
+                    ],
+                );
                 let id = self.post(channel, &plain, key, false).await?;
                 return Ok(message_ref(channel, id));
             }
@@ -375,11 +398,18 @@ impl DiscordAdapter {
                 p.state = Answer::Answered;
                 Ok(r)
             }
+            Err(e) if p.state == Answer::Waiting && discord_code(&e) == Some(ACKNOWLEDGED) => {
+                // Deferred meanwhile by another instance on the same token: answer as deferred.
+                p.state = Answer::Deferred;
+                drop(p);
+                Box::pin(self.answer(interaction, message, key)).await
+            }
             Err(e) => {
+                let code = discord_code(&e);
                 let e = http_error(&e);
                 // An interaction Discord no longer knows (expired, or answered by an instance
                 // that died before recording it): answer in the channel instead.
-                if matches!(e.kind(), AdapterErrorKind::NotFound) || e.to_string().contains("10062") {
+                if matches!(e.kind(), AdapterErrorKind::NotFound) || code == Some(UNKNOWN_INTERACTION) {
                     p.state = Answer::Answered;
                     drop(p);
                     return fallback(channel).await;
@@ -603,7 +633,7 @@ impl Handler {
                 match http.create_interaction_response(InteractionId::new(iid), &p.token, &body, Vec::new()).await {
                     Ok(()) => p.state = Answer::Deferred,
                     // Another instance on the same token answered it: nothing to do here.
-                    Err(e) if e.to_string().contains("already been acknowledged") => p.state = Answer::Answered,
+                    Err(e) if discord_code(&e) == Some(ACKNOWLEDGED) => p.state = Answer::Answered,
                     Err(e) => warn!(interaction = iid, error = %e, "deferring an interaction failed"),
                 }
             }
@@ -632,7 +662,9 @@ impl EventHandler for Handler {
             known.own = ready.user.id.get();
             known.application = ready.application.id.get();
         }
+        // Both clients: the gateway's (answers from event handlers) and the executor's.
         ctx.http.set_application_id(ready.application.id);
+        self.adapter.inner.http.set_application_id(ready.application.id);
         info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
         if self.adapter.inner.config.slash_commands {
             match ctx.http.create_guild_commands(self.adapter.guild(), &definitions()).await {
@@ -880,9 +912,7 @@ impl ChatAdapter for DiscordAdapter {
                 self.known().channels.insert(thread.id.get(), channel_info(&thread));
                 Ok(message_ref(thread.id.get(), thread.id.get()))
             }
-            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)))
-                if r.error.code == 160_004 =>
-            {
+            Err(e) if discord_code(&e) == Some(THREAD_EXISTS) => {
                 // Made before a crash: a message's thread has the message's id.
                 self.known().channels.insert(message, Channel { name, parent: Some(channel), thread: true });
                 Ok(message_ref(message, message))

@@ -116,6 +116,7 @@ struct World {
     requests: u64,
     limited: u64,
     limit_every: Option<u64>,
+    holds: Vec<(String, f64)>,
     session: Session,
     identifies: u32,
     resumes: u32,
@@ -489,6 +490,12 @@ impl LocalDiscord {
         self.world().limit_every = n;
     }
 
+    /// Answer the next request whose path contains `fragment` with a 429 asking to wait
+    /// `seconds` (a slow platform, to make the bot late).
+    pub fn rate_limit_next(&self, fragment: &str, seconds: f64) {
+        self.world().holds.push((fragment.to_owned(), seconds));
+    }
+
     /// How many 429s were sent.
     pub fn limited(&self) -> u64 {
         self.world().limited
@@ -714,15 +721,18 @@ impl LocalDiscord {
         }
         if !matches!(rest, ["gateway"] | ["gateway", "bot"]) {
             w.requests += 1;
-            if w.limit_every.is_some_and(|n| w.requests % n == 0) {
+            let held = w.holds.iter().position(|(f, _)| path.contains(f.as_str()));
+            let hold = held.map(|i| w.holds.remove(i).1);
+            if hold.is_some() || w.limit_every.is_some_and(|n| w.requests % n == 0) {
                 w.limited += 1;
-                let global = w.limited % 5 == 0;
+                let global = hold.is_none() && w.limited % 5 == 0;
+                let wait = hold.unwrap_or(0.05);
                 let mut r = response(
                     StatusCode::TOO_MANY_REQUESTS,
-                    &json!({"message": "You are being rate limited.", "retry_after": 0.05, "global": global}),
+                    &json!({"message": "You are being rate limited.", "retry_after": wait, "global": global}),
                 );
                 let h = r.headers_mut();
-                h.insert("retry-after", "0.05".parse().expect("a valid header"));
+                h.insert("retry-after", wait.to_string().parse().expect("a valid header"));
                 h.insert("x-ratelimit-scope", if global { "global" } else { "user" }.parse().expect("a valid header"));
                 if global {
                     h.insert("x-ratelimit-global", "true".parse().expect("a valid header"));

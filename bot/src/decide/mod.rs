@@ -214,6 +214,12 @@ impl<'a> Turn<'a> {
         self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: false });
     }
 
+    /// An answer only the asker needs to see (their progress, their assignments): ephemeral
+    /// where the platform can.
+    pub fn reply_private(&mut self, text: Text) {
+        self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: true });
+    }
+
     /// An error: no changes, a private reply with what is wrong and, where it helps, the usage.
     pub fn refuse(&mut self, problem: Text, usage: Option<&str>) {
         self.out.changes.clear();

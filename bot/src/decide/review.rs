@@ -350,7 +350,7 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
             .collect();
         open.sort_by_key(|(_, a)| (a.due, a.id));
         if open.is_empty() {
-            return turn.reply(
+            return turn.reply_private(
                 Text::md("You have no open review assignments. Learners can ask for one with ")
                     .code("!reviews more")
                     .push_md("."),
@@ -373,7 +373,8 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
                 text = text.push_md(" (handed on; still welcome)");
             }
         }
-        return turn.reply(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
+        return turn
+            .reply_private(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
     }
     let usage = "!reviews [more [COURSE]]";
     let course = match (slug, turn.input.place) {

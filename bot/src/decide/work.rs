@@ -192,11 +192,11 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
         if !badges.is_empty() {
             text = text.push_md(format!("\nBadges: {}.", badges.join(", ")));
         }
-        return turn.reply(text);
+        return turn.reply_private(text);
     }
     let mine: Vec<&Course> = state.courses.values().filter(|c| c.role(actor) == Some(Role::Learner)).collect();
     if mine.is_empty() {
-        return turn.reply(
+        return turn.reply_private(
             Text::md("You're not taking any course yet. ")
                 .code("!courses")
                 .push_md(" lists them; ")
@@ -220,7 +220,7 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
         }
     }
     text = text.push_md("\nSay ").code("!progress").push_md(" in a course room for the week-by-week view.");
-    turn.reply(text);
+    turn.reply_private(text);
 }
 
 pub(super) fn status(turn: &mut Turn<'_>) {
