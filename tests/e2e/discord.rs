@@ -600,6 +600,13 @@ async fn weekly_prompts_open_threads_on_discord_and_work_said_in_one_counts_for_
     let zoe = d.member("zoe");
     let mentor = d.ask(olga, room, "!mentor add @zoe").await;
     assert!(mentor.text().contains(&format!("<@{zoe}> is now a mentor")), "{}", mentor.text());
+    // Given the learner role by hand in Discord: joined, and welcomed in the course channel.
+    let bo = d.member("bo");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    d.give_role(bo, &format!("{slug} learners"));
+    let welcome =
+        d.wait_for("bo welcomed", |p| p.channel == room && p.text().contains(&format!("Welcome, <@{bo}>"))).await;
+    assert!(welcome.allowed_users.contains(&bo), "{welcome:?}");
     let set = d.ask(olga, room, "!course set threads=yes").await;
     assert!(set.text().contains("a thread per week"), "{}", set.text());
     start_now(&d, olga, room).await;

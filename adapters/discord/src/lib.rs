@@ -190,6 +190,8 @@ struct Known {
     /// Member ids by lowercase username and display name, for `@name`.
     members: HashMap<String, u64>,
     dms: HashMap<u64, u64>,
+    /// Each member's roles as last seen, to tell when one is newly given.
+    member_roles: HashMap<u64, BTreeSet<u64>>,
 }
 
 #[derive(Debug)]
@@ -696,6 +698,7 @@ impl EventHandler for Handler {
             }
             for (id, m) in &guild.members {
                 known.members.insert(m.user.name.to_lowercase(), id.get());
+                known.member_roles.insert(id.get(), m.roles.iter().map(|r| r.get()).collect());
             }
         }
         debug!(channels = guild.channels.len(), roles = guild.roles.len(), "guild loaded");
@@ -718,6 +721,50 @@ impl EventHandler for Handler {
 
     async fn guild_member_addition(&self, _ctx: Context, member: Member) {
         self.adapter.known().members.insert(member.user.name.to_lowercase(), member.user.id.get());
+    }
+
+    /// A member given a course's learner role (by an organizer in Discord's own interface, or
+    /// by the bot on `!join`) has joined the course, as joining a room does on Matrix; the
+    /// domain welcomes newcomers and ignores people already in.
+    async fn guild_member_update(
+        &self,
+        _ctx: Context,
+        _old: Option<Member>,
+        _new: Option<Member>,
+        event: serenity::all::GuildMemberUpdateEvent,
+    ) {
+        if event.guild_id != self.adapter.guild() || event.user.bot {
+            return;
+        }
+        let user = event.user.id.get();
+        let now: BTreeSet<u64> = event.roles.iter().map(|r| r.get()).collect();
+        let joined: Vec<u64> = {
+            let mut known = self.adapter.known();
+            let before = known.member_roles.insert(user, now.clone()).unwrap_or_default();
+            let names: HashMap<u64, String> = known.roles.iter().map(|(n, id)| (*id, n.clone())).collect();
+            now.difference(&before)
+                .filter_map(|role| {
+                    let (course, kind) = course_of_role(names.get(role)?)?;
+                    if kind != CourseRole::Learner {
+                        return None;
+                    }
+                    known.channels.iter().find(|(_, c)| !c.thread && c.name == course).map(|(id, _)| *id)
+                })
+                .collect()
+        };
+        for channel in joined {
+            let event_id = format!("role-{user}-{channel}-{}", Utc::now().timestamp_millis());
+            let e = ChatEvent::MemberJoined {
+                event_id,
+                room: room_ref(channel),
+                user: Self::user(event.user.id),
+                name: event.user.global_name.clone().unwrap_or_else(|| event.user.name.clone()),
+            };
+            // After the messages that led to it (a snowflake from now).
+            let order =
+                (u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0).saturating_sub(1_420_070_400_000)) << 22;
+            let _ = self.events.send((order, e));
+        }
     }
 
     async fn message(&self, _ctx: Context, m: Message) {

@@ -365,7 +365,21 @@ impl LocalDiscord {
         w.members.get(&user).map(|r| r.iter().filter_map(|id| w.roles.get(id).cloned()).collect()).unwrap_or_default()
     }
 
-    /// Makes a thread in `channel` (as a user would) and returns its id.
+    /// Gives a member a role by name, as an admin does in Discord's interface
+    /// (GUILD_MEMBER_UPDATE is dispatched).
+    pub fn give_role(&self, user: u64, role: &str) {
+        let mut w = self.world();
+        let Some(id) = w.roles.iter().find(|(_, n)| *n == role).map(|(id, _)| *id) else { panic!("no role {role}") };
+        w.members.entry(user).or_default().insert(id);
+        let roles: Vec<String> = w.members[&user].iter().map(u64::to_string).collect();
+        let user_json = w.user_json(user);
+        w.dispatch(
+            "GUILD_MEMBER_UPDATE",
+            json!({"guild_id": self.guild.to_string(), "roles": roles, "user": user_json, "joined_at": now_iso()}),
+        );
+    }
+
+    /// The thread started from a message, if any.
     pub fn thread_of(&self, message: u64) -> Option<u64> {
         self.world().threads_of.get(&message).copied()
     }
