@@ -723,5 +723,19 @@ async fn slash_commands_answered_late_are_deferred_then_answered() {
     assert!(public.content.starts_with(&format!("<@{ana}>")) && public.allowed_users.contains(&ana), "{public:?}");
     assert!(!d.from_bot().iter().any(|p| p.interaction == Some(ping)), "the deferral was removed, not answered");
     d.wait_for("the held reply", |p| p.reply_to == Some(asked)).await;
+
+    // An answer over Discord's 2,000 characters: the response, then follow-ups.
+    let long: String =
+        (0..40).map(|n| format!("Paragraph {n} of the reading notes, long enough to add up.\n\n")).collect();
+    let syllabus = format!("# Long\n\n## Week 1: Reading\n{long}\n## Week 2: More\nMore.\n");
+    let id = d.say_with_file(olga, room, "!syllabus load", Some(("long.md", &syllabus)));
+    let loaded = d.wait_for("the long syllabus", |p| p.reply_to == Some(id)).await;
+    assert!(loaded.text().contains("Loaded the syllabus"), "{}", loaded.text());
+    let show = json!([{"name": "show", "type": 1, "options": [{"name": "week", "type": 4, "value": 1}]}]);
+    let asked = d.slash(ana, room, "syllabus", show);
+    d.wait_for("the last part", |p| p.interaction == Some(asked) && p.text().contains("Paragraph 39")).await;
+    let parts: Vec<Posted> = d.from_bot().into_iter().filter(|p| p.interaction == Some(asked)).collect();
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert!(parts[0].text().contains("Paragraph 0") && parts.iter().all(|p| p.content.chars().count() <= 2000));
     assert!(d.violations().is_empty(), "{:#?}", d.violations());
 }

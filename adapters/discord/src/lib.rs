@@ -327,7 +327,10 @@ impl DiscordAdapter {
         let (iid, user) = parse_interaction(interaction).ok_or_else(|| invalid("unreadable interaction"))?;
         let pending = self.inner.interactions.lock().expect("not poisoned").get(&iid).cloned();
         let rendered = render(message);
-        let text = chunks(&rendered.text, MAX_CONTENT).into_iter().next().unwrap_or_default();
+        // A long answer: the first piece answers, the rest follow up.
+        let mut pieces = chunks(&rendered.text, MAX_CONTENT).into_iter();
+        let text = pieces.next().unwrap_or_default();
+        let rest: Vec<String> = pieces.collect();
         let allowed = json!({"parse": [], "users": rendered.mentions.iter().map(u64::to_string).collect::<Vec<_>>()});
         let flags = if message.private { 64 } else { 0 };
         let fallback = |channel: u64| async move {
@@ -398,6 +401,10 @@ impl DiscordAdapter {
         match result {
             Ok(r) => {
                 p.state = Answer::Answered;
+                for piece in rest {
+                    let more = json!({"content": piece, "flags": flags, "allowed_mentions": allowed});
+                    http.create_followup_message(&p.token, &more, Vec::new()).await.map_err(|e| http_error(&e))?;
+                }
                 Ok(r)
             }
             Err(e) if p.state == Answer::Waiting && discord_code(&e) == Some(ACKNOWLEDGED) => {
