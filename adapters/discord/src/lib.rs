@@ -180,10 +180,19 @@ enum Answer {
     Answered,
 }
 
+impl Known {
+    /// Remembers who `@name` means: the username and the display name.
+    fn member(&mut self, user: &serenity::all::User) {
+        self.members.insert(user.name.to_lowercase(), user.id.get());
+        if let Some(display) = &user.global_name {
+            self.members.insert(display.to_lowercase(), user.id.get());
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Known {
     own: u64,
-    application: u64,
     channels: HashMap<u64, Channel>,
     /// Role ids by name.
     roles: HashMap<String, u64>,
@@ -669,7 +678,6 @@ impl EventHandler for Handler {
         {
             let mut known = self.adapter.known();
             known.own = ready.user.id.get();
-            known.application = ready.application.id.get();
         }
         // Both clients: the gateway's (answers from event handlers) and the executor's.
         ctx.http.set_application_id(ready.application.id);
@@ -704,7 +712,7 @@ impl EventHandler for Handler {
                 known.roles.insert(r.name.clone(), id.get());
             }
             for (id, m) in &guild.members {
-                known.members.insert(m.user.name.to_lowercase(), id.get());
+                known.member(&m.user);
                 known.member_roles.insert(id.get(), m.roles.iter().map(|r| r.get()).collect());
             }
         }
@@ -727,7 +735,7 @@ impl EventHandler for Handler {
     }
 
     async fn guild_member_addition(&self, _ctx: Context, member: Member) {
-        self.adapter.known().members.insert(member.user.name.to_lowercase(), member.user.id.get());
+        self.adapter.known().member(&member.user);
     }
 
     /// A member given a course's learner role (by an organizer in Discord's own interface, or
@@ -806,7 +814,7 @@ impl EventHandler for Handler {
             sent_at: discord_time(&m.timestamp),
             needs_answer: false,
         };
-        self.adapter.known().members.insert(m.author.name.to_lowercase(), m.author.id.get());
+        self.adapter.known().member(&m.author);
         let _ = self.events.send((m.id.get(), ChatEvent::Message(message)));
     }
 

@@ -82,7 +82,6 @@ struct Chan {
 #[derive(Debug)]
 struct Interaction {
     token: String,
-    user: u64,
     channel: u64,
     created: Instant,
     /// None: not answered; Some(5): deferred; Some(4): answered.
@@ -327,23 +326,7 @@ impl LocalDiscord {
 
     /// The direct-message channel between a user and the bot.
     pub fn dm(&self, user: u64) -> u64 {
-        let mut w = self.world();
-        if let Some((id, _)) = w.channels.iter().find(|(_, c)| c.kind == 1 && c.recipients == vec![user, self.bot]) {
-            return *id;
-        }
-        let id = w.snowflake();
-        w.channels.insert(
-            id,
-            Chan {
-                kind: 1,
-                name: String::new(),
-                parent: None,
-                topic: None,
-                recipients: vec![user, self.bot],
-                overwrites: json!([]),
-            },
-        );
-        id
+        self.dm_locked(&mut self.world(), user)
     }
 
     /// A channel by name (a course channel the bot made).
@@ -474,7 +457,7 @@ impl LocalDiscord {
         } else {
             v["user"] = w.user_json(user);
         }
-        w.interactions.insert(id, Interaction { token, user, channel, created: Instant::now(), response: None });
+        w.interactions.insert(id, Interaction { token, channel, created: Instant::now(), response: None });
         w.dispatch("INTERACTION_CREATE", v);
         id
     }
@@ -1141,7 +1124,6 @@ impl LocalDiscord {
                 return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: type");
             }
         }
-        let _ = w.interactions.get(&iid).map(|i| i.user);
         no_content()
     }
 }
