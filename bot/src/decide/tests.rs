@@ -429,3 +429,17 @@ mod no_panics {
         }
     }
 }
+
+#[test]
+fn progress_and_assignment_lists_are_private_answers_and_acknowledgements_public() {
+    let mut w = world_with_course();
+    let joined = w.say(ANA, Place::Lobby, "!join data-101");
+    let private = |d: &Decision| d.effects.iter().any(|e| matches!(e, Effect::Reply { private: true, .. }));
+    assert!(!private(&joined), "a welcome is not private");
+    for text in ["!progress", "!reviews"] {
+        let d = w.say(ANA, Place::Direct, text);
+        assert!(private(&d), "{text} answers only the asker: {:?}", d.effects);
+    }
+    let d = w.say(ANA, w.room(), "!progress");
+    assert!(private(&d), "{:?}", d.effects);
+}
