@@ -14,7 +14,8 @@
 //!   `enforce_nonce`, so Discord drops a resend after a crash.
 //! - HTTP goes through serenity's client with its ratelimiter on: per-route and global limits
 //!   are honoured and a 429 is waited out and retried. The gateway resumes its session after a
-//!   disconnect; Discord replays what was missed.
+//!   disconnect; Discord replays what was missed. A new session (after a restart) reads back
+//!   the last hour of commands in course channels; the engine skips those it already handled.
 //! - serenity hands each gateway event to its own task; the adapter puts a burst of events back
 //!   into Discord's order (snowflakes grow with time) before passing them on.
 
@@ -59,6 +60,10 @@ const DEFER_AFTER: Duration = Duration::from_millis(2000);
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
 /// How long `connect` waits for the gateway's READY and the guild.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How far back commands said in course channels are read after connecting.
+const CATCH_UP: Duration = Duration::from_secs(60 * 60);
+/// Discord's epoch (2015-01-01), in Unix milliseconds.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 /// Message ids of slash commands start with this, then the interaction id and the user id.
 const INTERACTION_PREFIX: &str = "i";
 
@@ -162,6 +167,8 @@ struct Channel {
     /// The category of a channel, the channel of a thread.
     parent: Option<u64>,
     thread: bool,
+    /// The newest message in it, when the server said.
+    last_message: Option<u64>,
 }
 
 /// An interaction waiting for its answer.
@@ -558,7 +565,13 @@ fn channel_info(c: &GuildChannel) -> Channel {
         name: c.name.clone(),
         parent: c.parent_id.map(ChannelId::get),
         thread: matches!(c.kind, ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread),
+        last_message: c.last_message_id.map(MessageId::get),
     }
+}
+
+/// When a snowflake was made, in Unix milliseconds.
+fn snowflake_millis(id: u64) -> i64 {
+    i64::try_from((id >> 22) + DISCORD_EPOCH_MS).unwrap_or(i64::MAX)
 }
 
 fn discord_time(ts: &serenity::model::Timestamp) -> DateTime<Utc> {
@@ -596,6 +609,87 @@ impl Handler {
         }
         let bytes = response.bytes().await.map_err(|e| e.to_string())?;
         String::from_utf8(bytes.to_vec()).map_err(|_| "the file is not UTF-8 text".to_owned())
+    }
+
+    /// A person's message as the platform-neutral event (none for bots and other servers).
+    async fn incoming(&self, m: &Message) -> Option<IncomingMessage> {
+        if m.author.bot || m.author.id.get() == self.adapter.known().own {
+            return None;
+        }
+        if m.guild_id.is_some_and(|g| g != self.adapter.guild()) {
+            return None;
+        }
+        let mut text = m.content.clone();
+        // An attached syllabus: `!syllabus load` with a Markdown file.
+        if text.trim_start().to_lowercase().starts_with("!syllabus load") {
+            if let Some(a) = m.attachments.first() {
+                match self.download(&a.url, a.size).await {
+                    Ok(body) => {
+                        text.push('\n');
+                        text.push_str(&body);
+                    }
+                    Err(e) => warn!(error = %e, "reading an attached syllabus failed"),
+                }
+            }
+        }
+        let (room, thread) = self.place(m.channel_id.get());
+        self.adapter.known().member(&m.author);
+        Some(IncomingMessage {
+            id: message_ref(room, m.id.get()),
+            event_id: m.id.get().to_string(),
+            author: Self::user(m.author.id),
+            author_name: m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone()),
+            text,
+            is_direct: m.guild_id.is_none(),
+            thread,
+            sent_at: discord_time(&m.timestamp),
+            needs_answer: false,
+        })
+    }
+
+    /// After connecting (a start, or a session Discord would not resume), reads back what was
+    /// said in course channels and their threads during the last hour: Discord does not
+    /// replay it, and the engine drops what it already handled (by message id).
+    async fn catch_up(&self) {
+        let cutoff = Utc::now() - chrono::Duration::from_std(CATCH_UP).unwrap_or_default();
+        let recent = |id: u64| DateTime::<Utc>::from_timestamp_millis(snowflake_millis(id)).is_some_and(|t| t > cutoff);
+        let channels: Vec<u64> = {
+            let known = self.adapter.known();
+            let courses: BTreeSet<&str> = known
+                .roles
+                .keys()
+                .filter_map(|r| course_of_role(r).filter(|(_, k)| *k == CourseRole::Learner).map(|(c, _)| c))
+                .collect();
+            let is_course = |c: &Channel| !c.thread && courses.contains(c.name.as_str());
+            known
+                .channels
+                .iter()
+                .filter(|(_, c)| {
+                    is_course(c) || (c.thread && c.parent.and_then(|p| known.channels.get(&p)).is_some_and(is_course))
+                })
+                .filter(|(_, c)| c.last_message.is_some_and(recent))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let mut found = 0;
+        for channel in channels {
+            let messages = match self.adapter.inner.http.get_messages(ChannelId::new(channel), None, Some(50)).await {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(channel, error = %e, "reading back a course channel failed");
+                    continue;
+                }
+            };
+            for m in messages.iter().rev().filter(|m| recent(m.id.get()) && m.content.trim_start().starts_with('!')) {
+                if let Some(message) = self.incoming(m).await {
+                    found += 1;
+                    let _ = self.events.send((m.id.get(), ChatEvent::Message(message)));
+                }
+            }
+        }
+        if found > 0 {
+            info!(commands = found, "read back recent commands from course channels");
+        }
     }
 
     async fn command(&self, ctx: &Context, c: CommandInteraction) {
@@ -720,6 +814,7 @@ impl EventHandler for Handler {
         if let Some(tx) = self.ready.lock().expect("not poisoned").take() {
             let _ = tx.send(Ok(()));
         }
+        self.catch_up().await;
     }
 
     async fn channel_create(&self, _ctx: Context, channel: GuildChannel) {
@@ -777,45 +872,15 @@ impl EventHandler for Handler {
             };
             // After the messages that led to it (a snowflake from now).
             let order =
-                (u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0).saturating_sub(1_420_070_400_000)) << 22;
+                (u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0).saturating_sub(DISCORD_EPOCH_MS)) << 22;
             let _ = self.events.send((order, e));
         }
     }
 
     async fn message(&self, _ctx: Context, m: Message) {
-        if m.author.bot || m.author.id.get() == self.adapter.known().own {
-            return;
+        if let Some(message) = self.incoming(&m).await {
+            let _ = self.events.send((m.id.get(), ChatEvent::Message(message)));
         }
-        if m.guild_id.is_some_and(|g| g != self.adapter.guild()) {
-            return;
-        }
-        let mut text = m.content.clone();
-        // An attached syllabus: `!syllabus load` with a Markdown file.
-        if text.trim_start().to_lowercase().starts_with("!syllabus load") {
-            if let Some(a) = m.attachments.first() {
-                match self.download(&a.url, a.size).await {
-                    Ok(body) => {
-                        text.push('\n');
-                        text.push_str(&body);
-                    }
-                    Err(e) => warn!(error = %e, "reading an attached syllabus failed"),
-                }
-            }
-        }
-        let (room, thread) = self.place(m.channel_id.get());
-        let message = IncomingMessage {
-            id: message_ref(room, m.id.get()),
-            event_id: m.id.get().to_string(),
-            author: Self::user(m.author.id),
-            author_name: m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone()),
-            text,
-            is_direct: m.guild_id.is_none(),
-            thread,
-            sent_at: discord_time(&m.timestamp),
-            needs_answer: false,
-        };
-        self.adapter.known().member(&m.author);
-        let _ = self.events.send((m.id.get(), ChatEvent::Message(message)));
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -976,7 +1041,9 @@ impl ChatAdapter for DiscordAdapter {
             }
             Err(e) if discord_code(&e) == Some(THREAD_EXISTS) => {
                 // Made before a crash: a message's thread has the message's id.
-                self.known().channels.insert(message, Channel { name, parent: Some(channel), thread: true });
+                self.known()
+                    .channels
+                    .insert(message, Channel { name, parent: Some(channel), thread: true, last_message: None });
                 Ok(message_ref(message, message))
             }
             Err(e) => Err(http_error(&e)),
@@ -1022,8 +1089,8 @@ impl ChatAdapter for DiscordAdapter {
         Ok(())
     }
 
-    /// Discord replays missed events only within a live session (resume); after a restart the
-    /// bot starts from now, and the schedule catches up on its own.
+    /// Discord replays missed events only within a live session (resume); a new session reads
+    /// back recent commands instead (see the module's docs), so there is no position to save.
     async fn checkpoint(&self, _token: &str) -> Result<(), AdapterError> {
         Ok(())
     }

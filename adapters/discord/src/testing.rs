@@ -106,6 +106,7 @@ struct World {
     members: BTreeMap<u64, BTreeSet<u64>>,
     messages: Vec<Posted>,
     message_channel: HashMap<u64, u64>,
+    last_message: HashMap<u64, u64>,
     threads_of: HashMap<u64, u64>,
     interactions: HashMap<u64, Interaction>,
     commands: Vec<Value>,
@@ -183,7 +184,8 @@ impl World {
         }
         let mut v = json!({"id": id.to_string(), "type": c.kind, "guild_id": guild.to_string(), "name": c.name,
                            "position": 0, "permission_overwrites": c.overwrites, "nsfw": false,
-                           "parent_id": c.parent.map(|p| p.to_string()), "topic": c.topic});
+                           "parent_id": c.parent.map(|p| p.to_string()), "topic": c.topic,
+                           "last_message_id": self.last_message.get(&id).map(u64::to_string)});
         if c.kind == 11 {
             v["thread_metadata"] = json!({"archived": false, "auto_archive_duration": 10080,
                                           "archive_timestamp": now_iso(), "locked": false});
@@ -401,6 +403,7 @@ impl LocalDiscord {
         }
         w.messages.push(p);
         w.message_channel.insert(id, channel);
+        w.last_message.insert(channel, id);
         w.dispatch("MESSAGE_CREATE", json);
         drop(w);
         self.changed.notify_waiters();
@@ -554,6 +557,9 @@ impl LocalDiscord {
 
     fn record(&self, w: &mut World, p: Posted) {
         w.message_channel.insert(p.id, p.channel);
+        if p.interaction.is_none() {
+            w.last_message.insert(p.channel, p.id);
+        }
         w.messages.push(p);
         self.changed.notify_waiters();
     }
@@ -895,6 +901,23 @@ impl LocalDiscord {
                 response(StatusCode::OK, &w.channel_json(self.guild, id))
             }
             ("POST", ["channels", c, "messages"]) => self.create_message(w, parse(c), body),
+            ("GET", ["channels", c, "messages"]) => {
+                let channel = parse(c);
+                if !w.channels.contains_key(&channel) {
+                    return error(StatusCode::NOT_FOUND, 10003, "Unknown Channel");
+                }
+                let guild = w.guild_of(self.guild, channel);
+                // Newest first, at most 50 (Discord's default page).
+                let list: Vec<Value> = w
+                    .messages
+                    .iter()
+                    .rev()
+                    .filter(|m| m.channel == channel && m.interaction.is_none())
+                    .take(50)
+                    .map(|m| w.message_json(guild, m, &[]))
+                    .collect();
+                response(StatusCode::OK, &Value::Array(list))
+            }
             ("POST", ["channels", c, "messages", m, "threads"]) => {
                 let (channel, message) = (parse(c), parse(m));
                 if w.message_channel.get(&message) != Some(&channel) {
