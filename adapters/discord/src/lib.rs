@@ -294,10 +294,10 @@ impl DiscordAdapter {
             let pings: Vec<String> = rendered.mentions.iter().map(|m| format!("<@{m}>")).collect();
             for (i, description) in chunks(&parts.description, MAX_DESCRIPTION).into_iter().enumerate() {
                 let mut e = json!({"description": description, "color": EMBED_COLOUR});
-                if i == 0 {
-                    if let Some(title) = &parts.title {
-                        e["title"] = json!(title);
-                    }
+                if i == 0
+                    && let Some(title) = &parts.title
+                {
+                    e["title"] = json!(title);
                 }
                 let mut body = json!({"embeds": [e]});
                 if i == 0 && !pings.is_empty() {
@@ -315,10 +315,10 @@ impl DiscordAdapter {
             body["nonce"] = json!(nonce(&format!("{key}#{i}")));
             body["enforce_nonce"] = json!(true);
             body["allowed_mentions"] = allowed.clone();
-            if i == 0 {
-                if let Some(r) = &reference {
-                    body["message_reference"] = r.clone();
-                }
+            if i == 0
+                && let Some(r) = &reference
+            {
+                body["message_reference"] = r.clone();
             }
             let sent = self
                 .inner
@@ -621,15 +621,15 @@ impl Handler {
         }
         let mut text = m.content.clone();
         // An attached syllabus: `!syllabus load` with a Markdown file.
-        if text.trim_start().to_lowercase().starts_with("!syllabus load") {
-            if let Some(a) = m.attachments.first() {
-                match self.download(&a.url, a.size).await {
-                    Ok(body) => {
-                        text.push('\n');
-                        text.push_str(&body);
-                    }
-                    Err(e) => warn!(error = %e, "reading an attached syllabus failed"),
+        if text.trim_start().to_lowercase().starts_with("!syllabus load")
+            && let Some(a) = m.attachments.first()
+        {
+            match self.download(&a.url, a.size).await {
+                Ok(body) => {
+                    text.push('\n');
+                    text.push_str(&body);
                 }
+                Err(e) => warn!(error = %e, "reading an attached syllabus failed"),
             }
         }
         let (room, thread) = self.place(m.channel_id.get());
@@ -783,13 +783,13 @@ impl EventHandler for Handler {
                 Err(e) => warn!(error = %e, "registering slash commands failed; the ! prefix still works"),
             }
         }
-        if !ready.guilds.iter().any(|g| g.id == self.adapter.guild()) {
-            if let Some(tx) = self.ready.lock().expect("not poisoned").take() {
-                let _ = tx.send(Err(format!(
-                    "the bot is not in the server {} ([discord] guild); invite it first (see docs/discord.md)",
-                    self.adapter.inner.config.guild
-                )));
-            }
+        if !ready.guilds.iter().any(|g| g.id == self.adapter.guild())
+            && let Some(tx) = self.ready.lock().expect("not poisoned").take()
+        {
+            let _ = tx.send(Err(format!(
+                "the bot is not in the server {} ([discord] guild); invite it first (see docs/discord.md)",
+                self.adapter.inner.config.guild
+            )));
         }
     }
 
@@ -1001,10 +1001,10 @@ impl ChatAdapter for DiscordAdapter {
     }
 
     async fn send(&self, room: &RoomRef, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
-        if let Some(to) = &message.reply_to {
-            if to.id.raw().starts_with(INTERACTION_PREFIX) {
-                return self.answer(to.id.raw(), message, key).await;
-            }
+        if let Some(to) = &message.reply_to
+            && to.id.raw().starts_with(INTERACTION_PREFIX)
+        {
+            return self.answer(to.id.raw(), message, key).await;
         }
         let channel = Self::target(room, message)?;
         // What the bot posts on its own is an embed; answers are plain replies.

@@ -726,9 +726,9 @@ impl LocalDiscord {
             w.requests += 1;
             let held = w.holds.iter().position(|(f, _)| path.contains(f.as_str()));
             let hold = held.map(|i| w.holds.remove(i).1);
-            if hold.is_some() || w.limit_every.is_some_and(|n| w.requests % n == 0) {
+            if hold.is_some() || w.limit_every.is_some_and(|n| w.requests.is_multiple_of(n)) {
                 w.limited += 1;
-                let global = hold.is_none() && w.limited % 5 == 0;
+                let global = hold.is_none() && w.limited.is_multiple_of(5);
                 let wait = hold.unwrap_or(0.05);
                 let mut r = response(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -805,11 +805,11 @@ impl LocalDiscord {
                     w.violations.push(format!("a text channel named {name:?} (Discord would rename it)"));
                 }
                 let parent = body["parent_id"].as_str().map(parse);
-                if let Some(p) = parent {
-                    if w.channels.get(&p).map(|c| c.kind) != Some(4) {
-                        w.violations.push(format!("a channel in {p}, which is not a category"));
-                        return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: parent_id");
-                    }
+                if let Some(p) = parent
+                    && w.channels.get(&p).map(|c| c.kind) != Some(4)
+                {
+                    w.violations.push(format!("a channel in {p}, which is not a category"));
+                    return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: parent_id");
                 }
                 if body["topic"].as_str().is_some_and(|t| t.chars().count() > 1024) {
                     w.violations.push("a topic over 1024 characters".into());
@@ -1067,18 +1067,18 @@ impl LocalDiscord {
             w.violations.push("a nonce over 25 characters".into());
             return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: nonce");
         }
-        if let (Some(n), true) = (&nonce, body["enforce_nonce"].as_bool() == Some(true)) {
-            if let Some(existing) = w.nonces.get(&(channel, n.clone())).copied() {
-                let p = w.messages.iter().find(|m| m.id == existing).cloned().expect("a stored message");
-                return response(StatusCode::OK, &w.message_json(w.guild_of(self.guild, channel), &p, &[]));
-            }
+        if let (Some(n), true) = (&nonce, body["enforce_nonce"].as_bool() == Some(true))
+            && let Some(existing) = w.nonces.get(&(channel, n.clone())).copied()
+        {
+            let p = w.messages.iter().find(|m| m.id == existing).cloned().expect("a stored message");
+            return response(StatusCode::OK, &w.message_json(w.guild_of(self.guild, channel), &p, &[]));
         }
         let reply_to = body["message_reference"]["message_id"].as_str().map(|s| s.parse::<u64>().unwrap_or(0));
-        if let Some(r) = reply_to {
-            if !w.message_channel.contains_key(&r) {
-                w.violations.push(format!("a reply to unknown message {r}"));
-                return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: message_reference");
-            }
+        if let Some(r) = reply_to
+            && !w.message_channel.contains_key(&r)
+        {
+            w.violations.push(format!("a reply to unknown message {r}"));
+            return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body: message_reference");
         }
         let id = w.snowflake();
         let p = self.bot_post(id, channel, body, reply_to, None, false);

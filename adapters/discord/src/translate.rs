@@ -139,11 +139,12 @@ pub fn chunks(text: &str, limit: usize) -> Vec<String> {
         let mut cut = window.rfind('\n').filter(|&i| i > 0).or_else(|| window.rfind(' ').filter(|&i| i > 0));
         let mut at = cut.unwrap_or(byte_limit);
         // Do not split a `<@id>` or `<t:...>`.
-        if let (Some(open), close) = (window[..at].rfind('<'), window[..at].rfind('>')) {
-            if close.is_none_or(|c| c < open) && open > 0 {
-                at = open;
-                cut = None;
-            }
+        if let (Some(open), close) = (window[..at].rfind('<'), window[..at].rfind('>'))
+            && close.is_none_or(|c| c < open)
+            && open > 0
+        {
+            at = open;
+            cut = None;
         }
         out.push(rest[..at].trim_end().to_owned());
         rest = if cut.is_some() { &rest[at + 1..] } else { &rest[at..] };
