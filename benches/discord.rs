@@ -5,6 +5,9 @@
 //! The bot is the release binary, on SQLite, reaching the local Discord through serenity's
 //! production HTTP path (TLS, ratelimiter). `cargo bench --bench discord`.
 
+mod common;
+
+use common::{percentile, rss_kib};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,20 +15,6 @@ use facilitator_discord::testing::LocalDiscord;
 
 const ROUNDS: usize = 200;
 const COURSES: usize = 1000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 async fn round_trips(d: &LocalDiscord, user: u64, channel: u64) -> Vec<Duration> {
     for _ in 0..10 {

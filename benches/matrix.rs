@@ -5,6 +5,9 @@
 //!
 //! Needs Synapse: run `scripts/bench-matrix.sh`, which starts one and runs this.
 
+mod common;
+
+use common::{percentile, rss_kib};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,10 +20,6 @@ use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use matrix_sdk::{Room, RoomState};
 
 const ROUNDS: usize = 200;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 async fn round_trips(person: &Person, room: &OwnedRoomId, rounds: usize) -> Vec<Duration> {
     for _ in 0..10 {
@@ -35,16 +34,6 @@ async fn round_trips(person: &Person, room: &OwnedRoomId, rounds: usize) -> Vec<
     }
     out.sort();
     out
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn main() {

@@ -126,7 +126,7 @@ pub struct DiscordConfig {
 fn http_error(e: &serenity::Error) -> AdapterError {
     match e {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => AdapterError::new(
-            classify(r.status_code.as_u16(), Some(r.error.code), None),
+            classify(r.status_code.as_u16(), None),
             format!("{} {}: {} ({})", r.method.as_str(), r.url, r.error.message, r.status_code),
         ),
         serenity::Error::Http(serenity::http::HttpError::Request(r)) => {
@@ -653,14 +653,10 @@ impl Handler {
     async fn catch_up(&self) {
         let cutoff = Utc::now() - chrono::Duration::from_std(CATCH_UP).unwrap_or_default();
         let recent = |id: u64| DateTime::<Utc>::from_timestamp_millis(snowflake_millis(id)).is_some_and(|t| t > cutoff);
+        let courses = self.adapter.courses();
         let channels: Vec<u64> = {
             let known = self.adapter.known();
-            let courses: BTreeSet<&str> = known
-                .roles
-                .keys()
-                .filter_map(|r| course_of_role(r).filter(|(_, k)| *k == CourseRole::Learner).map(|(c, _)| c))
-                .collect();
-            let is_course = |c: &Channel| !c.thread && courses.contains(c.name.as_str());
+            let is_course = |c: &Channel| !c.thread && courses.contains(&c.name);
             known
                 .channels
                 .iter()
@@ -692,7 +688,7 @@ impl Handler {
         }
     }
 
-    async fn command(&self, ctx: &Context, c: CommandInteraction) {
+    async fn command(&self, c: CommandInteraction) {
         let user = c.member.as_ref().map_or(&c.user, |m| &m.user).clone();
         let iid = c.id.get();
         let channel = c.channel_id.get();
@@ -701,7 +697,8 @@ impl Handler {
             let token = token.clone();
             async move {
                 let body = json!({"type": 4, "data": {"content": text, "flags": 64}});
-                if let Err(e) = ctx.http.create_interaction_response(id, &token, &body, Vec::new()).await {
+                if let Err(e) = self.adapter.inner.http.create_interaction_response(id, &token, &body, Vec::new()).await
+                {
                     warn!(error = %e, "answering an interaction failed");
                 }
             }
@@ -736,7 +733,7 @@ impl Handler {
             map.insert(iid, Arc::clone(&pending));
         }
         // Discord drops an interaction not answered in three seconds: defer if it comes to that.
-        let http = Arc::clone(&ctx.http);
+        let http = Arc::clone(&self.adapter.inner.http);
         tokio::spawn(async move {
             tokio::time::sleep(DEFER_AFTER).await;
             let mut p = pending.lock().await;
@@ -768,17 +765,17 @@ impl Handler {
 
 #[serenity::async_trait]
 impl EventHandler for Handler {
-    async fn ready(&self, ctx: Context, ready: Ready) {
+    async fn ready(&self, _ctx: Context, ready: Ready) {
         {
             let mut known = self.adapter.known();
             known.own = ready.user.id.get();
         }
-        // Both clients: the gateway's (answers from event handlers) and the executor's.
-        ctx.http.set_application_id(ready.application.id);
+        // Every request the adapter makes goes through this one client (and its ratelimiter);
+        // serenity's own client only fetches the gateway's address.
         self.adapter.inner.http.set_application_id(ready.application.id);
         info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
         if self.adapter.inner.config.slash_commands {
-            match ctx.http.create_guild_commands(self.adapter.guild(), &definitions()).await {
+            match self.adapter.inner.http.create_guild_commands(self.adapter.guild(), &definitions()).await {
                 Ok(cmds) => info!(commands = cmds.len(), "slash commands registered"),
                 Err(e) => warn!(error = %e, "registering slash commands failed; the ! prefix still works"),
             }
@@ -883,9 +880,9 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         match interaction {
-            Interaction::Command(c) => self.command(&ctx, c).await,
+            Interaction::Command(c) => self.command(c).await,
             Interaction::Autocomplete(a) => {
                 let prefix = autocomplete_prefix(&a.data).unwrap_or_default();
                 let courses = self.adapter.courses();
@@ -894,7 +891,9 @@ impl EventHandler for Handler {
                     .map(|c| json!({"name": c, "value": c}))
                     .collect();
                 let body = json!({"type": 8, "data": {"choices": choices}});
-                if let Err(e) = ctx.http.create_interaction_response(a.id, &a.token, &body, Vec::new()).await {
+                if let Err(e) =
+                    self.adapter.inner.http.create_interaction_response(a.id, &a.token, &body, Vec::new()).await
+                {
                     debug!(error = %e, "answering an autocomplete failed");
                 }
             }

@@ -194,7 +194,7 @@ static COMMANDS: &[Slash] = &[
     cmd(
         "reviews",
         "Your review assignments",
-        &[Opt { kind: Kind::Flag, ..opt("more", "Ask for another piece to review", Kind::Flag, false) }, course(false)],
+        &[opt("more", "Ask for another piece to review", Kind::Flag, false), course(false)],
     ),
     cmd(
         "review",

@@ -172,14 +172,13 @@ pub fn parse_user_id(text: &str) -> Option<u64> {
 }
 
 /// What an HTTP failure means to the executor.
-pub fn classify(status: u16, code: Option<isize>, retry_after: Option<Duration>) -> AdapterErrorKind {
+pub fn classify(status: u16, retry_after: Option<Duration>) -> AdapterErrorKind {
     match status {
         429 => AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
         401 => AdapterErrorKind::Fatal,
         403 => AdapterErrorKind::Forbidden,
         404 => AdapterErrorKind::NotFound,
-        // 50035: invalid form body; 50006: empty message.
-        400 if code.is_some() => AdapterErrorKind::InvalidInput,
+        // 50035 (invalid form body), 50006 (empty message) and the like: resending won't help.
         400..=499 => AdapterErrorKind::InvalidInput,
         _ => AdapterErrorKind::Transient,
     }
@@ -306,14 +305,14 @@ mod tests {
     #[test]
     fn http_failures_are_classified_for_the_executor() {
         assert_eq!(
-            classify(429, None, Some(Duration::from_millis(300))),
+            classify(429, Some(Duration::from_millis(300))),
             AdapterErrorKind::RateLimited { retry_after: Duration::from_millis(300) }
         );
-        assert_eq!(classify(403, Some(50013), None), AdapterErrorKind::Forbidden);
-        assert_eq!(classify(404, Some(10003), None), AdapterErrorKind::NotFound);
-        assert_eq!(classify(400, Some(50035), None), AdapterErrorKind::InvalidInput);
-        assert_eq!(classify(502, None, None), AdapterErrorKind::Transient);
-        assert_eq!(classify(401, None, None), AdapterErrorKind::Fatal);
+        assert_eq!(classify(403, None), AdapterErrorKind::Forbidden);
+        assert_eq!(classify(404, None), AdapterErrorKind::NotFound);
+        assert_eq!(classify(400, None), AdapterErrorKind::InvalidInput);
+        assert_eq!(classify(502, None), AdapterErrorKind::Transient);
+        assert_eq!(classify(401, None), AdapterErrorKind::Fatal);
     }
 
     #[test]
