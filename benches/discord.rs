@@ -51,7 +51,7 @@ fn main() {
         std::fs::write(
             &config,
             format!(
-                "[bot]\nadmins = [\"discord:{olga}\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[discord]\nguild = {}\nslash_commands = false\nconnect_to = \"{}\"\nca_file = \"{}\"\n",
+                "[bot]\nadmins = [\"discord:{olga}\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[limits]\ncommands_burst = 100000\ncommands_per_minute = 100000\n\n[discord]\nguild = {}\nslash_commands = false\nconnect_to = \"{}\"\nca_file = \"{}\"\n",
                 dir.path().display(),
                 d.guild,
                 d.address,

@@ -51,7 +51,7 @@ fn main() {
         std::fs::write(
             &config,
             format!(
-                "[bot]\nadmins = [\"{}\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{bot_id}\"\nstore_dir = \"{}/matrix\"\n",
+                "[bot]\nadmins = [\"{}\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[limits]\ncommands_burst = 100000\ncommands_per_minute = 100000\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{bot_id}\"\nstore_dir = \"{}/matrix\"\n",
                 olga.id,
                 dir.path().display(),
                 synapse.url,

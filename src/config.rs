@@ -27,6 +27,43 @@ pub struct Config {
     /// `[ops]`: the health and metrics endpoints.
     #[serde(default)]
     pub ops: OpsConfig,
+    /// `[limits]`: per-person command budgets.
+    #[serde(default)]
+    pub limits: crate::budget::BudgetConfig,
+    /// `[retention]`: how long delivered messages and event claims are kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a delivered effect (a sent message, with its text) and a handled event's claim are
+    /// kept; at least [`RetentionConfig::MIN_DAYS`], so a platform replaying recent events after a
+    /// restart (Matrix's sync, Discord's read-back) still finds them claimed.
+    #[serde(default = "default_retention_days")]
+    pub days: u32,
+}
+
+impl RetentionConfig {
+    /// The shortest retention: longer than any replay window of the adapters.
+    pub const MIN_DAYS: u32 = 2;
+
+    /// The retention in force.
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.days.max(Self::MIN_DAYS)))
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { days: default_retention_days() }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    30
 }
 
 /// `[ops]`.

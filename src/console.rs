@@ -65,6 +65,11 @@ impl<W: Write> Console<W> {
         Ok(console)
     }
 
+    /// Limits how many commands each person may send, as the bot does when it runs.
+    pub fn set_budget(&mut self, config: crate::budget::BudgetConfig) {
+        self.engine.set_budget(config);
+    }
+
     /// Sets where the domain's randomness comes from (`Entropy::seeded` for repeatable runs).
     pub fn set_entropy(&mut self, entropy: crate::engine::Entropy) {
         self.engine.set_entropy(entropy);

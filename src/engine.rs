@@ -23,6 +23,7 @@ use facilitator_bot::{
 use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserRef};
 use facilitator_storage::Store;
 
+use crate::budget::{BudgetConfig, Budgets, Verdict};
 use crate::directory::Directory;
 use crate::ops::{Metrics, Tally};
 
@@ -109,6 +110,7 @@ impl ReplyTarget {
 }
 
 /// An inbound event the bot acts on, with its deduplication key.
+#[derive(Clone)]
 enum Prepared {
     Command {
         key: String,
@@ -192,6 +194,8 @@ pub struct Engine {
     tally: Tally,
     /// The generation of the stored state that `state` reflects.
     generation: i64,
+    /// Per-person command budgets (none: unlimited, as at the console).
+    budgets: Option<Budgets>,
 }
 
 /// Most jobs run in one transaction.
@@ -220,12 +224,18 @@ impl Engine {
             metrics: Arc::default(),
             tally: Tally::default(),
             generation,
+            budgets: None,
         })
     }
 
     /// The process's metrics (shared with the executor and the ops endpoints).
     pub fn metrics(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// Limits how many commands each person may send (see [`crate::budget`]).
+    pub fn set_budget(&mut self, config: BudgetConfig) {
+        self.budgets = Some(Budgets::new(config));
     }
 
     /// Sets where the domain's randomness comes from.
@@ -258,8 +268,6 @@ impl Engine {
     /// # Errors
     /// On a storage failure; nothing of the batch is then stored, and the state is reloaded.
     pub async fn handle_events(&mut self, events: Vec<ChatEvent>, now: DateTime<Utc>) -> Result<Outcome> {
-        let mut batch = self.begin(now).await?;
-        let mut outcome = Outcome::default();
         let mut checkpoints: BTreeMap<Platform, String> = BTreeMap::new();
         let mut invites = Vec::new();
         let mut acted_on = Vec::with_capacity(events.len());
@@ -273,25 +281,21 @@ impl Engine {
             }
         }
         // Only events the bot acts on are claimed: plain chat is not recorded.
-        let mut prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
-        let keys: Vec<String> = prepared.iter().map(|p| p.key().to_owned()).collect();
-        let fresh = match batch.claim_inbound(&keys).await {
-            Ok(fresh) => fresh,
-            Err(e) => return self.finish(batch, Err(e.into()), outcome).await,
+        let prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
+        let outcome = match self.decide_batch(prepared.clone(), now, true).await {
+            Ok(outcome) => outcome,
+            Err(e) if prepared.len() > 1 => {
+                // One bad event must not take the others with it: each gets its own batch.
+                warn!(error = %format!("{e:#}"), events = prepared.len(), "a batch failed; deciding its events one by one");
+                self.decide_one_by_one(prepared, now).await?
+            }
+            Err(e) => match prepared.into_iter().next() {
+                // Alone in its batch: the event is refused if that can be stored, else the
+                // store itself is failing.
+                Some(only) => self.refuse_failed(only, &e, now).await.map_err(|_| e)?,
+                None => return Err(e),
+            },
         };
-        let mut result = Ok(());
-        for (event, fresh) in prepared.drain(..).zip(fresh) {
-            if !fresh {
-                outcome.replays += 1;
-                self.tally.deduplicated(1);
-                continue;
-            }
-            if let Err(e) = self.handle_prepared(&mut batch, event, now, &mut outcome).await {
-                result = Err(e);
-                break;
-            }
-        }
-        let outcome = self.finish(batch, result, outcome).await?;
         // Stored: the platforms may now forget what came before.
         for (platform, token) in checkpoints {
             if let Some(adapter) = self.adapters.get(platform) {
@@ -304,6 +308,90 @@ impl Engine {
             self.answer_invite(&room, &inviter, is_direct).await;
         }
         Ok(outcome)
+    }
+
+    /// Claims and decides prepared events in one transaction. `charge`: take each command from
+    /// its author's budget (not again when a failed batch is retried).
+    async fn decide_batch(&mut self, mut prepared: Vec<Prepared>, now: DateTime<Utc>, charge: bool) -> Result<Outcome> {
+        let mut batch = self.begin(now).await?;
+        let mut outcome = Outcome::default();
+        let keys: Vec<String> = prepared.iter().map(|p| p.key().to_owned()).collect();
+        let fresh = match batch.claim_inbound(&keys).await {
+            Ok(fresh) => fresh,
+            Err(e) => return self.finish(batch, Err(e.into()), outcome).await,
+        };
+        let mut result = Ok(());
+        for (event, fresh) in prepared.drain(..).zip(fresh) {
+            if !fresh {
+                outcome.replays += 1;
+                self.tally.deduplicated(1);
+                continue;
+            }
+            if let Err(e) = self.handle_prepared(&mut batch, event, now, charge, &mut outcome).await {
+                result = Err(e);
+                break;
+            }
+        }
+        self.finish(batch, result, outcome).await
+    }
+
+    /// After a failed batch: each event alone. When only some fail, those are the bad ones and
+    /// are refused with an apology; when every one fails, the store itself is failing.
+    async fn decide_one_by_one(&mut self, prepared: Vec<Prepared>, now: DateTime<Utc>) -> Result<Outcome> {
+        let mut total = Outcome::default();
+        let mut failed = Vec::new();
+        let count = prepared.len();
+        for event in prepared {
+            match self.decide_batch(vec![event.clone()], now, false).await {
+                Ok(o) => {
+                    total.decided += o.decided;
+                    total.replays += o.replays;
+                    total.effects += o.effects;
+                }
+                Err(e) => failed.push((event, e)),
+            }
+        }
+        if failed.len() == count {
+            let (_, e) = failed.swap_remove(0);
+            return Err(e);
+        }
+        for (event, e) in failed {
+            match self.refuse_failed(event, &e, now).await {
+                Ok(o) => {
+                    total.decided += o.decided;
+                    total.effects += o.effects;
+                }
+                Err(again) => {
+                    error!(error = %format!("{again:#}"), "the refusal could not be stored either; the event is dropped")
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Stores an event that cannot be stored as decided: claimed (so it is not tried again) and,
+    /// for a command, answered with an apology.
+    async fn refuse_failed(&mut self, event: Prepared, error: &anyhow::Error, now: DateTime<Utc>) -> Result<Outcome> {
+        error!(event = event.key(), error = %format!("{error:#}"), "an event could not be stored; refused");
+        let mut batch = self.begin(now).await?;
+        let mut outcome = Outcome::default();
+        // The claim under a key the database surely takes: the event's own may be what failed.
+        let key: String = event.key().chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
+        let fresh = batch.claim_inbound(std::slice::from_ref(&key)).await?;
+        let mut result = Ok(());
+        if fresh.first().copied().unwrap_or(false) {
+            if let Prepared::Command { message, .. } = &event {
+                self.tally.command("unstorable", "refused");
+                let mut decision = Decision { refused: true, ..Decision::default() };
+                decision.effect(Effect::Reply {
+                    to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
+                    text: Text::md("⚠️ Sorry, I could not store that, so nothing was changed. Please send it again without unusual characters; if it keeps failing, tell the organizers."),
+                    private: true,
+                });
+                result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
+            }
+        }
+        self.finish(batch, result, outcome).await
     }
 
     /// The bot takes direct conversations with anyone, and group rooms only from bot admins and
@@ -390,6 +478,7 @@ impl Engine {
             command: parsed,
             mentions: BTreeMap::new(),
             thread_week: None,
+            private_reply: true,
         };
         let mut decision = self.decide_safely(Input::Command(input), now);
         let replies = decision
@@ -502,11 +591,33 @@ impl Engine {
         batch: &mut facilitator_storage::Batch,
         event: Prepared,
         now: DateTime<Utc>,
+        charge: bool,
         outcome: &mut Outcome,
     ) -> Result<()> {
         match event {
             Prepared::Command { key, message, parsed } => {
                 let platform = message.author.platform();
+                if charge && let Some(budgets) = &mut self.budgets {
+                    match budgets.take(platform.as_str(), message.author.raw(), now) {
+                        Verdict::Allow => {}
+                        Verdict::Drop => {
+                            self.tally.command("over-budget", "dropped");
+                            return Ok(());
+                        }
+                        Verdict::SlowDown { wait_secs } => {
+                            self.tally.command("over-budget", "refused");
+                            let mut decision = Decision { refused: true, ..Decision::default() };
+                            decision.effect(Effect::Reply {
+                                to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
+                                text: Text::md(format!(
+                                    "⏳ You've sent many commands in a short time, so I'm pausing for you: I'll take your next command in about {wait_secs} seconds. Everyone has the same budget, so the bot stays quick for all."
+                                )),
+                                private: true,
+                            });
+                            return self.commit_decision(batch, decision, &key, outcome).await;
+                        }
+                    }
+                }
                 let mut registrations = Vec::new();
                 let actor =
                     self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
@@ -536,6 +647,7 @@ impl Engine {
                     command: parsed,
                     mentions,
                     thread_week: in_week.map(|(_, week)| week),
+                    private_reply: message.needs_answer,
                 };
                 let mut decision = self.decide_safely(Input::Command(input), now);
                 self.tally.command(kind, if decision.refused { "refused" } else { "ok" });
@@ -653,9 +765,43 @@ impl Engine {
                 );
             }
         }
+        // A command's effects keep their order with its answer (the role is given before the
+        // welcome says so): they go in the lane of the room it was said in. Posts go in their
+        // course room's lane, rooms in the rooms lane; a job's effects in their own lanes.
+        let reply_lane = decision.effects.iter().find_map(|e| match e {
+            Effect::Reply { .. } => Some(self.reply_lane(e)),
+            _ => None,
+        });
         for (i, effect) in decision.effects.iter().enumerate() {
-            batch.enqueue(&format!("{key}#{i}"), effect)?;
+            let lane = match (effect, &reply_lane) {
+                (Effect::Reply { .. }, _) => self.reply_lane(effect),
+                (Effect::Post { .. } | Effect::CreateCourseRoom { .. } | Effect::CreateSchoolSpace { .. }, _)
+                | (_, None) => facilitator_storage::default_lane(effect),
+                (_, Some(lane)) => lane.clone(),
+            };
+            batch.enqueue_in_lane(&format!("{key}#{i}"), effect, &lane)?;
         }
         Ok(())
+    }
+
+    /// The delivery lane of a reply: the lane of the room it answers (a course room's lane when
+    /// it is one, so a command's answer and the announcement it caused keep their order).
+    fn reply_lane(&self, effect: &Effect) -> String {
+        match effect {
+            Effect::Reply { to, .. } => match ReplyTarget::decode(to) {
+                Some((message, thread)) => {
+                    let dir = self.read_directory();
+                    let course = dir
+                        .course_of(&message.room)
+                        .or_else(|| thread.as_ref().and_then(|t| dir.thread_week(t)).map(|(c, _)| c));
+                    match course {
+                        Some(course) => format!("course:{}", course.0),
+                        None => format!("room:{}:{}", message.room.platform(), message.room.raw()),
+                    }
+                }
+                None => facilitator_storage::default_lane(effect),
+            },
+            other => facilitator_storage::default_lane(other),
+        }
     }
 }

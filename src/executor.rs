@@ -5,8 +5,9 @@
 //! it on the platform. A retryable failure (rate limit, network) holds the queue so effects stay
 //! in order; a permanent one (forbidden, not found) is logged with the effect and skipped.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tracing::{debug, error, info, warn};
@@ -15,7 +16,7 @@ use facilitator_bot::{Effect, WeekThread};
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, ChatAdapter, CourseRole, MessageRef, Platform, RoomRef, RoomSpec,
 };
-use facilitator_storage::{Backend, DeliveryLock, OutboxRow, RoomOwner, RoomRow, Store, ThreadRow};
+use facilitator_storage::{Backend, DeliveryLock, OutboxRow, ROOMS_LANE, RoomOwner, RoomRow, Store, ThreadRow};
 
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -28,6 +29,21 @@ const STANDBY_RETRY: Duration = Duration::from_secs(2);
 
 /// Tries before an effect that keeps failing with retryable errors is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Effects read per delivery pass.
+const PASS: i64 = 256;
+/// At most this many effects of one lane per pass.
+const PER_LANE: i64 = 32;
+
+/// How performing an effect went, over every platform.
+enum Performed {
+    /// Done on every platform (or given up on some while done on others).
+    Done,
+    /// A platform asked to try again later.
+    Retry(AdapterError),
+    /// Failed for good on every platform.
+    GaveUp(AdapterError),
+}
 
 /// What one round of delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +66,10 @@ pub struct Executor {
     metrics: Arc<Metrics>,
     delivery: tokio::sync::Mutex<Option<DeliveryLock>>,
     delivers: std::sync::atomic::AtomicBool,
+    /// Lanes waiting after a retryable failure, until when.
+    held: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Platforms an effect is already done on while another platform is retried.
+    partial: std::sync::Mutex<HashMap<i64, BTreeSet<Platform>>>,
 }
 
 impl Executor {
@@ -63,6 +83,8 @@ impl Executor {
             metrics: Arc::default(),
             delivery: tokio::sync::Mutex::new(None),
             delivers: std::sync::atomic::AtomicBool::new(false),
+            held: std::sync::Mutex::default(),
+            partial: std::sync::Mutex::default(),
         }
     }
 
@@ -106,32 +128,58 @@ impl Executor {
         // is performed, so a successor repeats at most the one in flight.
         let one_by_one = self.store.backend() == Backend::Postgres;
         loop {
-            let rows = self.store.pending_effects(0, 256).await?;
+            // Lanes take turns: the first effect of every lane, then the second, and so on.
+            let rows = self.store.pending_effects_fairly(PER_LANE, PASS).await?;
             if rows.is_empty() {
                 return Ok(total);
             }
+            let mut blocked: BTreeSet<String> = {
+                let mut holds = self.holds();
+                let now = Instant::now();
+                holds.retain(|_, until| *until > now);
+                holds.keys().cloned().collect()
+            };
+            let mut progressed = false;
             let mut done = Vec::with_capacity(rows.len());
+            // A room still to be created holds everything queued after it, in every lane.
+            let barrier = rows.iter().filter(|r| r.lane == ROOMS_LANE).map(|r| r.id).min();
             for row in rows {
+                if row.lane != ROOMS_LANE && barrier.is_some_and(|b| row.id > b) {
+                    blocked.insert(row.lane.clone());
+                }
+                // Order within a lane: nothing of a lane goes past its held effect.
+                if blocked.contains(&row.lane) {
+                    continue;
+                }
                 match self.perform(&row).await {
-                    Ok(()) if one_by_one => {
-                        self.store.complete_effects(&[row.id], self.clock.now()).await?;
-                        total.sent += 1;
+                    Performed::Done => {
+                        progressed = true;
+                        if one_by_one {
+                            self.store.complete_effects(&[row.id], self.clock.now()).await?;
+                            total.sent += 1;
+                        } else {
+                            done.push(row.id);
+                        }
                     }
-                    Ok(()) => done.push(row.id),
-                    Err(e) if e.kind().is_retryable() && row.attempts + 1 < MAX_ATTEMPTS => {
+                    Performed::Retry(e) if row.attempts + 1 < MAX_ATTEMPTS || e.kind().is_rate_limit() => {
                         let wait = match e.kind() {
                             AdapterErrorKind::RateLimited { retry_after } => *retry_after,
                             _ => backoff(row.attempts),
                         };
-                        warn!(effect = row.key, error = %e, attempt = row.attempts + 1, ?wait, "effect failed; will retry");
-                        self.store.complete_effects(&done, self.clock.now()).await?;
-                        self.store.fail_effect(row.id, &e.to_string(), false, self.clock.now()).await?;
-                        total.sent += done.len();
-                        total.retry_in = Some(wait);
-                        return Ok(total);
+                        warn!(effect = row.key, lane = row.lane, error = %e, attempt = row.attempts + 1, ?wait, "effect failed; its lane waits, the others go on");
+                        blocked.insert(row.lane.clone());
+                        self.holds().insert(row.lane.clone(), Instant::now() + wait);
+                        // A rate limit is the platform asking to wait, not a failure of this
+                        // effect: it costs no attempt.
+                        if !e.kind().is_rate_limit() {
+                            self.store.fail_effect(row.id, &e.to_string(), false, self.clock.now()).await?;
+                        }
                     }
-                    Err(e) => {
-                        error!(effect = row.key, payload = ?row.effect, error = %e, "effect failed for good; skipped");
+                    Performed::Retry(e) | Performed::GaveUp(e) => {
+                        progressed = true;
+                        // The kind of effect only: its text may be a private message.
+                        error!(effect = row.key, kind = effect_kind(&row.effect), error = %e, "effect failed for good; skipped");
+                        self.partial().remove(&row.id);
                         self.store.fail_effect(row.id, &e.to_string(), true, self.clock.now()).await?;
                         total.failed += 1;
                     }
@@ -139,7 +187,18 @@ impl Executor {
             }
             self.store.complete_effects(&done, self.clock.now()).await?;
             total.sent += done.len();
+            if !progressed {
+                // Everything pending waits on a held lane: come back when the first hold ends.
+                let now = Instant::now();
+                let next = self.holds().values().min().map(|until| until.saturating_duration_since(now));
+                total.retry_in = Some(next.unwrap_or(Duration::from_millis(100)).max(Duration::from_millis(10)));
+                return Ok(total);
+            }
         }
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
@@ -159,22 +218,66 @@ impl Executor {
         Ok(())
     }
 
-    async fn perform(&self, row: &OutboxRow) -> Result<(), AdapterError> {
+    /// Performs an effect on every platform. Each platform is independent: one platform's
+    /// permanent failure does not keep the effect from the others, and after a retryable
+    /// failure the platforms already done are not asked again.
+    async fn perform(&self, row: &OutboxRow) -> Performed {
         debug!(effect = row.key, "performing");
+        let mut retry = None;
+        let mut failed = Vec::new();
+        let mut succeeded = 0;
         for adapter in self.adapters.iter() {
             let platform = adapter.platform();
-            let key = format!("{}@{platform}", row.key);
+            if self.partial().get(&row.id).is_some_and(|done| done.contains(&platform)) {
+                succeeded += 1;
+                continue;
+            }
+            match self.perform_on(row, adapter.as_ref()).await {
+                Ok(()) => {
+                    succeeded += 1;
+                    self.partial().entry(row.id).or_default().insert(platform);
+                }
+                Err(e) if e.kind().is_retryable() => {
+                    if retry.is_none() {
+                        retry = Some(e);
+                    }
+                }
+                Err(e) => {
+                    warn!(effect = row.key, %platform, kind = effect_kind(&row.effect), error = %e, "effect failed for good on this platform; the others still get it");
+                    self.partial().entry(row.id).or_default().insert(platform);
+                    failed.push(e);
+                }
+            }
+        }
+        if let Some(e) = retry {
+            return Performed::Retry(e);
+        }
+        self.partial().remove(&row.id);
+        match failed.into_iter().next() {
+            Some(e) if succeeded == 0 => Performed::GaveUp(e),
+            _ => Performed::Done,
+        }
+    }
+
+    fn partial(&self) -> std::sync::MutexGuard<'_, HashMap<i64, BTreeSet<Platform>>> {
+        self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn perform_on(&self, row: &OutboxRow, adapter: &dyn ChatAdapter) -> Result<(), AdapterError> {
+        let platform = adapter.platform();
+        let key = format!("{}@{platform}", row.key);
+        {
             match &row.effect {
                 Effect::CreateSchoolSpace { school, name } => {
                     if self.directory().school_room(*school, platform).is_some() {
-                        continue;
+                        return Ok(());
                     }
                     let room = adapter.create_space(name, &key).await?;
                     self.remember_room(RoomOwner::School(*school), room).await?;
                 }
                 Effect::CreateCourseRoom { course, school, slug, topic } => {
                     if self.directory().course_room(*course, platform).is_some() {
-                        continue;
+                        return Ok(());
                     }
                     let parent = school.and_then(|s| self.directory().school_room(s, platform).cloned());
                     let spec = RoomSpec { name: slug.to_string(), topic: topic.clone(), parent };
@@ -182,7 +285,7 @@ impl Executor {
                     self.remember_room(RoomOwner::Course(*course), room).await?;
                 }
                 Effect::SetTopic { course, topic } => {
-                    let Some(room) = self.course_room(*course, platform) else { continue };
+                    let Some(room) = self.course_room(*course, platform) else { return Ok(()) };
                     adapter.set_topic(&room, topic).await?;
                 }
                 Effect::Invite { course, person } => {
@@ -215,21 +318,21 @@ impl Executor {
                     }
                 }
                 Effect::Post { course, text, thread } => {
-                    let Some(room) = self.course_room(*course, platform) else { continue };
+                    let Some(room) = self.course_room(*course, platform) else { return Ok(()) };
                     let message = render(text, platform, &self.directory());
                     let posted = adapter.send(&room, &message, &key).await?;
                     if let Some(thread) = thread {
-                        self.open_week_thread(adapter.as_ref(), *course, thread, &posted, &key).await?;
+                        self.open_week_thread(adapter, *course, thread, &posted, &key).await?;
                     }
                 }
                 Effect::Direct { person, text } => {
                     let (user, message) = {
                         let dir = self.directory();
-                        let Some(contact) = dir.contact(*person) else { continue };
+                        let Some(contact) = dir.contact(*person) else { return Ok(()) };
                         // One direct message per person: on the first platform they have an account on.
                         let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
                         if first != Some(platform) {
-                            continue;
+                            return Ok(());
                         }
                         (contact.accounts[&platform].clone(), render(text, platform, &dir))
                     };
@@ -240,7 +343,7 @@ impl Executor {
                         return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable reply target"));
                     };
                     if target.room.platform() != platform {
-                        continue;
+                        return Ok(());
                     }
                     let mut message = render(text, platform, &self.directory());
                     message.private = *private;
@@ -300,4 +403,18 @@ impl Executor {
 /// 1 s, 2 s, 4 s ... up to a minute.
 fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 6)).min(Duration::from_secs(60))
+}
+
+/// The kind of an effect, for logs (never its text).
+fn effect_kind(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::CreateSchoolSpace { .. } => "create-school-space",
+        Effect::CreateCourseRoom { .. } => "create-course-room",
+        Effect::SetTopic { .. } => "set-topic",
+        Effect::SetRole { .. } => "set-role",
+        Effect::Invite { .. } => "invite",
+        Effect::Post { .. } => "post",
+        Effect::Direct { .. } => "direct",
+        Effect::Reply { .. } => "reply",
+    }
 }

@@ -316,16 +316,19 @@ async fn run(config: Config) -> Result<()> {
     info!(database = %redact_url(&url), "starting");
     let store = Store::open(&url).await.with_context(|| format!("opening {}", redact_url(&url)))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
+    let mut engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
+    engine.set_budget(config.limits);
     let executor = Executor::new(store.clone(), adapters.clone(), engine.directory(), Arc::clone(&clock))
         .with_metrics(engine.metrics());
     let (ops_stop, ops_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = &config.ops.listen {
         let listener = ops::bind(address).await.with_context(|| format!("serving the ops endpoints on {address}"))?;
         info!(address = %listener.local_addr().map_or_else(|_| address.clone(), |a| a.to_string()), "ops endpoints: /healthz and /metrics");
-        let ops = Ops { metrics: engine.metrics(), store: store.clone(), adapters: adapters.clone() };
+        let ops = Ops::new(engine.metrics(), store.clone(), adapters.clone());
         tokio::spawn(ops::serve(listener, ops, ops_stopped));
     }
+    // Delivered messages and event claims are kept for the retention, then forgotten.
+    tokio::spawn(prune_loop(store.clone(), Arc::clone(&clock), config.retention));
 
     // All platforms' events, merged in arrival order.
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
@@ -411,5 +414,25 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// Every hour (and once at start): delivered effects and inbound claims older than the
+/// retention are deleted.
+async fn prune_loop(store: Store, clock: Arc<dyn Clock>, retention: facilitator::config::RetentionConfig) {
+    loop {
+        match store.prune(clock.now() - retention.duration()).await {
+            Ok((effects, claims)) if effects + claims > 0 => {
+                info!(
+                    effects,
+                    claims,
+                    days = retention.days.max(facilitator::config::RetentionConfig::MIN_DAYS),
+                    "pruned delivered effects and event claims past the retention"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "pruning past the retention failed; will try again"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
 }

@@ -2,8 +2,13 @@
 //! and the community's issuer profile, as JSON files laid out the way their ids say they are
 //! hosted (`{base_url}/issuer.json`, `{base_url}/badges/...`, `{base_url}/assertions/...`).
 //!
-//! Recipients are identified by their chat profile URL, hashed with SHA-256 and a salt, so the
-//! public files do not reveal who they are; evidence points at the learner's submissions.
+//! Nothing in the files identifies a learner to anyone who did not already know: the recipient
+//! is an unguessable per-person URL (not their chat profile, which anyone could hash and
+//! compare), hashed with SHA-256 and a salt; assertion ids are unguessable and unrelated to each
+//! other (one person's badges cannot be linked by their ids); evidence is only the links the
+//! learner submitted, never the text of their work. The ids and the recipient URL are keyed
+//! with the course's private seed (stored in the database, never exported), so they are stable
+//! across exports and hosted files keep their addresses.
 
 use std::path::Path;
 
@@ -12,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use facilitator_bot::badges::BadgeDef;
-use facilitator_bot::{Account, Course, PersonId, State};
+use facilitator_bot::{Course, PersonId, State};
 
 use crate::config::IssuerConfig;
 
@@ -29,13 +34,25 @@ fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A person's public profile on their chat platform (what their badge is issued to).
-pub fn profile_url(account: &Account, base_url: &str) -> String {
-    match account.platform.as_str() {
-        "matrix" => format!("https://matrix.to/#/{}", account.handle),
-        "discord" => format!("https://discord.com/users/{}", account.handle),
-        other => format!("{base_url}/people/{other}/{}", account.handle),
-    }
+/// A stable, unguessable token for `what` in `course`: HMAC-SHA256 keyed with the course's
+/// private seed, 128 bits in hex.
+fn token(course: &Course, what: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key = Sha256::digest(format!("facilitator open badges:{}:{}", course.seed, course.id.0).as_bytes());
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+    mac.update(what.as_bytes());
+    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file name (and id tail) of an award's assertion.
+pub fn assertion_name(course: &Course, badge: &BadgeDef, person: PersonId) -> String {
+    token(course, &format!("assertion:{}:{}", badge.slug, person.0))
+}
+
+/// The recipient URL of a person's badges in a course: unguessable, so its hash identifies them
+/// to nobody who was not given it.
+pub fn recipient_url(base_url: &str, course: &Course, person: PersonId) -> String {
+    format!("{base_url}/recipients/{}", token(course, &format!("recipient:{}", person.0)))
 }
 
 fn badge_id(base: &str, course: &Course, badge: &BadgeDef) -> String {
@@ -84,27 +101,28 @@ pub fn assertion(
     person: PersonId,
 ) -> Option<Value> {
     let award = course.awards.get(&(badge.slug.clone(), person))?;
-    let account = state.persons.get(&person)?.accounts.first()?;
+    state.persons.get(&person)?;
     let base = &config.base_url;
-    let salt = sha256_hex(&format!("{}:{}:{}:{}", course.seed, course.slug, badge.slug, person.0))[..16].to_owned();
-    let identity = format!("sha256${}", sha256_hex(&format!("{}{salt}", profile_url(account, base))));
+    let salt = token(course, &format!("salt:{}:{}", badge.slug, person.0))[..16].to_owned();
+    let identity = format!("sha256${}", sha256_hex(&format!("{}{salt}", recipient_url(base, course, person))));
+    // Evidence is what the learner published themselves: the links they submitted. Work
+    // submitted as text stays private.
     let mut evidence: Vec<Value> = course
         .submissions
         .values()
         .filter(|s| s.author == person)
-        .map(|s| {
-            let title = course.week_title(s.week).map(|t| format!(": {t}")).unwrap_or_default();
+        .filter_map(|s| {
             let link = s.body.trim();
             let is_url =
                 (link.starts_with("https://") || link.starts_with("http://")) && !link.contains(char::is_whitespace);
-            let mut e =
-                json!({ "narrative": format!("Week {}{title}{}", s.week, if s.late { " (late)" } else { "" }) });
-            if is_url {
-                e["id"] = json!(link);
-            } else {
-                e["narrative"] = json!(format!("{}: {}", e["narrative"].as_str().unwrap_or_default(), link));
+            if !is_url {
+                return None;
             }
-            e
+            let title = course.week_title(s.week).map(|t| format!(": {t}")).unwrap_or_default();
+            Some(json!({
+                "id": link,
+                "narrative": format!("Week {}{title}{}", s.week, if s.late { " (late)" } else { "" }),
+            }))
         })
         .collect();
     let (_, _, reviews) = course.record(person);
@@ -114,7 +132,7 @@ pub fn assertion(
     Some(json!({
         "@context": "https://w3id.org/openbadges/v2",
         "type": "Assertion",
-        "id": format!("{base}/assertions/{}-{}-{}.json", course.slug, badge.slug, person.0),
+        "id": format!("{base}/assertions/{}.json", assertion_name(course, badge, person)),
         "recipient": { "type": "url", "hashed": true, "salt": salt, "identity": identity },
         "badge": badge_id(base, course, badge),
         "verification": { "type": "hosted" },
@@ -163,7 +181,7 @@ pub fn export(config: &IssuerConfig, state: &State, course_slug: &str, out: &Pat
     for (badge_slug, person) in course.awards.keys() {
         let Some(badge) = course.badge(badge_slug) else { continue };
         let Some(doc) = assertion(config, state, course, badge, *person) else { continue };
-        write_json(&out.join(format!("assertions/{}-{}-{}.json", course.slug, badge.slug, person.0)), &doc)?;
+        write_json(&out.join(format!("assertions/{}.json", assertion_name(course, badge, *person))), &doc)?;
         exported.assertions += 1;
     }
     Ok(exported)

@@ -205,6 +205,38 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
     }
 }
 
+/// How long the platforms' answers to a health check are reused: a scraper (or anyone who can
+/// reach the endpoint) asking many times a second must not turn into as many platform calls.
+pub const PLATFORM_HEALTH_TTL: Duration = Duration::from_secs(5);
+
+/// A value computed at most once per `ttl`; callers that come while it is being computed wait
+/// for that one computation.
+#[derive(Debug)]
+pub struct Cached<T> {
+    ttl: Duration,
+    value: tokio::sync::Mutex<Option<(std::time::Instant, T)>>,
+}
+
+impl<T: Clone> Cached<T> {
+    /// Empty, keeping values for `ttl`.
+    pub fn new(ttl: Duration) -> Cached<T> {
+        Cached { ttl, value: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The value, computed by `refresh` when it is missing or older than the ttl.
+    pub async fn get<F: std::future::Future<Output = T>>(&self, refresh: impl FnOnce() -> F) -> T {
+        let mut slot = self.value.lock().await;
+        if let Some((at, value)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return value.clone();
+        }
+        let value = refresh().await;
+        *slot = Some((std::time::Instant::now(), value.clone()));
+        value
+    }
+}
+
 /// What the endpoints look at.
 #[derive(Debug, Clone)]
 pub struct Ops {
@@ -214,10 +246,18 @@ pub struct Ops {
     pub store: Store,
     /// The chat platforms.
     pub adapters: Adapters,
+    /// The platforms' last answers (healthy, and the body lines).
+    platforms: Arc<Cached<(bool, String)>>,
 }
 
 impl Ops {
-    /// `200 ok` with a line per component, or `503` naming what is down.
+    /// The endpoints over these.
+    pub fn new(metrics: Arc<Metrics>, store: Store, adapters: Adapters) -> Ops {
+        Ops { metrics, store, adapters, platforms: Arc::new(Cached::new(PLATFORM_HEALTH_TTL)) }
+    }
+
+    /// `200 ok` with a line per component, or `503` naming what is down. The database is asked
+    /// every time (a local ping); the platforms at most every [`PLATFORM_HEALTH_TTL`].
     async fn health(&self) -> (u16, String) {
         let mut body = String::new();
         let mut healthy = true;
@@ -232,23 +272,9 @@ impl Ops {
                 body.push_str("database: down (no answer within 5 s)\n");
             }
         }
-        for adapter in self.adapters.iter() {
-            let platform = adapter.platform();
-            match tokio::time::timeout(Duration::from_secs(5), adapter.health()).await {
-                Ok(Ok(())) => {
-                    let _ = writeln!(body, "{platform}: ok");
-                }
-                Ok(Err(e)) => {
-                    healthy = false;
-                    let _ = writeln!(body, "{platform}: down ({e})");
-                }
-                Err(_) => {
-                    healthy = false;
-                    let _ = writeln!(body, "{platform}: down (no answer within 5 s)");
-                }
-            }
-        }
-        (if healthy { 200 } else { 503 }, body)
+        let (platforms_ok, lines) = self.platforms.get(|| platform_health(self.adapters.clone())).await;
+        body.push_str(&lines);
+        (if healthy && platforms_ok { 200 } else { 503 }, body)
     }
 
     async fn respond(&self, method: &str, path: &str) -> (u16, &'static str, String) {
@@ -268,6 +294,29 @@ impl Ops {
             _ => (404, TEXT, "not found: try /healthz or /metrics\n".into()),
         }
     }
+}
+
+/// Asks every platform whether it answers.
+async fn platform_health(adapters: Adapters) -> (bool, String) {
+    let mut body = String::new();
+    let mut healthy = true;
+    for adapter in adapters.iter() {
+        let platform = adapter.platform();
+        match tokio::time::timeout(Duration::from_secs(5), adapter.health()).await {
+            Ok(Ok(())) => {
+                let _ = writeln!(body, "{platform}: ok");
+            }
+            Ok(Err(e)) => {
+                healthy = false;
+                let _ = writeln!(body, "{platform}: down ({e})");
+            }
+            Err(_) => {
+                healthy = false;
+                let _ = writeln!(body, "{platform}: down (no answer within 5 s)");
+            }
+        }
+    }
+    (healthy, body)
 }
 
 /// Binds the ops address.
@@ -391,9 +440,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn platform_answers_are_reused_for_a_few_seconds() {
+        let cache: Cached<u32> = Cached::new(Duration::from_millis(300));
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let refresh = || async { calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 };
+        for _ in 0..50 {
+            assert_eq!(cache.get(refresh).await, 1);
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "50 health checks, one platform call");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(cache.get(refresh).await, 2, "asked again once the answer is old");
+    }
+
+    #[tokio::test]
     async fn health_is_503_naming_the_database_when_it_is_gone() {
         let store = Store::open("sqlite::memory:").await.unwrap();
-        let ops = Ops { metrics: Arc::default(), store: store.clone(), adapters: Adapters::default() };
+        let ops = Ops::new(Arc::default(), store.clone(), Adapters::default());
         let (status, _, body) = ops.respond("GET", "/healthz").await;
         assert_eq!((status, body.as_str()), (200, "database: ok\n"));
         store.close().await;

@@ -124,6 +124,34 @@ pub struct BadgeDef {
     pub description: String,
     /// How it is earned.
     pub rule: BadgeRule,
+    /// No longer offered (a new syllabus dropped it), but kept because people hold it: it is
+    /// listed with its holders and exported, and awarded to nobody else. Written `- retired: yes`.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+impl BadgeRule {
+    /// The rule as its syllabus line says it (`earned: ...`), which parses back to the same rule.
+    pub fn source(&self) -> String {
+        match self {
+            BadgeRule::Criteria { weeks, reviews, on_time } => {
+                let mut parts = Vec::new();
+                if *weeks > 0 {
+                    parts.push(format!("weeks >= {weeks}"));
+                }
+                if *reviews > 0 {
+                    parts.push(format!("reviews >= {reviews}"));
+                }
+                if *on_time {
+                    parts.push("on time".to_owned());
+                }
+                parts.join(", ")
+            }
+            BadgeRule::Organizer => "by organizer".to_owned(),
+            BadgeRule::Nominations(n) => format!("by {n} nominations"),
+            BadgeRule::Holders => "by holders".to_owned(),
+        }
+    }
 }
 
 /// Whether a record meets criteria.

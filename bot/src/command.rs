@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use crate::ids::{AssignmentId, Slug, Zone, is_invisible};
+use crate::ids::{AssignmentId, Slug, Zone, clean_free_text, is_invisible};
 use crate::schedule::{Offset, PromptSchedule};
 use crate::syllabus;
 
@@ -693,9 +693,9 @@ fn parse_submit(rest: &str) -> Result<Command, CommandError> {
     if body.is_empty() {
         return fail("there is nothing to submit: put your text or link after the command.", "submit");
     }
-    // Direction overrides can make a link look like another; they have no place in a submission.
-    let body: String =
-        body.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')).collect();
+    // Control characters mean nothing in chat (a NUL would not even store) and direction
+    // overrides can make a link look like another: neither has a place in a submission.
+    let body = clean_free_text(body);
     if body.trim().is_empty() || body.chars().all(is_invisible) {
         return fail("the submission has only invisible characters.", "submit");
     }
@@ -742,8 +742,7 @@ fn parse_review(rest: &str) -> Result<Command, CommandError> {
             feedback = feedback[..cut].trim_end().to_owned();
         }
     }
-    let feedback: String =
-        feedback.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')).collect();
+    let feedback = clean_free_text(&feedback);
     if feedback.trim().is_empty() || feedback.chars().all(is_invisible) {
         return fail("write your feedback after the number: what works, what could be better, and why.", name);
     }
@@ -783,6 +782,8 @@ fn parse_badge(rest: &str) -> Result<Command, CommandError> {
     if reason.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
         return fail("the reason contains a text-direction override character.", name);
     }
+    let reason = clean_free_text(reason);
+    let reason = reason.trim();
     if name == "badge nominate" {
         if reason.is_empty() {
             return fail("say why you nominate them, after the badge name.", name);
@@ -1118,5 +1119,30 @@ mod tests {
         );
         assert!(bad("!organizer promote @bo").problem.contains("add or remove"));
         assert!(bad("!mentor add").problem.contains("name the person"));
+    }
+
+    #[test]
+    fn control_characters_and_direction_overrides_are_stripped_from_free_text() {
+        let Command::Submit { body, .. } = ok("!submit https://example.org/a\u{0}b\u{202E}c\r\nnext\u{7}") else {
+            panic!()
+        };
+        assert_eq!(body, "https://example.org/abc\nnext");
+        let Command::Review { feedback, .. } = ok("!review 3 Good\u{0} work\u{1b}[31m") else { panic!() };
+        assert_eq!(feedback, "Good work[31m");
+        let Command::BadgeAward { reason, .. } = ok("!badge award @ana finisher well\u{0} done") else { panic!() };
+        assert_eq!(reason.as_deref(), Some("well done"));
+        assert!(parse("!submit \u{0}\u{0}").unwrap().is_err(), "nothing left to submit");
+    }
+
+    #[test]
+    fn titles_with_blank_letters_tags_or_letter_marks_are_refused() {
+        for title in ["\u{3164}", "Intro\u{E0041}", "A\u{061C}B", "\u{2800}x", "x\u{115F}"] {
+            let err = parse(&format!("!course new data-101 \"{title}\"")).unwrap().unwrap_err();
+            assert!(err.problem.contains("invisible"), "{title:?}: {}", err.problem);
+            let err = parse(&format!("!course set title=\"{title}\"")).unwrap().unwrap_err();
+            assert!(err.problem.contains("invisible"), "{title:?}: {}", err.problem);
+        }
+        let err = parse("!course set school=\"Data\u{3164}\"").unwrap().unwrap_err();
+        assert!(err.problem.contains("school name"), "{}", err.problem);
     }
 }

@@ -82,8 +82,31 @@ pub enum NameError {
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+        // Blank letters: Hangul fillers and the braille blank render as nothing but count as
+        // letters, so they pass for a name.
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+        // The Arabic letter mark (a direction control), the combining grapheme joiner, Khmer
+        // inherent vowels, Mongolian free variation selectors, musical formatting controls,
+        // interlinear annotation characters and the tag characters.
+        | '\u{061C}' | '\u{034F}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180D}'
+        | '\u{FFF9}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E007F}')
         || (c.is_control() && c != '\n' && c != '\t')
+}
+
+/// True for the characters that are removed from free text (submissions, reviews, reasons):
+/// control characters other than line breaks and tabs (a NUL byte is refused by PostgreSQL and
+/// means nothing in chat), and the bidirectional overrides and isolates that can make a link
+/// read as another. Other format characters stay: zero-width joiners build emoji.
+pub fn is_stripped_from_free_text(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{E0001}')
+}
+
+/// Free text as it is stored: control characters and direction overrides removed, Windows line
+/// ends made plain.
+pub fn clean_free_text(text: &str) -> String {
+    text.replace("\r\n", "\n").chars().filter(|c| !is_stripped_from_free_text(*c)).collect()
 }
 
 /// A short lowercase name used in commands and room names: `data-101`.

@@ -234,6 +234,9 @@ pub struct Review {
     pub first_at: DateTime<Utc>,
     /// Latest version's time.
     pub latest_at: DateTime<Utc>,
+    /// Whether the author was told "a peer" rather than the reviewer's name: fixed when the
+    /// review is first written, so a later change of the course's setting never unmasks it.
+    pub anonymous: bool,
 }
 
 /// A badge awarded.
@@ -325,6 +328,12 @@ pub struct Course {
     pub awards: BTreeMap<(Slug, PersonId), Award>,
     /// Nominations, by (badge, nominee): nominator and reason.
     pub nominations: BTreeMap<(Slug, PersonId), BTreeMap<PersonId, String>>,
+    /// Index: the assignments of each submission (kept by [`Course::insert_assignment`]).
+    pub by_submission: BTreeMap<SubmissionId, Vec<AssignmentId>>,
+    /// Index: the assignments of each reviewer (kept by [`Course::insert_assignment`]).
+    pub by_reviewer: BTreeMap<PersonId, Vec<AssignmentId>>,
+    /// Index: where each submission is in `submissions` (kept by [`Course::insert_submission`]).
+    pub submission_keys: BTreeMap<SubmissionId, (u32, PersonId)>,
 }
 
 impl Course {
@@ -345,7 +354,40 @@ impl Course {
 
     /// The submission with this id.
     pub fn submission(&self, id: SubmissionId) -> Option<&Submission> {
-        self.submissions.values().find(|s| s.id == id)
+        self.submissions.get(self.submission_keys.get(&id)?)
+    }
+
+    /// Adds or replaces an assignment, keeping the indexes.
+    pub fn insert_assignment(&mut self, a: Assignment) {
+        if !self.assignments.contains_key(&a.id) {
+            self.by_submission.entry(a.submission).or_default().push(a.id);
+            self.by_reviewer.entry(a.reviewer).or_default().push(a.id);
+        }
+        self.assignments.insert(a.id, a);
+    }
+
+    /// Adds a submission (its first version), keeping the index.
+    pub fn insert_submission(&mut self, s: Submission) {
+        self.submission_keys.insert(s.id, (s.week, s.author));
+        self.submissions.insert((s.week, s.author), s);
+    }
+
+    /// A reviewer's assignments, in the order they were made.
+    pub fn assignments_for(&self, reviewer: PersonId) -> impl Iterator<Item = &Assignment> {
+        self.by_reviewer.get(&reviewer).into_iter().flatten().filter_map(|id| self.assignments.get(id))
+    }
+
+    /// The people `person` met in review before `week` (reviewed them or was reviewed by them):
+    /// from the indexes, without walking every assignment of the course.
+    pub fn met_before(&self, person: PersonId, week: u32) -> std::collections::BTreeSet<PersonId> {
+        let mut met: std::collections::BTreeSet<PersonId> =
+            self.assignments_for(person).filter(|a| a.week < week).map(|a| a.author).collect();
+        for w in 1..week {
+            if let Some(s) = self.submissions.get(&(w, person)) {
+                met.extend(self.assignments_of(s.id).map(|a| a.reviewer));
+            }
+        }
+        met
     }
 
     /// Submissions of one week, in id order.
@@ -358,25 +400,25 @@ impl Course {
 
     /// Assignments of one submission.
     pub fn assignments_of(&self, submission: SubmissionId) -> impl Iterator<Item = &Assignment> {
-        self.assignments.values().filter(move |a| a.submission == submission)
+        self.by_submission.get(&submission).into_iter().flatten().filter_map(|id| self.assignments.get(id))
     }
 
     /// (weeks submitted, weeks on time, reviews done) of a person.
     pub fn record(&self, person: PersonId) -> (u32, u32, u32) {
-        let subs = self.submissions.values().filter(|s| s.author == person);
+        // From the indexes: the person's weeks and their own assignments, not the whole course.
         let (mut weeks, mut on_time) = (0, 0);
-        for s in subs {
+        for s in (1..=self.settings.weeks.max(self.opened.keys().next_back().copied().unwrap_or(0)))
+            .filter_map(|w| self.submissions.get(&(w, person)))
+        {
             weeks += 1;
             if !s.late {
                 on_time += 1;
             }
         }
-        let reviews =
-            self.assignments.values().filter(|a| a.reviewer == person && a.status == AssignmentStatus::Done).count();
+        let reviews = self.assignments_for(person).filter(|a| a.status == AssignmentStatus::Done).count();
         (weeks, on_time, u32::try_from(reviews).unwrap_or(u32::MAX))
     }
 
-    /// A person's role here.
     pub fn role(&self, person: PersonId) -> Option<Role> {
         self.members.get(&person).map(|m| m.role)
     }
@@ -622,6 +664,8 @@ pub enum Change {
         at: DateTime<Utc>,
         /// 1 for the first version.
         revision: u32,
+        /// The review is anonymous (the course's setting when its first version was written).
+        anonymous: bool,
     },
     /// A badge awarded.
     BadgeAwarded {
@@ -826,6 +870,9 @@ impl State {
                         reviews: BTreeMap::new(),
                         awards: BTreeMap::new(),
                         nominations: BTreeMap::new(),
+                        by_submission: BTreeMap::new(),
+                        by_reviewer: BTreeMap::new(),
+                        submission_keys: BTreeMap::new(),
                     },
                 );
             }
@@ -894,7 +941,7 @@ impl State {
             Change::AssignmentMade { course, assignment } => {
                 self.assignment_courses.insert(assignment.id, *course);
                 if let Some(c) = self.courses.get_mut(course) {
-                    c.assignments.insert(assignment.id, assignment.clone());
+                    c.insert_assignment(assignment.clone());
                 }
             }
             Change::AssignmentExpired { course, assignment } => {
@@ -912,7 +959,7 @@ impl State {
                     }
                 }
             }
-            Change::ReviewRecorded { course, assignment, feedback, score, at, revision } => {
+            Change::ReviewRecorded { course, assignment, feedback, score, at, revision, anonymous } => {
                 if let Some(c) = self.courses.get_mut(course) {
                     if let Some(a) = c.assignments.get_mut(assignment) {
                         a.status = AssignmentStatus::Done;
@@ -923,6 +970,7 @@ impl State {
                         revisions: 0,
                         first_at: *at,
                         latest_at: *at,
+                        anonymous: *anonymous,
                     });
                     review.feedback = feedback.clone();
                     review.score = *score;
@@ -943,16 +991,19 @@ impl State {
             Change::SubmissionRecorded { submission, course, week, author, body, at, late, revision } => {
                 self.last_submission = self.last_submission.max(submission.0);
                 if let Some(c) = self.courses.get_mut(course) {
-                    let entry = c.submissions.entry((*week, *author)).or_insert_with(|| Submission {
-                        id: *submission,
-                        week: *week,
-                        author: *author,
-                        first_at: *at,
-                        late: *late,
-                        revisions: 0,
-                        latest_at: *at,
-                        body: String::new(),
-                    });
+                    if !c.submissions.contains_key(&(*week, *author)) {
+                        c.insert_submission(Submission {
+                            id: *submission,
+                            week: *week,
+                            author: *author,
+                            first_at: *at,
+                            late: *late,
+                            revisions: 0,
+                            latest_at: *at,
+                            body: String::new(),
+                        });
+                    }
+                    let Some(entry) = c.submissions.get_mut(&(*week, *author)) else { return };
                     entry.revisions = (*revision).max(entry.revisions);
                     entry.latest_at = *at;
                     entry.body = body.clone();

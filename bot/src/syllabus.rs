@@ -23,6 +23,8 @@ use crate::ids::Slug;
 
 /// Largest syllabus accepted, in bytes.
 pub const MAX_BYTES: usize = 64 * 1024;
+/// Most weeks a syllabus may have: a year of weekly prompts, the same cap as `weeks=`.
+pub const MAX_WEEKS: u32 = crate::command::MAX_WEEKS;
 
 /// A parsed syllabus.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +114,7 @@ impl Syllabus {
         let mut review_line = 0;
         let mut in_fence = false;
         let mut in_badges = false;
-        let mut badges: Vec<(usize, String, Option<String>, Option<BadgeRule>, String)> = Vec::new();
+        let mut badges: Vec<(usize, String, Option<String>, Option<BadgeRule>, String, bool)> = Vec::new();
 
         for (index, raw) in source.lines().enumerate() {
             let line_no = index + 1;
@@ -150,6 +152,12 @@ impl Syllabus {
                     }
                     in_badges = false;
                     let expected = u32::try_from(weeks.len()).unwrap_or(u32::MAX) + 1;
+                    if expected > MAX_WEEKS {
+                        return err(
+                            line_no,
+                            format!("a course has at most {MAX_WEEKS} weeks; this is week {expected}"),
+                        );
+                    }
                     let week = parse_week_heading(rest, expected, line_no)?;
                     weeks.push(week);
                     continue;
@@ -159,7 +167,7 @@ impl Syllabus {
                         if name.is_empty() {
                             return err(line_no, "a badge needs a name: '### Finisher'");
                         }
-                        badges.push((line_no, name.to_owned(), None, None, String::new()));
+                        badges.push((line_no, name.to_owned(), None, None, String::new(), false));
                         continue;
                     }
                     let Some(badge) = badges.last_mut() else {
@@ -171,6 +179,17 @@ impl Syllabus {
                     let item = trimmed.trim_start_matches(['-', '*']).trim();
                     if let Some(rule) = item.strip_prefix("earned:") {
                         badge.3 = Some(BadgeRule::parse(rule).or_else(|e| err(line_no, e))?);
+                    } else if let Some(flag) = item.strip_prefix("retired:") {
+                        badge.5 = match flag.trim().to_lowercase().as_str() {
+                            "yes" | "true" => true,
+                            "no" | "false" => false,
+                            other => {
+                                return err(
+                                    line_no,
+                                    format!("'retired: {other}': write 'retired: yes' or leave it out"),
+                                );
+                            }
+                        };
                     } else if let Some(slug) = item.strip_prefix("slug:") {
                         Slug::parse(slug.trim())
                             .or_else(|e| err(line_no, format!("the badge slug '{}': {e}", slug.trim())))?;
@@ -243,7 +262,7 @@ impl Syllabus {
             return err(line, format!("week {} has no prompt text under its heading", empty.number));
         }
         let mut defs: Vec<BadgeDef> = Vec::new();
-        for (line, name, slug, rule, description) in badges {
+        for (line, name, slug, rule, description, retired) in badges {
             let Some(rule) = rule else {
                 return err(
                     line,
@@ -262,9 +281,97 @@ impl Syllabus {
             }
             let description = description.trim().to_owned();
             let description = if description.is_empty() { name.clone() } else { description };
-            defs.push(BadgeDef { slug, name, description, rule });
+            defs.push(BadgeDef { slug, name, description, rule, retired });
         }
         Ok(Syllabus { title, intro: intro.trim().to_owned(), weeks, badges: defs, source: source.to_owned() })
+    }
+}
+
+impl Syllabus {
+    /// `new` loaded over this syllabus after `posted` weeks were posted: the weeks already posted
+    /// keep the text they were posted with, and every badge someone holds (`held`) stays, retired
+    /// when `new` no longer offers it. The result is written as Markdown (what is stored) and
+    /// parsed again, so it is exactly what a later load reads back.
+    ///
+    /// # Errors
+    /// When the merged file does not parse (which would be a bug here, not the organizer's).
+    pub fn merged_over(&self, new: &Syllabus, posted: u32, held: &[Slug]) -> Result<Syllabus, SyllabusError> {
+        let old = Sections::of(&self.source);
+        let fresh = Sections::of(&new.source);
+        let mut md = fresh.preamble.clone();
+        let posted = usize::try_from(posted).unwrap_or(usize::MAX);
+        for (i, week) in fresh.weeks.iter().enumerate() {
+            let text = if i < posted { old.weeks.get(i).unwrap_or(week) } else { week };
+            push_section(&mut md, text);
+        }
+        let retired: Vec<&BadgeDef> = self
+            .badges
+            .iter()
+            .filter(|b| held.contains(&b.slug) && !new.badges.iter().any(|n| n.slug == b.slug))
+            .collect();
+        match &fresh.badges {
+            Some(section) => push_section(&mut md, section),
+            None if !retired.is_empty() => push_section(&mut md, "## Badges"),
+            None => {}
+        }
+        for b in retired {
+            let mut text =
+                format!("### {}\n- slug: {}\n- earned: {}\n- retired: yes\n", b.name, b.slug, b.rule.source());
+            if b.description != b.name {
+                text.push_str(&b.description);
+                text.push('\n');
+            }
+            push_section(&mut md, &text);
+        }
+        Syllabus::parse(&md)
+    }
+}
+
+fn push_section(md: &mut String, text: &str) {
+    if !md.is_empty() && !md.ends_with("\n\n") {
+        md.push_str(if md.ends_with('\n') { "\n" } else { "\n\n" });
+    }
+    md.push_str(text.trim_end());
+    md.push('\n');
+}
+
+/// A syllabus file cut at its `## ` headings (outside code blocks): what comes before week 1,
+/// each week's section, and the badges section.
+struct Sections {
+    preamble: String,
+    weeks: Vec<String>,
+    badges: Option<String>,
+}
+
+impl Sections {
+    fn of(source: &str) -> Sections {
+        let mut out = Sections { preamble: String::new(), weeks: Vec::new(), badges: None };
+        let mut in_fence = false;
+        // 0: preamble, 1: a week, 2: badges.
+        let mut part = 0;
+        for line in source.lines() {
+            let trimmed = line.trim();
+            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                in_fence = !in_fence;
+            }
+            if !in_fence && let Some(rest) = heading(trimmed, 2) {
+                if rest.eq_ignore_ascii_case("badges") {
+                    part = 2;
+                    out.badges = Some(String::new());
+                } else {
+                    part = 1;
+                    out.weeks.push(String::new());
+                }
+            }
+            let target = match part {
+                0 => &mut out.preamble,
+                1 => out.weeks.last_mut().expect("a week was started"),
+                _ => out.badges.get_or_insert_with(String::new),
+            };
+            target.push_str(line);
+            target.push('\n');
+        }
+        out
     }
 }
 
@@ -435,5 +542,20 @@ mod tests {
     fn week_headings_without_titles_get_a_default() {
         let s = Syllabus::parse("# T\n## Week 1\nDo it.").unwrap();
         assert_eq!(s.week(1).unwrap().title, "Week 1");
+    }
+
+    #[test]
+    fn a_syllabus_of_more_than_52_weeks_is_refused_at_the_53rd() {
+        let weeks = |n: u32| -> String {
+            let mut md = String::from("# Long\n");
+            for w in 1..=n {
+                md.push_str(&format!("## Week {w}: w{w}\nx\n"));
+            }
+            md
+        };
+        assert_eq!(Syllabus::parse(&weeks(52)).unwrap().len(), 52);
+        let e = Syllabus::parse(&weeks(1000)).unwrap_err();
+        assert!(e.to_string().contains("at most 52 weeks"), "{e}");
+        assert!(e.to_string().contains("line 106"), "{e}");
     }
 }

@@ -112,6 +112,27 @@ pub struct OutboxRow {
     pub effect: Effect,
     /// Tries so far.
     pub attempts: i64,
+    /// Its delivery lane: order is kept within a lane, lanes take turns.
+    pub lane: String,
+}
+
+/// The lane of effects that create rooms and spaces. Everything queued after a pending one
+/// waits for it (a post or an invitation needs its room), so it is a barrier for every lane.
+pub const ROOMS_LANE: &str = "rooms";
+
+/// The delivery lane an effect belongs to when the caller names none: its course's room, the
+/// person it is for, or the rooms lane. Replies go to the room they answer, which only the
+/// runtime can name ([`crate::Batch::enqueue_in_lane`]); without it they share one lane.
+pub fn default_lane(effect: &Effect) -> String {
+    match effect {
+        Effect::CreateCourseRoom { .. } | Effect::CreateSchoolSpace { .. } => ROOMS_LANE.to_owned(),
+        Effect::SetTopic { course, .. }
+        | Effect::SetRole { course, .. }
+        | Effect::Invite { course, .. }
+        | Effect::Post { course, .. } => format!("course:{}", course.0),
+        Effect::Direct { person, .. } => format!("person:{}", person.0),
+        Effect::Reply { .. } => "replies".to_owned(),
+    }
 }
 
 /// Outbox states.
@@ -148,6 +169,7 @@ impl Store {
         let backend = Backend::of_url(url)?;
         let pool = match backend {
             Backend::Sqlite => {
+                restrict_sqlite_file(url);
                 let url = sqlite_url(url);
 
                 AnyPoolOptions::new()
@@ -229,13 +251,37 @@ impl Store {
     /// On a database failure or an unreadable effect.
     pub async fn pending_effects(&self, after_id: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, key, payload, attempts FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3",
+            "SELECT id, key, payload, attempts, lane FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(PENDING)
         .bind(after_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        Self::outbox_rows(&rows)
+    }
+
+    /// Pending effects in turns: the first of every lane (in the order they were queued), then
+    /// the second of every lane, and so on, at most `per_lane` of each and `limit` in all.
+    ///
+    /// # Errors
+    /// On a database failure or an unreadable effect.
+    pub async fn pending_effects_fairly(&self, per_lane: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, key, payload, attempts, lane FROM ( \
+               SELECT id, key, payload, attempts, lane, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS turn \
+               FROM outbox WHERE state = $1 \
+             ) t WHERE turn <= $2 ORDER BY turn, id LIMIT $3",
+        )
+        .bind(PENDING)
+        .bind(per_lane)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Self::outbox_rows(&rows)
+    }
+
+    fn outbox_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<OutboxRow>> {
         rows.iter()
             .map(|row| {
                 let payload: String = row.try_get("payload")?;
@@ -246,6 +292,7 @@ impl Store {
                     key: row.try_get("key")?,
                     effect,
                     attempts: row.try_get("attempts")?,
+                    lane: row.try_get("lane")?,
                 })
             })
             .collect()
@@ -427,6 +474,23 @@ impl Store {
         }
     }
 
+    /// Forgets what is kept only for a while: effects delivered (or given up) before `before`
+    /// (every direct message and review text the bot sent sits in the outbox until then) and
+    /// inbound claims older than `before`. Pending effects are never touched. Returns how many
+    /// effects and claims were removed.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<(u64, u64)> {
+        let effects = sqlx::query("DELETE FROM outbox WHERE state <> $1 AND done_at IS NOT NULL AND done_at < $2")
+            .bind(PENDING)
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await?;
+        let inbound = self.prune_inbound(before).await?;
+        Ok((effects.rows_affected(), inbound))
+    }
+
     /// Forgets handled inbound event ids older than `before` (they will not be replayed).
     ///
     /// # Errors
@@ -511,6 +575,35 @@ pub(crate) async fn snapshot(conn: &mut sqlx::AnyConnection) -> Result<Snapshot>
 }
 
 /// `sqlite://PATH` with `mode=rwc` so a new file is created.
+/// The database holds private messages and reviews: its file is created readable by the bot's
+/// user only (0600), and an existing one is narrowed to that. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions.
+fn restrict_sqlite_file(url: &str) {
+    let Some(path) = sqlite_path(url) else { return };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+        }
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), error = %e, "could not make the database file private (0600)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// The file of a `sqlite://PATH` or `sqlite:PATH` URL (none for an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
 fn sqlite_url(url: &str) -> String {
     if url.contains("memory") || url.contains("mode=") {
         return url.to_owned();

@@ -104,6 +104,9 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             reviews: BTreeMap::new(),
             awards: BTreeMap::new(),
             nominations: BTreeMap::new(),
+            by_submission: BTreeMap::new(),
+            by_reviewer: BTreeMap::new(),
+            submission_keys: BTreeMap::new(),
         };
         state.course_slugs.insert(slug, id);
         state.courses.insert(id, course);
@@ -166,7 +169,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         };
         state.last_submission = state.last_submission.max(id.0);
         if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
-            c.submissions.insert((w, author), submission);
+            c.insert_submission(submission);
         }
     }
     for row in sqlx::query("SELECT course_id, kind, week, due_at FROM jobs").fetch_all(&mut *conn).await? {
@@ -187,7 +190,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     }
     let assignments = sqlx::query(
         "SELECT id, course_id, week, submission_id, author_id, reviewer_id, role, assigned_at, due_at, status, reminders, \
-         last_reminder FROM assignments",
+         last_reminder FROM assignments ORDER BY id",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -211,11 +214,11 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         let course = CourseId(row.try_get("course_id")?);
         state.assignment_courses.insert(a.id, course);
         if let Some(c) = state.courses.get_mut(&course) {
-            c.assignments.insert(a.id, a);
+            c.insert_assignment(a);
         }
     }
     let reviews = sqlx::query(
-        "SELECT r.assignment_id, a.course_id, r.feedback, r.score, r.revisions, r.first_at, r.latest_at \
+        "SELECT r.assignment_id, a.course_id, r.feedback, r.score, r.revisions, r.first_at, r.latest_at, r.anonymous \
          FROM reviews r JOIN assignments a ON a.id = r.assignment_id",
     )
     .fetch_all(&mut *conn)
@@ -229,6 +232,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             revisions: u32::try_from(revisions).map_err(|_| corrupt("revisions", revisions))?,
             first_at: from_ms(row.try_get("first_at")?)?,
             latest_at: from_ms(row.try_get("latest_at")?)?,
+            anonymous: row.try_get::<i64, _>("anonymous")? != 0,
         };
         if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
             c.reviews.insert(AssignmentId(row.try_get("assignment_id")?), review);

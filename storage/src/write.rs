@@ -10,8 +10,8 @@ use facilitator_bot::{CourseId, Effect};
 
 use crate::{Backend, PENDING, Result, Snapshot, StoreError, ms};
 
-/// Rows per multi-row INSERT (4 parameters each, well under every backend's limit).
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per multi-row INSERT (5 parameters each, well under every backend's limit).
+const ROWS_PER_INSERT: usize = 150;
 
 /// A write transaction. Dropping it without [`Batch::commit`] rolls everything back.
 ///
@@ -23,7 +23,7 @@ pub struct Batch {
     tx: Transaction<'static, Any>,
     now: DateTime<Utc>,
     claims: BTreeSet<String>,
-    effects: Vec<(String, String)>,
+    effects: Vec<(String, String, String)>,
     effect_keys: BTreeSet<String>,
     generation: i64,
     changed: bool,
@@ -104,11 +104,19 @@ impl Batch {
     /// # Errors
     /// When the effect cannot be serialised.
     pub fn enqueue(&mut self, key: &str, effect: &Effect) -> Result<()> {
+        self.enqueue_in_lane(key, effect, &crate::default_lane(effect))
+    }
+
+    /// [`Batch::enqueue`] in a named delivery lane (the room a reply goes to).
+    ///
+    /// # Errors
+    /// When the effect cannot be serialised.
+    pub fn enqueue_in_lane(&mut self, key: &str, effect: &Effect, lane: &str) -> Result<()> {
         if !self.effect_keys.insert(key.to_owned()) {
             return Ok(());
         }
         let payload = serde_json::to_string(effect).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.effects.push((key.to_owned(), payload));
+        self.effects.push((key.to_owned(), payload, lane.to_owned()));
         Ok(())
     }
 
@@ -132,15 +140,15 @@ impl Batch {
         let effects = std::mem::take(&mut self.effects);
         for chunk in effects.chunks(ROWS_PER_INSERT) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${}, 0, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .map(|i| format!("(${}, ${}, ${}, 0, ${}, ${})", 5 * i + 1, 5 * i + 2, 5 * i + 3, 5 * i + 4, 5 * i + 5))
                 .collect();
             let sql = format!(
-                "INSERT INTO outbox (key, payload, state, attempts, created_at) VALUES {} ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO outbox (key, payload, state, attempts, created_at, lane) VALUES {} ON CONFLICT (key) DO NOTHING",
                 values.join(", ")
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (key, payload) in chunk {
-                query = query.bind(key.clone()).bind(payload.clone()).bind(PENDING).bind(now);
+            for (key, payload, lane) in chunk {
+                query = query.bind(key.clone()).bind(payload.clone()).bind(PENDING).bind(now).bind(lane.clone());
             }
             committed.effects += query.execute(&mut *self.tx).await?.rows_affected();
         }
@@ -371,13 +379,13 @@ impl Batch {
                         .await?;
                 }
             }
-            Change::ReviewRecorded { assignment, feedback, score, at, revision, .. } => {
+            Change::ReviewRecorded { assignment, feedback, score, at, revision, anonymous, .. } => {
                 sqlx::query("UPDATE assignments SET status = 'done' WHERE id = $1")
                     .bind(assignment.0)
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO reviews (assignment_id, feedback, score, revisions, first_at, latest_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                    "INSERT INTO reviews (assignment_id, feedback, score, revisions, first_at, latest_at, anonymous) VALUES ($1, $2, $3, $4, $5, $5, $6) \
                      ON CONFLICT (assignment_id) DO UPDATE SET feedback = excluded.feedback, score = excluded.score, \
                      revisions = excluded.revisions, latest_at = excluded.latest_at",
                 )
@@ -386,6 +394,7 @@ impl Batch {
                 .bind(score.map(i64::from))
                 .bind(i64::from(*revision))
                 .bind(ms(*at))
+                .bind(i64::from(*anonymous))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("INSERT INTO review_revisions (assignment_id, revision, feedback, score, written_at) VALUES ($1, $2, $3, $4, $5)")

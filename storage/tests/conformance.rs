@@ -110,6 +110,7 @@ impl Community {
             command: command::parse(text).unwrap(),
             mentions,
             thread_week: None,
+            private_reply: false,
         };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 0xFACE_F00D_DEAD_BEEF });
         let key = format!("cmd-{}", self.now.timestamp_millis());
@@ -165,7 +166,10 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     c.say(store, 0, room, "!course resume").await;
     c.say(store, 2, Place::Lobby, "!leave data-101").await;
     c.advance(store, Duration::days(3)).await;
-    c.say(store, 0, room, &format!("!syllabus load\n{}", SYLLABUS.replace("Share it.", "Share it widely."))).await;
+    // A reload after every week was posted: the new introduction is taken, the posted weeks
+    // keep the text they were posted with, and the merged file is what is stored.
+    let reload = SYLLABUS.replace("Intro.", "Intro, shared widely.").replace("Share it.", "Share it again.");
+    c.say(store, 0, room, &format!("!syllabus load\n{reload}")).await;
 
     let loaded = store.load_state().await.unwrap();
     assert_eq!(loaded, c.state);
@@ -181,7 +185,9 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
         course.awards.keys().collect::<Vec<_>>()
     );
     assert!(course.assignments.values().any(|a| a.reminders > 0));
-    assert!(course.syllabus.as_ref().unwrap().source.contains("widely"));
+    let syllabus = course.syllabus.as_ref().unwrap();
+    assert!(syllabus.source.contains("widely") && syllabus.intro.contains("widely"));
+    assert_eq!(syllabus.week(3).unwrap().prompt, "Share it.", "a posted week keeps its text");
     assert!(!c.replies.iter().any(|r| r.starts_with("⚠️")), "{:#?}", c.replies);
 }
 
@@ -336,6 +342,40 @@ async fn week_threads_are_stored_per_course_week_and_platform(store: &Store) {
     assert!(threads.contains(&ThreadRow { root: "$root2".into(), ..thread }));
 }
 
+async fn delivered_effects_and_old_claims_are_pruned_after_the_retention_and_pending_ones_never(store: &Store) {
+    let old: DateTime<Utc> = "2026-09-01T08:00:00Z".parse().unwrap();
+    let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    let dm = |n: i64| Effect::Direct { person: PersonId(n), text: Text::md("private review text") };
+    let mut batch = store.begin(old).await.unwrap();
+    assert_eq!(batch.claim_inbound(&["memory:old".to_owned()]).await.unwrap(), vec![true]);
+    batch.enqueue("old-sent", &dm(1)).unwrap();
+    batch.enqueue("old-failed", &dm(2)).unwrap();
+    batch.enqueue("old-pending", &dm(3)).unwrap();
+    batch.commit().await.unwrap();
+    let rows = store.pending_effects(0, 10).await.unwrap();
+    store.complete_effects(&[rows[0].id], old).await.unwrap();
+    store.fail_effect(rows[1].id, "forbidden", true, old).await.unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    assert_eq!(batch.claim_inbound(&["memory:new".to_owned()]).await.unwrap(), vec![true]);
+    batch.enqueue("new-sent", &dm(4)).unwrap();
+    batch.commit().await.unwrap();
+    let new = store.pending_effects(0, 10).await.unwrap().into_iter().find(|r| r.key == "new-sent").unwrap();
+    store.complete_effects(&[new.id], now).await.unwrap();
+
+    let (effects, claims) = store.prune(now - Duration::days(30)).await.unwrap();
+    assert_eq!((effects, claims), (2, 1));
+    let pending: Vec<String> = store.pending_effects(0, 10).await.unwrap().into_iter().map(|r| r.key).collect();
+    assert_eq!(pending, vec!["old-pending"], "a pending effect is never pruned, however old");
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 1, 0));
+    // The recent claim still deduplicates; the pruned one is gone.
+    let mut batch = store.begin(now).await.unwrap();
+    assert_eq!(
+        batch.claim_inbound(&["memory:new".to_owned(), "memory:old".to_owned()]).await.unwrap(),
+        vec![false, true]
+    );
+    batch.commit().await.unwrap();
+}
+
 async fn migrations_run_again_without_harm(store: &Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
@@ -388,6 +428,14 @@ macro_rules! conformance {
                 run(|s| async move { super::week_threads_are_stored_per_course_week_and_platform(&s).await }).await;
             }
             #[tokio::test]
+            async fn delivered_effects_and_old_claims_are_pruned_after_the_retention_and_pending_ones_never() {
+                run(|s| async move {
+                    super::delivered_effects_and_old_claims_are_pruned_after_the_retention_and_pending_ones_never(&s)
+                        .await
+                })
+                .await;
+            }
+            #[tokio::test]
             async fn migrations_run_again_without_harm() {
                 run(|s| async move { super::migrations_run_again_without_harm(&s).await }).await;
             }
@@ -397,3 +445,25 @@ macro_rules! conformance {
 
 conformance!(sqlite);
 conformance!(postgres);
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_database_file_is_private_to_the_bots_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot.db");
+    let store = Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    store.ping().await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    let wal = dir.path().join("bot.db-wal");
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600);
+    }
+    store.close().await;
+    // An existing file made readable by others is narrowed again at the next start.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    store.close().await;
+}

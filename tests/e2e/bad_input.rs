@@ -103,6 +103,18 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ("olga@data-101", s("!course set reviews=9"), "reviews must be"),
         ("olga@data-101", s("!course set anonymous=maybe"), "yes or no"),
         ("olga@data-101", s("!course set lease=10s"), "at least a minute"),
+        // What a hostile member found (issue: trust).
+        ("ana@data-101", s("!submit \u{0}\u{0}\u{7}"), "only invisible characters"),
+        ("olga@lobby", s("!course new x1 \"\u{3164}\""), "invisible character"),
+        ("olga@lobby", s("!course new x1 \"Intro\u{E0041}\""), "invisible character"),
+        ("olga@data-101", s("!course set title=\"A\u{061C}B\""), "invisible character"),
+        ("olga@data-101", s("!course set school=\"Data\u{2800}\""), "not a usable school name"),
+        ("olga@data-101", s("!mentor add @olga"), "only organizer"),
+        (
+            "olga@data-101",
+            format!("!syllabus load\n# Long\n{}", (1..=53).map(|w| format!("## Week {w}: w\nx\n")).collect::<String>()),
+            "at most 52 weeks",
+        ),
     ]
 }
 

@@ -311,7 +311,7 @@ fn spawn_run(dir: &std::path::Path, extra: &str) -> std::process::Child {
     let config = dir.join("facilitator.toml");
     std::fs::write(
         &config,
-        format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[local]\n{extra}", dir.display()),
+        format!("[bot]\nadmins = [\"olga\"]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[limits]\ncommands_burst = 100000\ncommands_per_minute = 100000\n\n[local]\n{extra}", dir.display()),
     )
     .unwrap();
     bin()
@@ -414,7 +414,7 @@ fn run_serves_health_and_metrics_for_operators() {
 fn run_without_an_adapter_says_what_to_configure() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("facilitator.toml");
-    std::fs::write(&config, format!("[bot]\ndatabase_url = \"sqlite://{}/bot.db\"\n", dir.path().display())).unwrap();
+    std::fs::write(&config, format!("[bot]\ndatabase_url = \"sqlite://{}/bot.db\"\n\n[limits]\ncommands_burst = 100000\ncommands_per_minute = 100000\n", dir.path().display())).unwrap();
     let out = bin().args(["run", "--config"]).arg(&config).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no chat adapter is enabled"));

@@ -10,3 +10,4 @@ mod instances;
 mod lifecycle;
 mod matrix;
 mod review;
+mod trust;

@@ -3,6 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 
 use facilitator_matrix::testing::{PASSWORD, Person, Seen, Synapse, unique};
@@ -52,7 +53,7 @@ impl Bot {
         std::fs::write(
             &config,
             format!(
-                "[bot]\nadmins = [{}]\ndatabase_url = \"{database_url}\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{id}\"\nstore_dir = \"{}/matrix\"\nencrypt_new_rooms = {encrypt}\n",
+                "[bot]\nadmins = [{}]\ndatabase_url = \"{database_url}\"\n\n[limits]\ncommands_burst = 100000\ncommands_per_minute = 100000\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{id}\"\nstore_dir = \"{}/matrix\"\nencrypt_new_rooms = {encrypt}\n",
                 admins.join(", "),
                 synapse.url,
                 dir.path().display()
@@ -167,8 +168,12 @@ async fn full_course(encrypt: bool) {
         let dm = learner.dm(&bot.id).await;
         let welcome = learner.ask(&dm, &format!("!join {slug}")).await;
         assert!(welcome.body.contains("Welcome to **Intro to Data**"), "{}", welcome.body);
+        assert_html_keeps_lines("the welcome", &welcome);
         learner.room_named(&slug).await;
     }
+    let help = ana.ask(&ana.dm(&bot.id).await, "!help").await;
+    assert_html_keeps_lines("!help", &help);
+    assert!(help.html.as_deref().unwrap_or_default().contains("<br"), "{help:?}");
 
     let resumed = start_now(&olga, &course_room).await;
     assert!(resumed.body.contains("Week 1 opens"), "{}", resumed.body);
@@ -192,6 +197,7 @@ async fn full_course(encrypt: bool) {
     let mut assignments = Vec::new();
     for learner in [&ana, &ben, &chen] {
         let dm = learner.wait_for("an assignment", |m| m.body.contains("📝 Review assignment")).await;
+        assert_html_keeps_lines("an assignment", &dm);
         assignments.push((dm.room.clone(), assignment_id(&dm.body)));
     }
     let ack = ana.ask(&assignments[0].0, &format!("!review {} Clear and sourced. score=4", assignments[0].1)).await;
@@ -225,6 +231,11 @@ async fn full_course(encrypt: bool) {
     ana.wait_for("week 3", |m| m.room == course_room && m.body.contains("Week 3 of 3")).await;
     let status = olga.ask(&course_room, "!status").await;
     assert!(status.body.contains("Week 1: 3 of 3 learners submitted"), "{}", status.body);
+    assert_html_keeps_lines("!status", &status);
+    let report = olga.wait_for("the pairing report", |m| m.body.contains("Pairing for")).await;
+    assert_html_keeps_lines("the pairing report", &report);
+    let progress = ana.ask(&ana.dm(&bot.id).await, "!progress").await;
+    assert_html_keeps_lines("!progress", &progress);
     tokio::time::sleep(Duration::from_secs(2)).await;
     for week in 1..=3 {
         let posts = ana
@@ -434,7 +445,9 @@ async fn a_killed_bot_restarts_without_losing_or_repeating_anything() {
     tokio::time::sleep(Duration::from_secs(16)).await;
     bot.start();
     let progress = ana.reply_to(&asked).await;
-    assert!(progress.body.contains("Your progress in"), "{}", progress.body);
+    // A private answer asked for in the course room comes by direct message.
+    assert!(progress.body.contains("by direct message"), "{}", progress.body);
+    ana.wait_for("the progress by DM", |m| m.room != room && m.body.contains("Your progress in")).await;
     ana.wait_for("week 3", |m| m.room == room && m.body.contains("Week 3 of 3")).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -528,6 +541,32 @@ async fn invitations_rooms_roles_and_attached_syllabi() {
     assert!(olga_level.contains("50"), "{olga_level}");
     assert!(!ana_level.contains("50"), "{ana_level}");
 
+    // Promotion and demotion change the level both ways (levels compared as numbers: "Int(50)"
+    // contains "0" as text, which once made a demotion do nothing).
+    let level_becomes = |want: i64, what: &'static str| {
+        let course = course.clone();
+        let ana = ana.id.clone();
+        let logs = bot.logs();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let level = course.get_user_power_level(&ana).await.unwrap();
+                if level == matrix_sdk::ruma::events::room::power_levels::UserPowerLevel::Int(want.try_into().unwrap())
+                {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{what}: ana's level is {level:?}, not {want}\n{logs}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let promoted = olga.ask(&room, &format!("!organizer add {}", ana.id)).await;
+    assert!(promoted.body.contains("is now an organizer"), "{}", promoted.body);
+    level_becomes(50, "promotion").await;
+    let demoted = olga.ask(&room, &format!("!organizer remove {}", ana.id)).await;
+    assert!(demoted.body.contains("no longer an organizer"), "{}", demoted.body);
+    level_becomes(0, "demotion").await;
+
     // A syllabus attached as a Markdown file with `!syllabus load` as its caption.
     let mut content = matrix_sdk::attachment::AttachmentConfig::new();
     content = content
@@ -592,4 +631,68 @@ async fn at_synapses_default_rate_limit_every_reply_arrives_once_and_in_order() 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let order: Vec<OwnedEventId> = olga.seen().into_iter().filter_map(|m| m.reply_to).collect();
     assert_eq!(order, asked, "every ping answered once, in order");
+}
+
+/// Each line of a message's body is a line in the HTML clients render (a `<br>`, a paragraph or
+/// a list item): Element and FluffyChat show `formatted_body`, where a plain `\n` collapses.
+fn assert_html_keeps_lines(what: &str, m: &Seen) {
+    let lines = m.body.lines().filter(|l| !l.trim().is_empty()).count();
+    let html = m.html.as_deref().unwrap_or_default();
+    let breaks =
+        ["<br", "<li>", "<p>", "<pre>", "<h1>", "<h2>", "<h3>"].iter().map(|t| html.matches(t).count()).sum::<usize>();
+    assert!(
+        lines <= 1 || breaks >= lines,
+        "{what}: {lines} lines in the body, {breaks} in the HTML:\n{}\n---\n{html}",
+        m.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_room_marked_direct_with_a_third_member_never_receives_private_answers() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let ana = Person::new(&synapse, "ana").await;
+    let mallory = Person::new(&synapse, "mallory").await;
+    let bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let (_course_room, slug) = paused_course(&olga, &bot, &[], "0 9 * * Mon").await;
+
+    // A room the bot is told is a direct chat with ana, where mallory reads along.
+    let mut request = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
+    request.is_direct = true;
+    request.invite = vec![bot.id.clone(), mallory.id.clone()];
+    let shared = ana.client.create_room(request).await.unwrap();
+    let shared_id = shared.room_id().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(shared.get_member(&bot.id).await.ok().flatten().is_some_and(|m| *m.membership() == MembershipState::Join)
+        && shared
+            .get_member(&mallory.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.membership() == MembershipState::Join))
+    {
+        assert!(Instant::now() < deadline, "the bot and mallory join\n{}", bot.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let joined = ana.ask(&shared_id, &format!("!join {slug}")).await;
+    assert!(joined.body.contains("Welcome"), "{}", joined.body);
+    // Asked there, the private answer goes to a room of ana and the bot alone.
+    let pointer = ana.ask(&shared_id, "!progress").await;
+    assert!(pointer.body.contains("by direct message"), "{}", pointer.body);
+    let progress = ana.wait_for("the progress", |m| m.body.contains("Your courses")).await;
+    assert_ne!(progress.room, shared_id, "never in the shared room");
+    let private = ana.client.get_room(&progress.room).unwrap();
+    let members =
+        private.members(matrix_sdk::RoomMemberships::JOIN | matrix_sdk::RoomMemberships::INVITE).await.unwrap();
+    let mut ids: Vec<String> = members.iter().map(|m| m.user_id().to_string()).collect();
+    ids.sort();
+    let mut want = vec![ana.id.to_string(), bot.id.to_string()];
+    want.sort();
+    assert_eq!(ids, want, "the bot and ana alone");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !mallory.seen().iter().any(|m| m.body.contains("Your courses")),
+        "mallory saw a private answer: {:?}",
+        mallory.seen()
+    );
 }

@@ -289,6 +289,8 @@ async fn awards_export_as_open_badges_2_documents_with_the_required_fields() {
     use sha2::{Digest, Sha256};
     let mut h = course(&["ana", "ben"]).await;
     h.say("ana@data-101: !submit https://example.org/ana/week-1").await;
+    h.say("/advance 7d").await;
+    h.say("ana@data-101: !submit My private notes about my family's data").await;
     h.say("olga@data-101: !badge award @ana cleaner Tidy work.").await;
     let config = facilitator::config::IssuerConfig {
         name: "School of Data".into(),
@@ -318,7 +320,21 @@ async fn awards_export_as_open_badges_2_documents_with_the_required_fields() {
     assert!(class["criteria"]["narrative"].as_str().unwrap().contains("Awarded by an organizer"));
     assert!(dir.path().join("badges/data-101-cleaner.svg").exists());
     let ana = person(&h, "ana");
-    let assertion = read(&format!("assertions/data-101-cleaner-{}.json", ana.0));
+    let course = h.state().courses.values().next().unwrap();
+    let cleaner = course.badge(&facilitator_bot::Slug::parse("cleaner").unwrap()).unwrap();
+    let name = facilitator::openbadges::assertion_name(course, cleaner, ana);
+    let assertion = read(&format!("assertions/{name}.json"));
+    // Ids are unguessable and unrelated: not the person's number, and another award of the same
+    // person does not share anything with this one.
+    assert_eq!(name.len(), 32, "{name}");
+    assert!(!name.contains(&format!("-{}", ana.0)) && !name.contains("cleaner"), "{name}");
+    let others: Vec<String> = std::fs::read_dir(dir.path().join("assertions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(others.len(), 2, "{others:?}");
+    let other = others.iter().find(|n| !n.starts_with(&name)).unwrap();
+    assert_eq!(common_prefix(other, &name) < 8, true, "{other} vs {name}");
     has(&assertion, &["@context", "type", "id", "recipient", "badge", "verification", "issuedOn"]);
     assert_eq!(assertion["type"], "Assertion");
     assert_eq!(assertion["badge"], class["id"]);
@@ -327,13 +343,23 @@ async fn awards_export_as_open_badges_2_documents_with_the_required_fields() {
     let recipient = &assertion["recipient"];
     assert_eq!((recipient["type"].as_str(), recipient["hashed"].as_bool()), (Some("url"), Some(true)));
     let salt = recipient["salt"].as_str().unwrap();
-    let expected: String =
-        Sha256::digest(format!("https://schoolofdata.example/badges/people/memory/ana{salt}").as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-    assert_eq!(recipient["identity"], format!("sha256${expected}"));
+    let hash = |url: String| -> String {
+        Sha256::digest(format!("{url}{salt}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    // The recipient is an unguessable URL, not a profile anyone could hash and compare.
+    let url = facilitator::openbadges::recipient_url("https://schoolofdata.example/badges", course, ana);
+    assert_eq!(recipient["identity"], format!("sha256${}", hash(url)));
+    for guessable in ["https://schoolofdata.example/badges/people/memory/ana", "ana", "memory:ana"] {
+        assert_ne!(recipient["identity"], format!("sha256${}", hash(guessable.to_owned())), "{guessable}");
+    }
     assert!(!assertion.to_string().contains("\"ana\""), "the recipient is not named in clear");
+    // Evidence: the link ana published, never the text of work submitted as text.
     assert_eq!(assertion["evidence"][0]["id"], "https://example.org/ana/week-1");
+    assert_eq!(assertion["evidence"].as_array().unwrap().len(), 1, "{}", assertion["evidence"]);
+    assert!(!assertion.to_string().contains("private notes"), "{assertion}");
     assert!(facilitator::openbadges::export(&config, h.state(), "nope-1", dir.path()).is_err());
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }

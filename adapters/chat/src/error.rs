@@ -35,6 +35,11 @@ impl AdapterErrorKind {
     pub fn is_retryable(&self) -> bool {
         matches!(self, AdapterErrorKind::RateLimited { .. } | AdapterErrorKind::Transient)
     }
+
+    /// Whether the platform asked to slow down (not a failure of what was sent).
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self, AdapterErrorKind::RateLimited { .. })
+    }
 }
 
 /// An adapter error.

@@ -633,6 +633,19 @@ impl Handler {
             }
         }
         let (room, thread) = self.place(m.channel_id.get());
+        // Direct or not is decided by what the bot knows of the channel: a message read back
+        // through REST has no `guild_id` even when it was said in a course channel or thread.
+        let is_direct = {
+            let known = self.adapter.known();
+            let channel = m.channel_id.get();
+            if known.channels.contains_key(&channel) {
+                false
+            } else if known.dms.values().any(|c| *c == channel) {
+                true
+            } else {
+                m.guild_id.is_none()
+            }
+        };
         self.adapter.known().member(&m.author);
         Some(IncomingMessage {
             id: message_ref(room, m.id.get()),
@@ -640,7 +653,7 @@ impl Handler {
             author: Self::user(m.author.id),
             author_name: m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone()),
             text,
-            is_direct: m.guild_id.is_none(),
+            is_direct,
             thread,
             sent_at: discord_time(&m.timestamp),
             needs_answer: false,

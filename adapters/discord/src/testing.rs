@@ -906,15 +906,15 @@ impl LocalDiscord {
                 if !w.channels.contains_key(&channel) {
                     return error(StatusCode::NOT_FOUND, 10003, "Unknown Channel");
                 }
-                let guild = w.guild_of(self.guild, channel);
-                // Newest first, at most 50 (Discord's default page).
+                // Newest first, at most 50 (Discord's default page). A REST message object has
+                // no `guild_id`: that is a field of the gateway's MESSAGE_CREATE only.
                 let list: Vec<Value> = w
                     .messages
                     .iter()
                     .rev()
                     .filter(|m| m.channel == channel && m.interaction.is_none())
                     .take(50)
-                    .map(|m| w.message_json(guild, m, &[]))
+                    .map(|m| w.message_json(None, m, &[]))
                     .collect();
                 response(StatusCode::OK, &Value::Array(list))
             }
@@ -1087,6 +1087,11 @@ impl LocalDiscord {
             w.nonces.insert((channel, n), id);
         }
         w.dispatch("MESSAGE_CREATE", v.clone());
+        // The REST answer is the message object without the gateway's `guild_id`.
+        let mut v = v;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("guild_id");
+        }
         self.record(w, p);
         response(StatusCode::OK, &v)
     }

@@ -17,13 +17,35 @@ pub const EMBED_COLOUR: u32 = 0x0055_b0a6;
 /// Escapes a user's text so Discord shows it as written: no formatting, no pings.
 pub fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A link is copied as it is: Discord turns it into a link without reading Markdown in
+        // it, and a backslash inside would become part of the address (`ana\-w1` is another
+        // page). Pings inside it are stopped by `allowed_mentions`, as everywhere.
+        if let Some(len) = url_len(rest) {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or_default();
         if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '@' | '-') {
             out.push('\\');
         }
         out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// The length of the `http(s)://` link `text` starts with, up to the first space (and without
+/// closing punctuation that usually ends a sentence), if it starts with one.
+fn url_len(text: &str) -> Option<usize> {
+    let scheme = ["https://", "http://"]
+        .into_iter()
+        .find(|s| text.len() > s.len() && text[..s.len()].eq_ignore_ascii_case(s))?;
+    let end = text.find(|c: char| c.is_whitespace() || c == '<' || c == '>').unwrap_or(text.len());
+    let link = text[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"']);
+    (link.len() > scheme.len()).then_some(link.len())
 }
 
 /// A message in Discord's terms.
@@ -222,6 +244,16 @@ pub fn channel_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_in_user_text_stay_links_and_the_rest_is_escaped() {
+        assert_eq!(
+            escape_markdown("see https://example.org/ana-w1-v2_final, *then* @ana"),
+            "see https://example.org/ana-w1-v2_final, \\*then\\* \\@ana"
+        );
+        assert_eq!(escape_markdown("(https://x.example/a-b)."), "\\(https://x.example/a-b\\).");
+        assert_eq!(escape_markdown("http:// alone - x"), "http:// alone \\- x");
+    }
     use facilitator_chat::{Platform, UserRef};
 
     fn message(segments: Vec<Segment>) -> OutgoingMessage {

@@ -28,6 +28,7 @@ use matrix_sdk::media::MediaRequestParameters;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{CreationContent, Request as CreateRoomRequest, RoomPreset};
 use matrix_sdk::ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent};
+use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
 use matrix_sdk::ruma::events::{AnyInitialStateEvent, Mentions};
 use matrix_sdk::ruma::room::RoomType;
 use matrix_sdk::ruma::serde::Raw;
@@ -127,9 +128,7 @@ impl MatrixAdapter {
     /// When the homeserver cannot be reached or refuses the credentials.
     pub async fn login(config: MatrixConfig) -> Result<MatrixAdapter, AdapterError> {
         let own = UserId::parse(&config.user).map_err(|e| invalid(format!("[matrix] user '{}': {e}", config.user)))?;
-        std::fs::create_dir_all(&config.store_dir).map_err(|e| {
-            AdapterError::new(AdapterErrorKind::Fatal, format!("creating {}: {e}", config.store_dir.display()))
-        })?;
+        make_private_dir(&config.store_dir)?;
         let client = Client::builder()
             .homeserver_url(&config.homeserver)
             .sqlite_store(config.store_dir.join("sdk"), None)
@@ -295,11 +294,52 @@ async fn whoami_device(homeserver: &str, token: &str) -> Result<String, AdapterE
     })
 }
 
+/// Whether only the bot (`own`) and `user` are in `room` (joined or invited), nobody can join it
+/// without an invitation, and its history is not world-readable: the only kind of room private
+/// things go to, and the only kind whose commands count as said in private.
+async fn private_with(room: &Room, own: &UserId, user: &UserId) -> bool {
+    use matrix_sdk::RoomMemberships;
+    use matrix_sdk::ruma::events::room::history_visibility::HistoryVisibility;
+    use matrix_sdk::ruma::events::room::join_rules::JoinRule;
+    if !matches!(room.join_rule(), Some(JoinRule::Invite | JoinRule::Private) | None) {
+        return false;
+    }
+    if matches!(room.history_visibility(), Some(HistoryVisibility::WorldReadable)) {
+        return false;
+    }
+    let Ok(members) = room.members(RoomMemberships::JOIN | RoomMemberships::INVITE).await else { return false };
+    let ids: std::collections::BTreeSet<&UserId> = members.iter().map(|m| m.user_id()).collect();
+    ids.len() == 2 && ids.contains(own) && ids.contains(user)
+}
+
+/// Writes a file readable by the bot's user only (0600: the session holds the access token).
 fn write_atomically(path: &Path, text: &str) -> Result<(), AdapterError> {
+    use std::io::Write;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| {
+            #[cfg(unix)]
+            std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            std::fs::rename(&tmp, path)
+        })
         .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("writing {}: {e}", path.display())))
+}
+
+/// The store directory (keys, session, sync position) is the bot's user's only (0700).
+fn make_private_dir(dir: &Path) -> Result<(), AdapterError> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            #[cfg(unix)]
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+            Ok(())
+        })
+        .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, format!("creating {}: {e}", dir.display())))
 }
 
 async fn display_name(room: &Room, user: &UserId) -> String {
@@ -376,7 +416,8 @@ impl ChatAdapter for MatrixAdapter {
                     return;
                 }
                 let Some(text) = message_text(&client, &ev.content.msgtype).await else { return };
-                let is_direct = room.is_direct().await.unwrap_or(false);
+                // Marked direct is not enough: only a room of the bot and the sender alone is.
+                let is_direct = room.is_direct().await.unwrap_or(false) && private_with(&room, &own, &ev.sender).await;
                 let Ok(author) = UserRef::new(Platform::Matrix, ev.sender.as_str()) else { return };
                 let Ok(id) = ChatId::new(Platform::Matrix, ev.event_id.as_str()) else { return };
                 let message = IncomingMessage {
@@ -556,7 +597,18 @@ impl ChatAdapter for MatrixAdapter {
         key: &str,
     ) -> Result<MessageRef, AdapterError> {
         let user = Self::user_id(user)?;
-        let room = match self.client.get_dm_room(&user) {
+        // A direct room is one the bot and that person alone can read, checked on every send:
+        // anyone can invite the bot into a room marked "direct" with others in it, or open it
+        // up later. Anything else is passed over, and the bot makes a room of its own.
+        let mut chosen = None;
+        for room in self.client.get_dm_rooms(&user) {
+            if private_with(&room, &self.own, &user).await {
+                chosen = Some(room);
+                break;
+            }
+            warn!(room = %room.room_id(), "a room marked direct is not private to the bot and one person; not used for direct messages");
+        }
+        let room = match chosen {
             Some(room) => room,
             None => self.client.create_dm(&user).await.map_err(|e| error_from(&e))?,
         };
@@ -584,9 +636,11 @@ impl ChatAdapter for MatrixAdapter {
         let room = self.room(room)?;
         let user = Self::user_id(user)?;
         let level = if role == Some(CourseRole::Organizer) { int!(50) } else { int!(0) };
-        let current = room.get_user_power_level(&user).await.ok();
-        if current.is_some_and(|c| format!("{c:?}").contains(&level.to_string())) {
-            return Ok(());
+        // Compared as numbers: a room creator's "infinite" level cannot be changed at all.
+        match room.get_user_power_level(&user).await.ok() {
+            Some(UserPowerLevel::Int(current)) if current == level => return Ok(()),
+            Some(UserPowerLevel::Infinite) => return Ok(()),
+            _ => {}
         }
         room.update_power_levels(vec![(&user, level)]).await.map(|_| ()).map_err(|e| error_from(&e))
     }
@@ -603,5 +657,26 @@ impl ChatAdapter for MatrixAdapter {
 
     async fn checkpoint(&self, token: &str) -> Result<(), AdapterError> {
         write_atomically(&self.checkpoint_path(), token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_session_file_and_the_store_are_private_to_the_bots_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("matrix");
+        make_private_dir(&store).unwrap();
+        let session = store.join("session.json");
+        write_atomically(&session, "{\"token\":\"secret\"}").unwrap();
+        write_atomically(&session, "{\"token\":\"newer\"}").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&session), 0o600);
+        assert_eq!(mode(&store), 0o700);
+        assert_eq!(std::fs::read_to_string(&session).unwrap(), "{\"token\":\"newer\"}");
     }
 }

@@ -41,10 +41,49 @@ fn code_span(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
-/// Markdown to HTML; raw HTML in the Markdown is shown as text, never passed through.
+/// The bot writes for chat: a line break is a line break, and lines that start with `• ` are
+/// a list. Markdown would fold both into one run-on paragraph (HTML collapses a plain `\n`), so
+/// each run of `• ` lines becomes a Markdown list set apart by blank lines, outside code fences.
+fn chat_lines_to_markdown(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len() + 16);
+    let mut in_fence = false;
+    let mut in_list = false;
+    for line in markdown.split('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        }
+        let item = if in_fence { None } else { line.strip_prefix("• ") };
+        match item {
+            Some(rest) => {
+                if !in_list && !out.is_empty() && !out.ends_with("\n\n") {
+                    out.push('\n');
+                }
+                in_list = true;
+                out.push_str("- ");
+                out.push_str(rest);
+            }
+            None => {
+                if in_list && !line.trim().is_empty() {
+                    out.push('\n');
+                }
+                in_list = false;
+                out.push_str(line);
+            }
+        }
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+/// Markdown to HTML; raw HTML in the Markdown is shown as text, never passed through; line
+/// breaks stay line breaks (`<br />`) and `• ` lines become a list.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+    let markdown = chat_lines_to_markdown(markdown);
+    let parser = Parser::new_ext(&markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        Event::SoftBreak => Event::HardBreak,
         other => other,
     });
     let mut out = String::new();
@@ -256,6 +295,22 @@ mod tests {
             "<p><strong>Hi</strong> <a href=\"https://matrix.to/#/@ana:example.org\">Ana</a>, your title: &lt;script&gt;alert(1)&lt;/script&gt; *not bold* <code>!submit</code></p>"
         );
         assert_eq!(r.mentions, vec!["@ana:example.org"]);
+    }
+
+    #[test]
+    fn lines_stay_lines_and_bullets_become_lists_in_html() {
+        let html =
+            markdown_to_html("Your open review assignments (2):\n• #1 · week 1\n• #2 · week 2\nReview with `!review`.");
+        assert_eq!(
+            html,
+            "<p>Your open review assignments (2):</p>\n<ul>\n<li>#1 · week 1</li>\n<li>#2 · week 2</li>\n</ul>\n<p>Review with <code>!review</code>.</p>"
+        );
+        assert_eq!(markdown_to_html("line one\nline two"), "<p>line one<br />\nline two</p>");
+        // A prompt's own Markdown list and paragraphs are untouched, and so are code fences.
+        assert_eq!(
+            markdown_to_html("Read:\n\n- [A](https://a.example)\n\n```\n• not a list\n```"),
+            "<p>Read:</p>\n<ul>\n<li><a href=\"https://a.example\">A</a></li>\n</ul>\n<pre><code>• not a list\n</code></pre>"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub(super) fn after_progress(
             || out.changes.iter().any(
                 |c| matches!(c, Change::BadgeAwarded { badge: b, person: p, .. } if b == &badge.slug && *p == person),
             );
-        if already || !meets(&badge.rule, weeks, on_time, reviews) {
+        if already || badge.retired || !meets(&badge.rule, weeks, on_time, reviews) {
             continue;
         }
         let reason = badge.rule.describe();
@@ -66,8 +66,30 @@ pub(super) fn after_progress(
     }
 }
 
+/// Awards every criteria badge any learner has earned and not yet received: in anonymous
+/// courses, reviews count towards badges here (at each review deadline and at the end) rather
+/// than at the moment they are written, so no announcement ties a reviewer to a review.
+pub(super) fn sweep(state: &State, course: &Course, now: DateTime<Utc>, out: &mut Decision) {
+    if !course.settings.anonymous && !course.reviews.values().any(|r| r.anonymous) {
+        return;
+    }
+    let learners: Vec<PersonId> = course.with_role(Role::Learner).collect();
+    for person in learners {
+        after_progress(state, course, person, (0, 0, 0), now, out);
+    }
+}
+
 fn find_badge<'a>(turn: &mut Turn<'_>, course: &'a Course, slug: &Slug, usage: &str) -> Option<&'a BadgeDef> {
     match course.badge(slug) {
+        Some(b) if b.retired => {
+            turn.refuse(
+                Text::md("the ").code(slug.as_str()).push_md(
+                    " badge is retired: the current syllabus no longer offers it, so it is awarded to nobody else.",
+                ),
+                None,
+            );
+            None
+        }
         Some(b) => Some(b),
         None => {
             let known: Vec<&str> = course.badges().iter().map(|b| b.slug.as_str()).collect();
@@ -119,7 +141,10 @@ pub(super) fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Op
     let Some(badge) = find_badge(turn, course, slug, usage) else { return };
     let actor = turn.actor();
     let organizer = turn.effective_role(course) == Some(Role::Organizer);
-    let holder = badge.rule == BadgeRule::Holders && course.awards.contains_key(&(slug.clone(), actor));
+    // Holding the badge gives the power to award it only while one is still in the course.
+    let holder = badge.rule == BadgeRule::Holders
+        && course.awards.contains_key(&(slug.clone(), actor))
+        && course.role(actor).is_some();
     if !organizer && !holder {
         let who = if badge.rule == BadgeRule::Holders { "organizers and people who hold it" } else { "organizers" };
         return turn
@@ -190,9 +215,13 @@ pub(super) fn nominate(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason:
         reason: reason.to_owned(),
         at: turn.now,
     });
-    let count = nominations.map_or(0, |n| n.len()) as u32 + 1;
+    // Only nominations by people still in the course count.
+    let standing: Vec<&String> = nominations
+        .map(|n| n.iter().filter(|(by, _)| course.role(**by).is_some()).map(|(_, r)| r).collect())
+        .unwrap_or_default();
+    let count = standing.len() as u32 + 1;
     if count >= needed {
-        let mut reasons: Vec<String> = nominations.map(|n| n.values().cloned().collect()).unwrap_or_default();
+        let mut reasons: Vec<String> = standing.into_iter().cloned().collect();
         reasons.push(reason.to_owned());
         let reason = format!("nominated by {count} peers: {}", reasons.join("; "));
         turn.out.change(Change::BadgeAwarded {
@@ -254,7 +283,11 @@ pub(super) fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
                     .user(b.name.clone())
                     .push_md("** — ")
                     .user(b.description.clone())
-                    .push_md(format!(" ({})", b.rule.describe()));
+                    .push_md(if b.retired {
+                        " (retired: no longer awarded)".to_owned()
+                    } else {
+                        format!(" ({})", b.rule.describe())
+                    });
                 let holders: Vec<PersonId> =
                     course.awards.keys().filter(|(s, _)| s == &b.slug).map(|(_, p)| *p).collect();
                 if !holders.is_empty() {

@@ -152,7 +152,7 @@ pub(super) fn join(turn: &mut Turn<'_>, slug: &Slug) {
         .user(course.settings.title.clone())
         .push_md("** (")
         .code(course.slug.as_str())
-        .push_md(")! I've invited you to its room.\n\n")
+        .push_md(")! You're a learner now, and its room is open to you.\n\n")
         .append(where_we_are(turn.state, course, &zones, turn.now));
     turn.reply(text);
 }
@@ -222,6 +222,9 @@ pub(super) fn leave(turn: &mut Turn<'_>, slug: &Slug) {
     }
     turn.out.change(Change::MemberRemoved { course: course.id, person: actor });
     turn.out.effect(Effect::SetRole { course: course.id, person: actor, role: None });
+    let mut out = std::mem::take(&mut turn.out);
+    super::review::hand_on_work(turn.state, course, actor, turn.now, &mut out);
+    turn.out = out;
     turn.reply(
         Text::md("You've left ")
             .code(slug.as_str())

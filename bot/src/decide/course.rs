@@ -108,6 +108,9 @@ pub(super) fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         reviews: Default::default(),
         awards: Default::default(),
         nominations: Default::default(),
+        by_submission: Default::default(),
+        by_reviewer: Default::default(),
+        submission_keys: Default::default(),
     };
     let jobs = plan_prompts(&course, now);
     let first = jobs.first().map(|(_, at)| *at);
@@ -219,6 +222,9 @@ pub(super) fn end(turn: &mut Turn<'_>) {
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has already ended."), None);
     }
+    let mut out = std::mem::take(&mut turn.out);
+    super::badge::sweep(turn.state, course, turn.now, &mut out);
+    turn.out = out;
     turn.out.change(Change::CourseStatusChanged { course: course.id, status: CourseStatus::Ended, at: turn.now });
     turn.out.change(Change::JobsPlanned { course: course.id, jobs: Vec::new() });
     for (job, _) in turn.state.course_jobs(course.id).filter(|(k, _)| k.kind != crate::state::JobKind::Prompt) {
@@ -318,8 +324,21 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
         changed.push(if threads { "a thread per week".to_owned() } else { "no weekly threads".to_owned() });
     }
     if let Some(name) = &patch.school {
+        let exists = Slug::from_name(name).ok().and_then(|slug| turn.state.school_by_slug(&slug)).is_some();
+        if !exists && !turn.input.admin {
+            let mut known: Vec<&str> = turn.state.schools.values().map(|s| s.name.as_str()).collect();
+            known.sort_unstable();
+            let text =
+                Text::md("there is no school called ").user(name.clone()).push_md("; only bot admins create schools. ");
+            let text = if known.is_empty() {
+                text.push_md("There are no schools yet.")
+            } else {
+                text.push_md("The schools are: ").user(known.join(", ")).push_md(".")
+            };
+            return turn.refuse(text, Some(usage));
+        }
         settings.school = school_for(turn, name);
-        changed.push(format!("school {name}"));
+        changed.push("school".to_owned());
     }
     let reschedule = patch.tz.is_some() || patch.start.is_some() || patch.weeks.is_some() || patch.prompt.is_some();
     let mut after = course.clone();
@@ -342,8 +361,17 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     }
     turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     let zones = [after.settings.zone];
+    // What was changed is the bot's own words; the new title and school are people's and are
+    // shown as their text, never read as Markdown.
     let mut text =
-        Text::md("Course settings changed by ").person(turn.actor()).push_md(format!(": {}.", changed.join(", ")));
+        Text::md("Course settings changed by ").person(turn.actor()).push_md(format!(": {}", changed.join(", ")));
+    if let Some(title) = &patch.title {
+        text = text.push_md(" (title: ").user(title.clone()).push_md(")");
+    }
+    if let Some(name) = &patch.school {
+        text = text.push_md(" (school: ").user(name.clone()).push_md(")");
+    }
+    text = text.push_md(".");
     if let Some(week) = after.current_week()
         && (patch.deadline.is_some() || patch.tz.is_some())
         && let Some(d) = after.deadline(week)
@@ -383,6 +411,14 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
             if course.status == CourseStatus::Ended {
                 return turn.refuse(Text::md("the course has ended."), None);
             }
+            if current == Some(Role::Organizer) && course.with_role(Role::Organizer).count() == 1 {
+                return turn.refuse(
+                    Text::new().person(person).push_md(
+                        " is the only organizer here; a course needs at least one, so add another organizer first.",
+                    ),
+                    None,
+                );
+            }
             turn.out.change(Change::MemberSet { course: course.id, person, role, at: turn.now });
             turn.out.effect(Effect::SetRole { course: course.id, person, role: Some(role) });
             if current.is_none() {
@@ -409,12 +445,20 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
             }
             turn.out.change(Change::MemberRemoved { course: course.id, person });
             turn.out.effect(Effect::SetRole { course: course.id, person, role: None });
+            let mut out = std::mem::take(&mut turn.out);
+            let handed = super::review::hand_on_work(turn.state, course, person, turn.now, &mut out);
+            turn.out = out;
+            let handed = if handed > 0 {
+                format!(" Their {} went to others.", plural(handed, "open review assignment"))
+            } else {
+                String::new()
+            };
             turn.reply(
                 Text::new()
                     .person(person)
                     .push_md(format!(" is no longer {a_name} of "))
                     .code(course.slug.as_str())
-                    .push_md("."),
+                    .push_md(format!(".{handed}")),
             );
         }
     }
@@ -497,6 +541,27 @@ pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Syllabus) {
             Some(usage),
         );
     }
+    // Weeks already posted keep the text they were posted with; badges people hold stay
+    // (retired when the new file drops them), so no award loses its meaning.
+    let mut held: Vec<Slug> = course.awards.keys().map(|(b, _)| b.clone()).collect();
+    held.dedup();
+    let merged;
+    let syllabus = match &course.syllabus {
+        Some(old) if posted > 0 || !held.is_empty() => match old.merged_over(syllabus, posted, &held) {
+            Ok(m) => {
+                merged = m;
+                &merged
+            }
+            Err(e) => {
+                return turn.refuse(
+                    Text::md("the syllabus could not be combined with the weeks already posted: ").user(e.to_string()),
+                    Some(usage),
+                );
+            }
+        },
+        _ => syllabus,
+    };
+    let retired: Vec<&str> = syllabus.badges.iter().filter(|b| b.retired).map(|b| b.name.as_str()).collect();
     let mut after = course.clone();
     after.syllabus = Some(syllabus.clone());
     turn.out.change(Change::SyllabusLoaded {
@@ -523,7 +588,14 @@ pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Syllabus) {
         turn.out.effect(Effect::SetTopic { course: course.id, topic: topic(&after) });
     }
     if posted > 0 {
-        text = text.push_md(format!(" Weeks 1 to {posted} were already posted and stay as they were."));
+        text =
+            text.push_md(format!(" Weeks 1 to {posted} were already posted and keep the text they were posted with."));
+    }
+    if !retired.is_empty() {
+        text = text
+            .push_md(" Badges people hold stay, retired (no longer awarded): ")
+            .user(retired.join(", "))
+            .push_md(".");
     }
     let zones = turn.zones(&after);
     let state = turn.state;

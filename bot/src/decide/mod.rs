@@ -63,6 +63,10 @@ pub struct CommandInput {
     /// Said in the thread a week's prompt opened: the week it is about, where the command
     /// leaves the week out.
     pub thread_week: Option<u32>,
+    /// The platform can answer this command so that only its author sees the answer (a
+    /// Discord slash command). Elsewhere a private answer said in a shared room goes by direct
+    /// message instead.
+    pub private_reply: bool,
 }
 
 /// An input to the domain.
@@ -214,10 +218,20 @@ impl<'a> Turn<'a> {
         self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: false });
     }
 
-    /// An answer only the asker needs to see (their progress, their assignments): ephemeral
-    /// where the platform can.
+    /// An answer only the asker may see (their progress, their assignments, who reviews
+    /// whom): in a direct conversation or as a private reply where the platform has one, else
+    /// by direct message with a short pointer where it was asked. Never in a shared room.
     pub fn reply_private(&mut self, text: Text) {
-        self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: true });
+        if self.input.place == Place::Direct || self.input.private_reply {
+            self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: true });
+            return;
+        }
+        self.out.effect(Effect::Direct { person: self.input.actor, text });
+        self.out.effect(Effect::Reply {
+            to: self.input.reply_to.clone(),
+            text: Text::md("📬 I've sent you the answer by direct message."),
+            private: true,
+        });
     }
 
     /// An error: no changes, a private reply with what is wrong and, where it helps, the usage.
@@ -287,6 +301,12 @@ fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
         }
         Ok(cmd) => dispatch(&mut turn, cmd),
     }
+    // The asker hears back first: an announcement the command caused (a badge it earned) comes
+    // after the command's own answer, never before it.
+    let (replies, rest): (Vec<Effect>, Vec<Effect>) =
+        std::mem::take(&mut turn.out.effects).into_iter().partition(|e| matches!(e, Effect::Reply { .. }));
+    let (posts, others): (Vec<Effect>, Vec<Effect>) = rest.into_iter().partition(|e| matches!(e, Effect::Post { .. }));
+    turn.out.effects = others.into_iter().chain(replies).chain(posts).collect();
     turn.out
 }
 

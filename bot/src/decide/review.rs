@@ -111,22 +111,44 @@ fn schedule_followups(state: &State, course: &Course, week: u32, new: &[Assignme
     }
 }
 
-/// Mentors (or, in a course without mentors, organizers) who should take `count` more pieces
-/// of work, least loaded first.
-fn pick_mentors(course: &Course, count: usize, extra: &BTreeMap<PersonId, usize>) -> Vec<PersonId> {
-    let mut pool: Vec<PersonId> = course.with_role(Role::Mentor).collect();
-    if pool.is_empty() {
-        pool = course.with_role(Role::Organizer).collect();
+/// The mentors of a course (or, in a course without mentors, its organizers) with their open
+/// mentor work, found once per decision and kept up to date as work is handed out.
+#[derive(Default)]
+pub(crate) struct MentorLoads {
+    pool: Option<Vec<PersonId>>,
+    open: BTreeMap<PersonId, usize>,
+}
+
+impl MentorLoads {
+    /// The pool of `course` without `leaving`, who is on the way out.
+    fn without(course: &Course, leaving: PersonId) -> MentorLoads {
+        MentorLoads { pool: Some(mentor_pool(course, Some(leaving))), open: BTreeMap::new() }
     }
+}
+
+/// The course's mentors, or its organizers when it has none, `except` one person.
+fn mentor_pool(course: &Course, except: Option<PersonId>) -> Vec<PersonId> {
+    let mentors: Vec<PersonId> = course.with_role(Role::Mentor).filter(|p| Some(*p) != except).collect();
+    if mentors.is_empty() {
+        course.with_role(Role::Organizer).filter(|p| Some(*p) != except).collect()
+    } else {
+        mentors
+    }
+}
+
+/// Mentors who should take `count` more pieces of work, least loaded first.
+fn pick_mentors(course: &Course, count: usize, loads: &mut MentorLoads) -> Vec<PersonId> {
+    let pool = loads.pool.get_or_insert_with(|| mentor_pool(course, None));
     let mut ranked: Vec<(usize, PersonId)> = pool
-        .into_iter()
-        .map(|m| {
-            let open = course
-                .assignments
-                .values()
-                .filter(|a| a.reviewer == m && a.role == ReviewerRole::Mentor && a.status == AssignmentStatus::Open)
-                .count();
-            (open + extra.get(&m).copied().unwrap_or(0), m)
+        .iter()
+        .map(|&m| {
+            let open = *loads.open.entry(m).or_insert_with(|| {
+                course
+                    .assignments_for(m)
+                    .filter(|a| a.role == ReviewerRole::Mentor && a.status == AssignmentStatus::Open)
+                    .count()
+            });
+            (open, m)
         })
         .collect();
     ranked.sort_unstable();
@@ -142,7 +164,7 @@ fn cover_with_mentors(
     slots: usize,
     now: DateTime<Utc>,
     ids: &mut Ids,
-    loads: &mut BTreeMap<PersonId, usize>,
+    loads: &mut MentorLoads,
     out: &mut Decision,
 ) -> Vec<Assignment> {
     let mut made = Vec::new();
@@ -150,7 +172,7 @@ fn cover_with_mentors(
         if mentor == submission.author {
             continue;
         }
-        *loads.entry(mentor).or_default() += 1;
+        *loads.open.entry(mentor).or_default() += 1;
         made.push(assign(state, course, submission, mentor, ReviewerRole::Mentor, now, ids, out));
     }
     made
@@ -196,7 +218,7 @@ pub(super) fn pair_week(
     for (sub, reviewer) in &alloc.assignments {
         made.push(assign(state, course, by_id[sub], *reviewer, ReviewerRole::Peer, now, &mut ids, out));
     }
-    let mut loads = BTreeMap::new();
+    let mut loads = MentorLoads::default();
     let mut covered = Vec::new();
     for (sub, missing) in &alloc.shortfall {
         let mentors = cover_with_mentors(state, course, by_id[sub], *missing, now, &mut ids, &mut loads, out);
@@ -327,7 +349,7 @@ pub(super) fn late_arrival(
     let mut made: Vec<Assignment> =
         picked.iter().map(|r| assign(state, course, submission, *r, ReviewerRole::Peer, now, &mut ids, out)).collect();
     if picked.len() < k {
-        let mut loads = BTreeMap::new();
+        let mut loads = MentorLoads::default();
         made.extend(cover_with_mentors(state, course, submission, k - picked.len(), now, &mut ids, &mut loads, out));
     }
     schedule_followups(state, course, week, &made, out);
@@ -341,12 +363,7 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
         let mut open: Vec<(&Course, &Assignment)> = state
             .courses
             .values()
-            .flat_map(|c| {
-                c.assignments
-                    .values()
-                    .filter(move |a| a.reviewer == actor && a.status != AssignmentStatus::Done)
-                    .map(move |a| (c, a))
-            })
+            .flat_map(|c| c.assignments_for(actor).filter(|a| a.status != AssignmentStatus::Done).map(move |a| (c, a)))
             .collect();
         open.sort_by_key(|(_, a)| (a.due, a.id));
         if open.is_empty() {
@@ -406,6 +423,12 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
             }
         }
     };
+    if course.status == CourseStatus::Ended {
+        return turn.refuse(
+            Text::md("").code(course.slug.as_str()).push_md(" has ended, so it hands out no more review work."),
+            None,
+        );
+    }
     if !matches!(course.role(actor), Some(Role::Learner | Role::Mentor)) {
         return turn.refuse(
             Text::md("only learners and mentors of ").code(course.slug.as_str()).push_md(" take review work there."),
@@ -418,18 +441,28 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
             None,
         );
     };
-    let history = History::new(course.assignments.values().filter(|a| a.week < week).map(|a| (a.reviewer, a.author)));
-    let mut candidates: Vec<(usize, bool, i64, &Submission)> = course
-        .week_submissions(week)
-        .into_iter()
-        .filter(|s| s.author != actor && !course.assignments_of(s.id).any(|a| a.reviewer == actor))
-        .map(|s| {
-            let reviews = course.assignments_of(s.id).filter(|a| a.status != AssignmentStatus::Expired).count();
-            (reviews, history.met(actor, s.author), s.id.0, s)
+    // Linear in the week's work: who the asker met comes from the indexes, not from a walk
+    // over every assignment of the course.
+    let met = course.met_before(actor, week);
+    let best = course
+        .submissions
+        .range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX)))
+        .map(|(_, s)| s)
+        .filter(|s| s.author != actor)
+        .filter_map(|s| {
+            let mut reviews = 0;
+            for a in course.assignments_of(s.id) {
+                if a.reviewer == actor {
+                    return None;
+                }
+                if a.status != AssignmentStatus::Expired {
+                    reviews += 1;
+                }
+            }
+            Some((reviews, met.contains(&s.author), s.id.0, s))
         })
-        .collect();
-    candidates.sort_by_key(|(n, met, id, _)| (*n, *met, *id));
-    let Some((_, _, _, submission)) = candidates.first() else {
+        .min_by_key(|(n, met, id, _)| (*n, *met, *id));
+    let Some((_, _, _, submission)) = best else {
         return turn.refuse(
             Text::md(format!("there is no more week {week} work you could review; thank you for asking!")),
             None,
@@ -463,6 +496,8 @@ pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &s
     }
     let previous = course.reviews.get(&id);
     let revision = previous.map_or(1, |r| r.revisions + 1);
+    // Anonymity is the course's setting when the review is first written, and stays so.
+    let anonymous = previous.map_or(course.settings.anonymous, |r| r.anonymous);
     turn.out.change(Change::ReviewRecorded {
         course: course.id,
         assignment: id,
@@ -470,9 +505,10 @@ pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &s
         score,
         at: turn.now,
         revision,
+        anonymous,
     });
     let score_text = score.map(|s| format!(" (score {s}/5)")).unwrap_or_default();
-    let reviewer_name = if course.settings.anonymous { Text::md("a peer") } else { Text::new().person(actor) };
+    let reviewer_name = if anonymous { Text::md("a peer") } else { Text::new().person(actor) };
     let mut dm = Text::md(if revision == 1 { "💬 New review of your " } else { "💬 Updated review of your " })
         .push_md(format!("week {} work in ", a.week))
         .code(course.slug.as_str())
@@ -489,8 +525,13 @@ pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &s
     } else {
         format!("Your review #{} is revised (version {revision}); the author has the new version.", id.0)
     };
-    turn.reply(Text::md(ack));
-    if a.status != AssignmentStatus::Done {
+    // Who reviews whom is private (in anonymous courses it is the secret): the confirmation
+    // is private too, by direct message when the review was sent in a shared room.
+    turn.reply_private(Text::md(ack));
+    // A badge announced the moment an anonymous review arrives would name its reviewer: in
+    // anonymous courses review badges are awarded with the week's review deadline instead
+    // (see `badge::sweep`).
+    if a.status != AssignmentStatus::Done && !anonymous {
         let mut out = std::mem::take(&mut turn.out);
         super::badge::after_progress(turn.state, course, actor, (0, 0, 1), turn.now, &mut out);
         turn.out = out;
@@ -502,9 +543,10 @@ pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx,
     if course.status == CourseStatus::Ended {
         return;
     }
+    super::badge::sweep(state, course, ctx.now, out);
     let k = course.settings.reviews as usize;
     let mut ids = Ids::new(state);
-    let mut loads = BTreeMap::new();
+    let mut loads = MentorLoads::default();
     let mut escalated = Vec::new();
     let mut made = Vec::new();
     for submission in course.week_submissions(week) {
@@ -542,21 +584,37 @@ pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx,
 
 /// Leases: an assignment not done within its lease is handed to another peer (when the lease
 /// ended inside the review window), and a submission still without any review after a lease
-/// gets a mentor.
+/// gets a mentor. Linear in the week's work: loads are kept in buckets and each hand-on looks
+/// at a seeded sample of the least-loaded peers rather than at everyone.
 pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     let now = ctx.now;
     let review_deadline = course.review_deadline(week);
-    let expired: Vec<&Assignment> = course
-        .assignments
-        .values()
-        .filter(|a| {
-            a.week == week && a.role == ReviewerRole::Peer && a.status == AssignmentStatus::Open && a.due <= now
-        })
-        .collect();
+    let subs = course.week_submissions(week);
+    let mut week_assignments: Vec<&Assignment> = subs.iter().flat_map(|s| course.assignments_of(s.id)).collect();
+    week_assignments.sort_by_key(|a| a.id);
+    fn open_peer(a: &&&Assignment) -> bool {
+        a.role == ReviewerRole::Peer && a.status == AssignmentStatus::Open
+    }
+    let expired: Vec<&Assignment> =
+        week_assignments.iter().filter(open_peer).filter(|a| a.due <= now).copied().collect();
+    let mut load: BTreeMap<PersonId, usize> =
+        subs.iter().filter(|s| course.role(s.author) == Some(Role::Learner)).map(|s| (s.author, 0)).collect();
+    for x in week_assignments.iter().filter(open_peer) {
+        if let Some(l) = load.get_mut(&x.reviewer) {
+            *l += 1;
+        }
+    }
+    let mut buckets: BTreeMap<usize, std::collections::BTreeSet<PersonId>> = BTreeMap::new();
+    for (p, l) in &load {
+        buckets.entry(*l).or_default().insert(*p);
+    }
+    let history = History::new(course.assignments.values().filter(|x| x.week < week).map(|x| (x.reviewer, x.author)));
     let mut ids = Ids::new(state);
-    let mut loads = BTreeMap::new();
-    let mut made = Vec::new();
-    let mut mentored: Vec<SubmissionId> = Vec::new();
+    let mut loads = MentorLoads::default();
+    let mut made: Vec<Assignment> = Vec::new();
+    // Reviewers given to each submission in this run, and submissions given a mentor.
+    let mut made_for: BTreeMap<SubmissionId, Vec<PersonId>> = BTreeMap::new();
+    let mut mentored: std::collections::BTreeSet<SubmissionId> = std::collections::BTreeSet::new();
     for a in &expired {
         let Some(submission) = course.submission(a.submission) else { continue };
         // Within the review window the work is handed to another peer. A lease that ends at or
@@ -567,52 +625,68 @@ pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, o
             let busy: Vec<PersonId> = course
                 .assignments_of(submission.id)
                 .map(|x| x.reviewer)
-                .chain(made.iter().filter(|m: &&Assignment| m.submission == submission.id).map(|m| m.reviewer))
+                .chain(made_for.get(&submission.id).into_iter().flatten().copied())
                 .collect();
-            let mut load: BTreeMap<PersonId, usize> = course
-                .week_submissions(week)
-                .iter()
-                .filter(|s| course.role(s.author) == Some(Role::Learner) && !busy.contains(&s.author))
-                .map(|s| (s.author, 0))
-                .collect();
-            for x in course
-                .assignments
-                .values()
-                .filter(|x| x.week == week && x.role == ReviewerRole::Peer && x.status == AssignmentStatus::Open)
-            {
-                if let Some(l) = load.get_mut(&x.reviewer) {
-                    *l += 1;
-                }
-            }
-            let candidates: Vec<(PersonId, usize)> = load.into_iter().collect();
-            let history =
-                History::new(course.assignments.values().filter(|x| x.week < week).map(|x| (x.reviewer, x.author)));
             let seed = Rng::derived(course.seed, a.id.0 as u64).next_u64();
+            let candidates = least_loaded_sample(&buckets, &busy, submission.author, seed);
             if let Some(next) = pick_least_loaded(&candidates, 1, submission.author, &history, &[], seed).first() {
                 made.push(assign(state, course, submission, *next, ReviewerRole::Peer, now, &mut ids, out));
+                made_for.entry(submission.id).or_default().push(*next);
+                let l = load.entry(*next).or_default();
+                if let Some(bucket) = buckets.get_mut(l) {
+                    bucket.remove(next);
+                }
+                *l += 1;
+                buckets.entry(*l).or_default().insert(*next);
             }
         }
         let reviewed = course.assignments_of(submission.id).any(|x| x.status == AssignmentStatus::Done);
         let has_mentor = course.assignments_of(submission.id).any(|x| x.role == ReviewerRole::Mentor)
             || mentored.contains(&submission.id);
         if !reviewed && !has_mentor {
-            mentored.push(submission.id);
+            mentored.insert(submission.id);
             made.extend(cover_with_mentors(state, course, submission, 1, now, &mut ids, &mut loads, out));
         }
     }
     // The next lease to watch, among those still open.
-    let next = course
-        .assignments
-        .values()
-        .filter(|a| a.week == week && a.role == ReviewerRole::Peer && a.status == AssignmentStatus::Open && a.due > now)
+    let next = week_assignments
+        .iter()
+        .filter(open_peer)
+        .filter(|a| a.due > now)
         .map(|a| a.due)
         .chain(made.iter().filter(|a| a.role == ReviewerRole::Peer).map(|a| a.due))
         .min();
     if let Some(at) = next {
         out.change(Change::JobScheduled { job: job(course, JobKind::Leases, week), due: at });
     }
-    let reminders: Vec<Assignment> = made.into_iter().collect();
-    schedule_followups(state, course, week, &reminders, out);
+    schedule_followups(state, course, week, &made, out);
+}
+
+/// Peers to choose a reviewer from: those of the lowest load that has anyone eligible (not the
+/// author, not already on this work), at most [`SAMPLE`] of them, from a seeded starting point.
+fn least_loaded_sample(
+    buckets: &BTreeMap<usize, std::collections::BTreeSet<PersonId>>,
+    busy: &[PersonId],
+    author: PersonId,
+    seed: u64,
+) -> Vec<(PersonId, usize)> {
+    const SAMPLE: usize = 64;
+    for (load, people) in buckets {
+        let (Some(first), Some(last)) = (people.first(), people.last()) else { continue };
+        let span = u64::try_from(last.0 - first.0).unwrap_or(0) + 1;
+        let pivot = PersonId(first.0 + i64::try_from(seed % span).unwrap_or(0));
+        let picked: Vec<(PersonId, usize)> = people
+            .range(pivot..)
+            .chain(people.range(..pivot))
+            .filter(|p| **p != author && !busy.contains(p))
+            .take(SAMPLE)
+            .map(|p| (*p, *load))
+            .collect();
+        if !picked.is_empty() {
+            return picked;
+        }
+    }
+    Vec::new()
 }
 
 /// Reminders: a day before an assignment is due, then at least a day apart, at most three, one
@@ -624,6 +698,7 @@ pub(super) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, o
         .assignments
         .values()
         .filter(|a| a.week == week && a.status == AssignmentStatus::Open && a.reminders < 3)
+        .filter(|a| course.role(a.reviewer).is_some())
         .collect();
     let first_reminder = |a: &Assignment| (a.due - day).max(a.assigned_at + (a.due - a.assigned_at) / 2);
     let due_now = |a: &Assignment| now >= first_reminder(a) && a.last_reminder.is_none_or(|last| now - last >= day);
@@ -676,4 +751,81 @@ pub(super) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, o
     if let Some(at) = next {
         out.change(Change::JobScheduled { job: job(course, JobKind::Remind, week), due: at });
     }
+}
+
+/// Someone leaves a course (or loses the role that gave them review work): each of their open
+/// assignments is handed on at once, by the rules of an expired lease. Peer work goes to the
+/// least-loaded peer of its week while the review window is open, otherwise to a mentor;
+/// mentor work goes to another mentor (or an organizer). Returns how many were handed on.
+pub(super) fn hand_on_work(
+    state: &State,
+    course: &Course,
+    leaving: PersonId,
+    now: DateTime<Utc>,
+    out: &mut Decision,
+) -> usize {
+    let open: Vec<&Assignment> =
+        course.assignments.values().filter(|a| a.reviewer == leaving && a.status == AssignmentStatus::Open).collect();
+    if open.is_empty() {
+        return 0;
+    }
+    let mut ids = Ids::new(state);
+    let mut made: Vec<Assignment> = Vec::new();
+    // The mentor pool without the person leaving.
+    let mut loads = MentorLoads::without(course, leaving);
+    for a in &open {
+        out.change(Change::AssignmentExpired { course: course.id, assignment: a.id });
+        let Some(submission) = course.submission(a.submission) else { continue };
+        let window_open = course.review_deadline(a.week).is_some_and(|d| now < d);
+        let mut next = None;
+        if a.role == ReviewerRole::Peer && window_open {
+            let busy: Vec<PersonId> = course
+                .assignments_of(submission.id)
+                .map(|x| x.reviewer)
+                .chain(made.iter().filter(|m| m.submission == submission.id).map(|m| m.reviewer))
+                .chain([leaving])
+                .collect();
+            let mut load: BTreeMap<PersonId, usize> = course
+                .week_submissions(a.week)
+                .iter()
+                .filter(|s| course.role(s.author) == Some(Role::Learner) && !busy.contains(&s.author))
+                .map(|s| (s.author, 0))
+                .collect();
+            for x in course
+                .assignments
+                .values()
+                .filter(|x| x.week == a.week && x.role == ReviewerRole::Peer && x.status == AssignmentStatus::Open)
+            {
+                if let Some(l) = load.get_mut(&x.reviewer) {
+                    *l += 1;
+                }
+            }
+            let candidates: Vec<(PersonId, usize)> = load.into_iter().collect();
+            let history =
+                History::new(course.assignments.values().filter(|x| x.week < a.week).map(|x| (x.reviewer, x.author)));
+            let seed = Rng::derived(course.seed, a.id.0 as u64).next_u64();
+            next = pick_least_loaded(&candidates, 1, submission.author, &history, &[], seed)
+                .first()
+                .map(|p| assign(state, course, submission, *p, ReviewerRole::Peer, now, &mut ids, out));
+        }
+        if let Some(assignment) = next {
+            made.push(assignment);
+            continue;
+        }
+        // Peer work the window has closed on goes to a mentor unless one covers it already or
+        // it has its reviews; a mentor's work always goes to another mentor.
+        let done = course.assignments_of(submission.id).filter(|x| x.status == AssignmentStatus::Done).count();
+        let mentored = course
+            .assignments_of(submission.id)
+            .chain(made.iter())
+            .any(|x| x.role == ReviewerRole::Mentor && x.reviewer != leaving && x.submission == submission.id);
+        if a.role == ReviewerRole::Mentor || (!mentored && done < course.settings.reviews as usize) {
+            made.extend(cover_with_mentors(state, course, submission, 1, now, &mut ids, &mut loads, out));
+        }
+    }
+    for week in made.iter().map(|a| a.week).collect::<std::collections::BTreeSet<_>>() {
+        let new: Vec<Assignment> = made.iter().filter(|a| a.week == week).cloned().collect();
+        schedule_followups(state, course, week, &new, out);
+    }
+    open.len()
 }

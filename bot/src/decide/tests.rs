@@ -8,19 +8,19 @@ use super::*;
 use crate::command::{self, Mention};
 use crate::state::{CourseStatus, JobKind};
 
-const SYLLABUS: &str = "# Intro to Data\n\n## Week 1: Getting started\nRead the basics.\n- [Basics](https://example.org/basics)\n\n### Review\n- Is it clear?\n\n## Week 2: Cleaning\nClean a dataset.\n\n## Week 3: Sharing\nShare it.\n";
+pub(super) const SYLLABUS: &str = "# Intro to Data\n\n## Week 1: Getting started\nRead the basics.\n- [Basics](https://example.org/basics)\n\n### Review\n- Is it clear?\n\n## Week 2: Cleaning\nClean a dataset.\n\n## Week 3: Sharing\nShare it.\n";
 
-struct World {
-    state: State,
-    now: DateTime<Utc>,
+pub(super) struct World {
+    pub(super) state: State,
+    pub(super) now: DateTime<Utc>,
 }
 
-const OLGA: PersonId = PersonId(1);
-const ANA: PersonId = PersonId(2);
-const BEN: PersonId = PersonId(3);
+pub(super) const OLGA: PersonId = PersonId(1);
+pub(super) const ANA: PersonId = PersonId(2);
+pub(super) const BEN: PersonId = PersonId(3);
 
 impl World {
-    fn new(now: &str) -> World {
+    pub(super) fn new(now: &str) -> World {
         let mut state = State::default();
         for (id, name) in [(OLGA, "olga"), (ANA, "ana"), (BEN, "ben")] {
             state.apply(&Change::PersonRegistered {
@@ -32,17 +32,26 @@ impl World {
         World { state, now: now.parse().unwrap() }
     }
 
-    fn apply(&mut self, d: &Decision) {
+    /// Someone else the bot knows, mentioned as `@name`.
+    pub(super) fn register(&mut self, id: PersonId, name: &str) {
+        self.state.apply(&Change::PersonRegistered {
+            person: id,
+            account: crate::ids::Account { platform: "memory".into(), handle: name.into() },
+            name: name.into(),
+        });
+    }
+
+    pub(super) fn apply(&mut self, d: &Decision) {
         for c in &d.changes {
             self.state.apply(c);
         }
     }
 
-    fn say(&mut self, actor: PersonId, place: Place, text: &str) -> Decision {
+    pub(super) fn say(&mut self, actor: PersonId, place: Place, text: &str) -> Decision {
         let command = command::parse(text).expect("a command");
         let mut mentions = BTreeMap::new();
-        for (handle, id) in [("@olga", OLGA), ("@ana", ANA), ("@ben", BEN)] {
-            mentions.insert(Mention(handle.into()), id);
+        for (id, person) in &self.state.persons {
+            mentions.insert(Mention(format!("@{}", person.name)), *id);
         }
         let input = CommandInput {
             actor,
@@ -52,6 +61,7 @@ impl World {
             command,
             mentions,
             thread_week: None,
+            private_reply: false,
         };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 7 });
         self.apply(&d);
@@ -59,7 +69,7 @@ impl World {
     }
 
     /// Says something in the thread of a week's prompt.
-    fn say_in_thread(&mut self, actor: PersonId, week: u32, text: &str) -> Decision {
+    pub(super) fn say_in_thread(&mut self, actor: PersonId, week: u32, text: &str) -> Decision {
         let input = CommandInput {
             actor,
             admin: actor == OLGA,
@@ -68,22 +78,23 @@ impl World {
             command: command::parse(text).expect("a command"),
             mentions: BTreeMap::new(),
             thread_week: Some(week),
+            private_reply: false,
         };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 7 });
         self.apply(&d);
         d
     }
 
-    fn course(&self) -> &Course {
+    pub(super) fn course(&self) -> &Course {
         self.state.courses.values().next().expect("a course")
     }
 
-    fn room(&self) -> Place {
+    pub(super) fn room(&self) -> Place {
         Place::Course(self.course().id)
     }
 
     /// Runs every job due by `now`, like the runtime's scheduler step.
-    fn advance(&mut self, by: Duration) -> Vec<Decision> {
+    pub(super) fn advance(&mut self, by: Duration) -> Vec<Decision> {
         self.now += by;
         let mut out = Vec::new();
         while let Some((_, job)) = self.state.next_due_job(self.now) {
@@ -95,7 +106,7 @@ impl World {
     }
 }
 
-fn reply_text(d: &Decision) -> String {
+pub(super) fn reply_text(d: &Decision) -> String {
     d.effects
         .iter()
         .filter_map(|e| match e {
@@ -106,7 +117,7 @@ fn reply_text(d: &Decision) -> String {
         .join("\n")
 }
 
-fn posts(ds: &[Decision]) -> Vec<String> {
+pub(super) fn posts(ds: &[Decision]) -> Vec<String> {
     ds.iter()
         .flat_map(|d| d.effects.iter())
         .filter_map(|e| match e {
@@ -117,7 +128,7 @@ fn posts(ds: &[Decision]) -> Vec<String> {
 }
 
 /// Monday 2026-10-19 08:00 UTC: a course created now with the default schedule opens week 1 at 09:00.
-fn world_with_course() -> World {
+pub(super) fn world_with_course() -> World {
     let mut w = World::new("2026-10-19T08:00:00Z");
     let d = w.say(OLGA, Place::Lobby, "!course new data-101 \"Intro to Data\" school=\"School of Data\" weeks=3");
     assert!(reply_text(&d).contains("Created"), "{}", reply_text(&d));
@@ -371,6 +382,8 @@ fn joining_on_the_platform_enrols_and_welcomes_in_the_room() {
     assert_eq!(again, Decision::default());
 }
 
+mod trust;
+
 mod no_panics {
     use super::*;
     use proptest::prelude::*;
@@ -440,6 +453,13 @@ fn progress_and_assignment_lists_are_private_answers_and_acknowledgements_public
         let d = w.say(ANA, Place::Direct, text);
         assert!(private(&d), "{text} answers only the asker: {:?}", d.effects);
     }
+    // Said in the course room, where this platform has no private reply: by direct message.
     let d = w.say(ANA, w.room(), "!progress");
-    assert!(private(&d), "{:?}", d.effects);
+    assert!(
+        d.effects.iter().any(|e| matches!(e, Effect::Direct { person, text } if *person == ANA && text.plain().to_lowercase().contains("week"))),
+        "{:?}",
+        d.effects
+    );
+    assert!(!d.effects.iter().any(|e| matches!(e, Effect::Post { .. })));
+    assert!(reply_text(&d).contains("direct message"), "{}", reply_text(&d));
 }
