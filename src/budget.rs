@@ -110,6 +110,14 @@ impl Budgets {
         Verdict::SlowDown { wait_secs: wait_secs.max(1) }
     }
 
+    /// Whether `platform`/`handle` could send a command at `now` (nothing is taken).
+    pub fn has_budget(&self, platform: &str, handle: &str, now: DateTime<Utc>) -> bool {
+        self.buckets.get(&(platform.to_owned(), handle.to_owned())).is_none_or(|b| {
+            let elapsed = (now - b.at).num_milliseconds().max(0) as f64 / 1000.0;
+            (b.tokens + elapsed * self.per_second()).min(self.capacity()) >= 1.0
+        })
+    }
+
     fn forget_full(&mut self, now: DateTime<Utc>) {
         let (capacity, rate) = (self.capacity(), self.per_second());
         self.buckets.retain(|_, b| {

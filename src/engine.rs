@@ -20,7 +20,7 @@ use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{
     Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide,
 };
-use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserRef};
+use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserLookup, UserRef};
 use facilitator_storage::Store;
 
 use crate::budget::{BudgetConfig, Budgets, Verdict};
@@ -116,6 +116,8 @@ enum Prepared {
         key: String,
         message: facilitator_chat::IncomingMessage,
         parsed: Result<facilitator_bot::Command, facilitator_bot::CommandError>,
+        /// Names the platform was asked about before the batch (see `look_up_names`).
+        looked_up: BTreeMap<Mention, UserLookup>,
     },
     Joined {
         key: String,
@@ -281,7 +283,8 @@ impl Engine {
             }
         }
         // Only events the bot acts on are claimed: plain chat is not recorded.
-        let prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
+        let mut prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
+        self.look_up_names(&mut prepared, now).await;
         let outcome = match self.decide_batch(prepared.clone(), now, true).await {
             Ok(outcome) => outcome,
             Err(e) if prepared.len() > 1 => {
@@ -477,6 +480,7 @@ impl Engine {
             reply_to: ReplyTo(CLI_REPLY.into()),
             command: parsed,
             mentions: BTreeMap::new(),
+            unclear: BTreeMap::new(),
             thread_week: None,
             private_reply: true,
         };
@@ -568,6 +572,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Asks the platforms who the names typed in commands mean, where the text alone does not
+    /// say (a Discord `@name`), before the batch's transaction opens: a platform call never
+    /// holds the database. Only for authors with budget left, so a flood asks nothing.
+    async fn look_up_names(&self, prepared: &mut [Prepared], now: DateTime<Utc>) {
+        for event in prepared.iter_mut() {
+            let Prepared::Command { message, parsed: Ok(cmd), looked_up, .. } = event else { continue };
+            let platform = message.author.platform();
+            let Some(adapter) = self.adapters.get(platform) else { continue };
+            if self.budgets.as_ref().is_some_and(|b| !b.has_budget(platform.as_str(), message.author.raw(), now)) {
+                continue;
+            }
+            for mention in cmd.mentions() {
+                if adapter.parse_user(&mention.0).is_none() && !looked_up.contains_key(mention) {
+                    let found = adapter.find_user(&mention.0).await;
+                    looked_up.insert(mention.clone(), found);
+                }
+            }
+        }
+    }
+
     /// Keeps the events the bot acts on (commands, joins of course rooms) with their
     /// deduplication keys; plain chat is dropped here.
     fn prepare(&self, event: ChatEvent) -> Option<Prepared> {
@@ -575,7 +599,7 @@ impl Engine {
             ChatEvent::Message(message) => {
                 let parsed = command::parse(&message.text)?;
                 let key = format!("{}:{}", message.author.platform(), message.event_id);
-                Some(Prepared::Command { key, message, parsed })
+                Some(Prepared::Command { key, message, parsed, looked_up: BTreeMap::new() })
             }
             ChatEvent::MemberJoined { event_id, room, user, name } => {
                 let course = self.read_directory().course_of(&room)?;
@@ -595,7 +619,7 @@ impl Engine {
         outcome: &mut Outcome,
     ) -> Result<()> {
         match event {
-            Prepared::Command { key, message, parsed } => {
+            Prepared::Command { key, message, parsed, looked_up } => {
                 let platform = message.author.platform();
                 if charge && let Some(budgets) = &mut self.budgets {
                     match budgets.take(platform.as_str(), message.author.raw(), now) {
@@ -634,9 +658,9 @@ impl Engine {
                         None => Place::Lobby,
                     }
                 };
-                let mentions = match &parsed {
-                    Ok(cmd) => self.resolve_mentions(platform, cmd.mentions(), &mut registrations),
-                    Err(_) => BTreeMap::new(),
+                let (mentions, unclear) = match &parsed {
+                    Ok(cmd) => self.resolve_mentions(platform, cmd.mentions(), &looked_up, &mut registrations),
+                    Err(_) => (BTreeMap::new(), BTreeMap::new()),
                 };
                 let kind = parsed.as_ref().map_or("unreadable", facilitator_bot::Command::name);
                 let input = CommandInput {
@@ -646,6 +670,7 @@ impl Engine {
                     reply_to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
                     command: parsed,
                     mentions,
+                    unclear,
                     thread_week: in_week.map(|(_, week)| week),
                     private_reply: message.needs_answer,
                 };
@@ -703,22 +728,35 @@ impl Engine {
         id
     }
 
+    /// The people a command names: from the text where it says, else from what the platform
+    /// answered before the batch; names it could not pin to one account come back as unclear.
     fn resolve_mentions(
         &self,
         platform: Platform,
         mentions: Vec<&Mention>,
+        looked_up: &BTreeMap<Mention, UserLookup>,
         registrations: &mut Vec<Change>,
-    ) -> BTreeMap<Mention, PersonId> {
-        let Some(adapter) = self.adapters.get(platform) else { return BTreeMap::new() };
-        let mut out = BTreeMap::new();
+    ) -> (BTreeMap<Mention, PersonId>, BTreeMap<Mention, Vec<String>>) {
+        let (mut out, mut unclear) = (BTreeMap::new(), BTreeMap::new());
+        let Some(adapter) = self.adapters.get(platform) else { return (out, unclear) };
         for mention in mentions {
-            let Some(user): Option<UserRef> = adapter.parse_user(&mention.0) else { continue };
+            let user = match adapter.parse_user(&mention.0) {
+                Some(user) => user,
+                None => match looked_up.get(mention) {
+                    Some(UserLookup::Found(user)) => user.clone(),
+                    Some(UserLookup::Ambiguous(candidates)) => {
+                        unclear.insert(mention.clone(), candidates.clone());
+                        continue;
+                    }
+                    Some(UserLookup::Unknown) | None => continue,
+                },
+            };
             // Until they speak, a person named in a command is known by their id's local part.
             let short = user.raw().trim_start_matches('@').split(':').next().unwrap_or(user.raw()).to_owned();
             let person = self.person_for(platform.as_str(), user.raw(), &short, registrations);
             out.insert(mention.clone(), person);
         }
-        out
+        (out, unclear)
     }
 
     /// Decides, turning a panic in the domain (a bug) into an apology instead of a dead bot.

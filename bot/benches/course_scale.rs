@@ -38,6 +38,7 @@ impl World {
             reply_to: ReplyTo("r".into()),
             command: command::parse(text).expect("a command"),
             mentions: BTreeMap::new(),
+            unclear: BTreeMap::new(),
             thread_week: None,
             private_reply: true,
         };
@@ -103,6 +104,7 @@ fn measure(n: usize) -> (f64, f64, usize, usize) {
             reply_to: ReplyTo("r".into()),
             command: command::parse("!reviews more").unwrap(),
             mentions: BTreeMap::new(),
+            unclear: BTreeMap::new(),
             thread_week: None,
             private_reply: true,
         };

@@ -109,6 +109,7 @@ impl Community {
             reply_to: ReplyTo(format!("r{}", self.replies.len())),
             command: command::parse(text).unwrap(),
             mentions,
+            unclear: BTreeMap::new(),
             thread_week: None,
             private_reply: false,
         };

@@ -80,7 +80,7 @@ impl Bot {
 
     async fn until_connected(&self, discord: &LocalDiscord, slash: bool) {
         for _ in 0..300 {
-            if discord.connected() && (!slash || !discord.commands().is_empty()) {
+            if discord.connected() && (!slash || !(discord.commands().is_empty() || discord.dm_commands().is_empty())) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -382,6 +382,41 @@ async fn start_now(d: &LocalDiscord, olga: u64, channel: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_typed_name_means_the_member_with_that_username_never_a_look_alike_display_name() {
+    let d = LocalDiscord::start().await;
+    let olga = d.member("olga");
+    // Nobody has spoken yet, and Discord lists no members to the bot: names are searched for.
+    let chen = d.member("chen");
+    let bo = d.member("bo");
+    let mallory = d.member_shown_as("mallory", "bo");
+    let (sam_k, samuel) = (d.member_shown_as("sam_k", "Sam"), d.member("samuel"));
+    let bot = Bot::start(&d, &[olga], true).await;
+    let slug = unique("c-");
+    let room = paused_course(&d, &bot, olga, &[], &slug, "0 9 * * Mon").await;
+
+    let added = d.ask(olga, room, "!mentor add @chen").await;
+    assert!(added.text().contains("mentor"), "a member who never spoke is found: {}", added.text());
+    assert!(d.roles_of(chen).contains(&format!("{slug} mentors")), "{:?}", d.roles_of(chen));
+
+    // Mallory calls herself "bo" and speaks last; @bo is still the member named bo.
+    d.ask(mallory, room, "!ping").await;
+    let added = d.ask(olga, room, "!organizer add @bo").await;
+    assert!(!added.text().contains("⚠️"), "{}", added.text());
+    assert!(d.roles_of(bo).contains(&format!("{slug} organizers")), "{:?}", d.roles_of(bo));
+    assert!(d.roles_of(mallory).is_empty(), "a look-alike display name gains nothing: {:?}", d.roles_of(mallory));
+
+    // Nobody is called exactly "sam": the bot lists who might be meant and changes nothing.
+    let unclear = d.ask(olga, room, "!mentor add @sam").await;
+    let text = unclear.shown();
+    assert!(text.contains("⚠️") && text.contains("@sam_k (Sam)") && text.contains("@samuel"), "{text}");
+    assert!(text.contains("Mention the one you mean"), "{text}");
+    assert!(d.roles_of(sam_k).is_empty() && d.roles_of(samuel).is_empty());
+    let nobody = d.ask(olga, room, "!mentor add @zed").await;
+    assert!(nobody.text().contains("I can't tell who"), "{}", nobody.text());
+    assert!(d.violations().is_empty(), "{:#?}", d.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_on_discord_gets_clear_replies_and_changes_nothing() {
     let d = LocalDiscord::start().await;
     let (olga, ana) = (d.member("olga"), d.member("ana"));
@@ -465,7 +500,8 @@ async fn bad_input_on_discord_gets_clear_replies_and_changes_nothing() {
             "not a duration",
         ),
         (ana, ana_dm, "tz", json!([{"name": "zone", "type": 3, "value": "Mars/Olympus"}]), "not a time zone"),
-        (ana, ana_dm, "dance", json!([]), "unknown slash command"),
+        // A command the server no longer has (a stale client): only possible in the server.
+        (ana, room, "dance", json!([]), "unknown slash command"),
     ];
     for (person, channel, name, options, expected) in slash {
         let answer = d.run(person, channel, name, options).await;

@@ -608,6 +608,39 @@ async fn invitations_rooms_roles_and_attached_syllabi() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_course_whose_address_is_taken_gets_the_next_free_one_and_says_so() {
+    let synapse = Synapse::from_env();
+    let olga = Person::new(&synapse, "olga").await;
+    let mallory = Person::new(&synapse, "mallory").await;
+    let bot = Bot::new(&synapse, &[&olga.id], false, true).await;
+    let slug = unique("c-");
+    // Someone else's room already holds #slug:server.
+    let mut request = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
+    request.room_alias_name = Some(slug.clone());
+    let squatted = mallory.client.create_room(request).await.unwrap();
+
+    let dm = olga.dm(&bot.id).await;
+    let created = olga
+        .ask(&dm, &format!("!course new {slug} \"Course\" weeks=3 start={} prompt=\"0 9 * * Mon\"", tomorrow()))
+        .await;
+    assert!(created.body.contains("Created"), "{}\n{}", created.body, bot.logs());
+    let room = olga.room_named(&slug).await;
+    let server = bot.id.server_name();
+    let said =
+        olga.wait_for("the room says its address", |m| m.room == room && m.body.contains("already belongs")).await;
+    assert!(said.body.contains(&format!("#{slug}-2:{server}")), "{}", said.body);
+    let resolve = |alias: String| {
+        let client = olga.client.clone();
+        async move {
+            let alias = matrix_sdk::ruma::OwnedRoomAliasId::try_from(alias).unwrap();
+            client.resolve_room_alias(&alias).await.unwrap().room_id
+        }
+    };
+    assert_eq!(resolve(format!("#{slug}-2:{server}")).await, room, "the course's room has the next free address");
+    assert_eq!(resolve(format!("#{slug}:{server}")).await, squatted.room_id(), "the other room keeps its own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn at_synapses_default_rate_limit_every_reply_arrives_once_and_in_order() {
     let synapse = Synapse::from_env();
     let olga = Person::new(&synapse, "olga").await;

@@ -97,8 +97,16 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
-    /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`).
+    /// Reads a user as people type them on this platform (`@ana`, `@ana:example.org`, `<@81234>`)
+    /// where the text alone says who it is.
     fn parse_user(&self, text: &str) -> Option<UserRef>;
+
+    /// Finds who a typed name means where the text alone does not say (a Discord `@name`
+    /// typed as text): asks the platform, and answers only when exactly one account has that
+    /// name. The default reads the text alone.
+    async fn find_user(&self, text: &str) -> UserLookup {
+        self.parse_user(text).map_or(UserLookup::Unknown, UserLookup::Found)
+    }
 
     /// Gives a member of a room its course role's rights there (a Matrix power level, a Discord
     /// role); `None` takes them away.
@@ -118,6 +126,18 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// When the token cannot be saved (the events after it are then delivered again later).
     async fn checkpoint(&self, token: &str) -> Result<(), AdapterError>;
+}
+
+/// Who a typed name means, as the platform answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserLookup {
+    /// Exactly this account.
+    Found(UserRef),
+    /// Nobody by that name.
+    Unknown,
+    /// Nobody by exactly that name, but these accounts (as the platform shows them, at most
+    /// ten) could be meant: the asker must say which, with a real mention.
+    Ambiguous(Vec<String>),
 }
 
 /// A person's role in a course, as platforms show it.

@@ -21,6 +21,8 @@
 
 mod slash;
 #[cfg(feature = "testing")]
+pub mod spec;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod translate;
 
@@ -43,10 +45,12 @@ use tracing::{debug, info, warn};
 
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, ChatAdapter, ChatEvent, ChatId, CourseRole, EventStream, IncomingMessage,
-    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserRef,
+    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserLookup, UserRef,
 };
 
-pub use slash::{Invocation, UnknownCommand, autocomplete_prefix, definitions, invocation, suggestions};
+pub use slash::{
+    DM_COMMANDS, Invocation, UnknownCommand, autocomplete_prefix, definitions, dm_definitions, invocation, suggestions,
+};
 pub use translate::{
     EMBED_COLOUR, EmbedParts, MAX_CONTENT, MAX_DESCRIPTION, Rendered, channel_name, chunks, classify, course_of_role,
     embed_parts, escape_markdown, nonce, parse_user_id, render, role_name,
@@ -60,6 +64,8 @@ const DEFER_AFTER: Duration = Duration::from_millis(2000);
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
 /// How long `connect` waits for the gateway's READY and the guild.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Members a name search asks Discord for (the candidates listed when a name is unclear).
+const MEMBER_SEARCH_LIMIT: u64 = 10;
 /// How far back commands said in course channels are read after connecting.
 const CATCH_UP: Duration = Duration::from_secs(60 * 60);
 /// Discord's epoch (2015-01-01), in Unix milliseconds.
@@ -187,24 +193,12 @@ enum Answer {
     Answered,
 }
 
-impl Known {
-    /// Remembers who `@name` means: the username and the display name.
-    fn member(&mut self, user: &serenity::all::User) {
-        self.members.insert(user.name.to_lowercase(), user.id.get());
-        if let Some(display) = &user.global_name {
-            self.members.insert(display.to_lowercase(), user.id.get());
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct Known {
     own: u64,
     channels: HashMap<u64, Channel>,
     /// Role ids by name.
     roles: HashMap<String, u64>,
-    /// Member ids by lowercase username and display name, for `@name`.
-    members: HashMap<String, u64>,
     dms: HashMap<u64, u64>,
     /// Each member's roles as last seen, to tell when one is newly given.
     member_roles: HashMap<u64, BTreeSet<u64>>,
@@ -646,7 +640,6 @@ impl Handler {
                 m.guild_id.is_none()
             }
         };
-        self.adapter.known().member(&m.author);
         Some(IncomingMessage {
             id: message_ref(room, m.id.get()),
             event_id: m.id.get().to_string(),
@@ -792,6 +785,12 @@ impl EventHandler for Handler {
                 Ok(cmds) => info!(commands = cmds.len(), "slash commands registered"),
                 Err(e) => warn!(error = %e, "registering slash commands failed; the ! prefix still works"),
             }
+            // A guild's commands do not exist in DMs: the ones meant for DMs are global too,
+            // offered only there.
+            match self.adapter.inner.http.create_global_commands(&dm_definitions()).await {
+                Ok(cmds) => info!(commands = cmds.len(), "slash commands for direct messages registered"),
+                Err(e) => warn!(error = %e, "registering DM slash commands failed; ! still works in DMs"),
+            }
         }
         if !ready.guilds.iter().any(|g| g.id == self.adapter.guild())
             && let Some(tx) = self.ready.lock().expect("not poisoned").take()
@@ -816,7 +815,6 @@ impl EventHandler for Handler {
                 known.roles.insert(r.name.clone(), id.get());
             }
             for (id, m) in &guild.members {
-                known.member(&m.user);
                 known.member_roles.insert(id.get(), m.roles.iter().map(|r| r.get()).collect());
             }
         }
@@ -837,10 +835,6 @@ impl EventHandler for Handler {
 
     async fn thread_create(&self, _ctx: Context, thread: GuildChannel) {
         self.adapter.known().channels.insert(thread.id.get(), channel_info(&thread));
-    }
-
-    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
-        self.adapter.known().member(&member.user);
     }
 
     /// A member given a course's learner role (by an organizer in Discord's own interface, or
@@ -1066,12 +1060,45 @@ impl ChatAdapter for DiscordAdapter {
         self.inner.http.get_current_user().await.map(|_| ()).map_err(|e| http_error(&e))
     }
 
+    /// Only a real mention (`<@id>`) or an id says who someone is: a name is asked of Discord
+    /// ([`ChatAdapter::find_user`]).
     fn parse_user(&self, text: &str) -> Option<UserRef> {
-        let id = parse_user_id(text).or_else(|| {
-            let name = text.trim().strip_prefix('@')?.to_lowercase();
-            self.known().members.get(&name).copied()
-        })?;
-        UserRef::new(Platform::Discord, &id.to_string()).ok()
+        UserRef::new(Platform::Discord, &parse_user_id(text)?.to_string()).ok()
+    }
+
+    /// `@name` typed as text: the server's members are searched (Discord sends a bot no member
+    /// list without the presence intent), and only a member whose username is exactly that name
+    /// is meant. Usernames are unique on Discord; display names and nicknames are not, and
+    /// anyone can take one, so they never decide. Members whose names merely start with it are
+    /// listed, so the asker can mention the one they mean.
+    async fn find_user(&self, text: &str) -> UserLookup {
+        let Some(name) = text.trim().strip_prefix('@').map(str::trim).filter(|n| !n.is_empty() && n.len() <= 100)
+        else {
+            return UserLookup::Unknown;
+        };
+        let members = match self.inner.http.search_guild_members(self.guild(), name, Some(MEMBER_SEARCH_LIMIT)).await {
+            Ok(members) => members,
+            Err(e) => {
+                warn!(error = %http_error(&e), "searching the server's members failed");
+                return UserLookup::Unknown;
+            }
+        };
+        let exact: Vec<&Member> =
+            members.iter().filter(|m| !m.user.bot && m.user.name.eq_ignore_ascii_case(name)).collect();
+        if let [only] = exact.as_slice()
+            && let Ok(user) = UserRef::new(Platform::Discord, &only.user.id.get().to_string())
+        {
+            return UserLookup::Found(user);
+        }
+        let candidates: Vec<String> = members
+            .iter()
+            .filter(|m| !m.user.bot)
+            .map(|m| {
+                let shown = m.nick.as_deref().or(m.user.global_name.as_deref()).unwrap_or(&m.user.name);
+                if shown == m.user.name { format!("@{}", m.user.name) } else { format!("@{} ({shown})", m.user.name) }
+            })
+            .collect();
+        if candidates.is_empty() { UserLookup::Unknown } else { UserLookup::Ambiguous(candidates) }
     }
 
     async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError> {

@@ -262,26 +262,51 @@ fn option_json(o: &Opt) -> Value {
     v
 }
 
+/// The commands also offered in direct messages with the bot. A guild's commands exist only in
+/// that guild, so these are registered a second time as global commands limited to the bot's
+/// DMs (`contexts: [BOT_DM]`): in the server people see each command once (the guild's), in a
+/// DM only these. The rest need a course's channel and stay there.
+pub const DM_COMMANDS: &[&str] =
+    &["help", "courses", "ping", "join", "leave", "tz", "progress", "reviews", "review", "badges", "course"];
+
+/// Interaction context types (Discord's `InteractionContextType`).
+const CONTEXT_BOT_DM: u8 = 1;
+/// Installed to a server (Discord's `ApplicationIntegrationType`).
+const GUILD_INSTALL: u8 = 0;
+
 /// The application commands to register in a guild (the body of a bulk overwrite).
 pub fn definitions() -> Value {
+    Value::Array(COMMANDS.iter().map(definition).collect())
+}
+
+/// The global commands, offered only in direct messages with the bot (the body of a bulk
+/// overwrite of the application's global commands).
+pub fn dm_definitions() -> Value {
     COMMANDS
         .iter()
+        .filter(|c| DM_COMMANDS.contains(&c.name))
         .map(|c| {
-            let options: Vec<Value> = if c.subcommands.is_empty() {
-                c.options.iter().map(option_json).collect()
-            } else {
-                c.subcommands
-                    .iter()
-                    .map(|s| {
-                        json!({"type": 1, "name": s.name, "description": s.description,
-                               "options": s.options.iter().map(option_json).collect::<Vec<_>>()})
-                    })
-                    .collect()
-            };
-            json!({"type": 1, "name": c.name, "description": c.description, "options": options,
-                   "dm_permission": true})
+            let mut v = definition(c);
+            v["contexts"] = json!([CONTEXT_BOT_DM]);
+            v["integration_types"] = json!([GUILD_INSTALL]);
+            v
         })
         .collect()
+}
+
+fn definition(c: &Slash) -> Value {
+    let options: Vec<Value> = if c.subcommands.is_empty() {
+        c.options.iter().map(option_json).collect()
+    } else {
+        c.subcommands
+            .iter()
+            .map(|s| {
+                json!({"type": 1, "name": s.name, "description": s.description,
+                       "options": s.options.iter().map(option_json).collect::<Vec<_>>()})
+            })
+            .collect()
+    };
+    json!({"type": 1, "name": c.name, "description": c.description, "options": options})
 }
 
 /// A slash command turned back into text.
@@ -389,6 +414,18 @@ mod tests {
 
     fn data(value: Value) -> CommandData {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_commands_offered_in_dms_are_global_and_only_for_the_bots_dms() {
+        let dm = dm_definitions();
+        let names: Vec<&str> = dm.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), DM_COMMANDS.len(), "every DM command exists: {names:?}");
+        for d in dm.as_array().unwrap() {
+            assert_eq!(d["contexts"], json!([1]), "{d}");
+        }
+        assert!(!names.contains(&"submit") && !names.contains(&"syllabus"), "course-room commands stay in the server");
+        assert!(definitions().as_array().unwrap().iter().all(|d| d.get("contexts").is_none()));
     }
 
     #[test]

@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
+use crate::spec::spec;
+
 /// Milliseconds from the Unix epoch to Discord's.
 const DISCORD_EPOCH: u64 = 1_420_070_400_000;
 /// The permissions every member has in the test server (administrator).
@@ -63,6 +65,22 @@ impl Posted {
                     out.push('\n');
                     out.push_str(t);
                 }
+            }
+        }
+        out
+    }
+
+    /// The text as a Discord client shows it: a backslash before punctuation is Markdown's
+    /// escape and is not shown.
+    pub fn shown(&self) -> String {
+        let text = self.text();
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.peek().is_some_and(char::is_ascii_punctuation) {
+                out.extend(chars.next());
+            } else {
+                out.push(c);
             }
         }
         out
@@ -110,6 +128,10 @@ struct World {
     threads_of: HashMap<u64, u64>,
     interactions: HashMap<u64, Interaction>,
     commands: Vec<Value>,
+    /// The application's global commands (those offered in DMs).
+    global_commands: Vec<Value>,
+    /// Display names (`global_name`) that differ from the username.
+    display: HashMap<u64, String>,
     attachments: HashMap<u64, (String, Vec<u8>)>,
     nonces: HashMap<(u64, String), u64>,
     violations: Vec<String>,
@@ -166,24 +188,28 @@ impl World {
 
     fn user_json(&self, id: u64) -> Value {
         let (name, bot) = self.users.get(&id).cloned().unwrap_or_else(|| ("ghost".into(), false));
-        json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name, "avatar": null, "bot": bot})
+        let display = self.display.get(&id).unwrap_or(&name);
+        json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": display, "avatar": null, "bot": bot,
+               "public_flags": 0, "flags": 0, "primary_guild": null})
     }
 
     fn member_json(&self, guild: u64, id: u64) -> Value {
         let roles: Vec<String> =
             self.members.get(&id).map(|r| r.iter().map(u64::to_string).collect()).unwrap_or_default();
         json!({"user": self.user_json(id), "roles": roles, "joined_at": now_iso(), "deaf": false, "mute": false,
-               "flags": 0, "nick": null, "guild_id": guild.to_string(), "permissions": MEMBER_PERMISSIONS})
+               "flags": 0, "nick": null, "guild_id": guild.to_string(), "permissions": MEMBER_PERMISSIONS,
+               "avatar": null, "banner": null, "communication_disabled_until": null, "pending": false,
+               "premium_since": null})
     }
 
     fn channel_json(&self, guild: u64, id: u64) -> Value {
         let c = &self.channels[&id];
         if c.kind == 1 {
-            return json!({"id": id.to_string(), "type": 1, "last_message_id": null,
+            return json!({"id": id.to_string(), "type": 1, "last_message_id": null, "flags": 0,
                           "recipients": c.recipients.iter().map(|r| self.user_json(*r)).collect::<Vec<_>>()});
         }
         let mut v = json!({"id": id.to_string(), "type": c.kind, "guild_id": guild.to_string(), "name": c.name,
-                           "position": 0, "permission_overwrites": c.overwrites, "nsfw": false,
+                           "position": 0, "permission_overwrites": c.overwrites, "nsfw": false, "flags": 0,
                            "parent_id": c.parent.map(|p| p.to_string()), "topic": c.topic,
                            "last_message_id": self.last_message.get(&id).map(u64::to_string)});
         if c.kind == 11 {
@@ -192,13 +218,14 @@ impl World {
             v["owner_id"] = json!(c.recipients.first().map(u64::to_string));
             v["member_count"] = json!(1);
             v["message_count"] = json!(0);
+            v["total_message_sent"] = json!(0);
         }
         v
     }
 
     fn role_json(id: u64, name: &str) -> Value {
         json!({"id": id.to_string(), "name": name, "color": 0, "hoist": false, "position": 1, "permissions": "0",
-               "managed": false, "mentionable": true, "flags": 0,
+               "managed": false, "mentionable": true, "flags": 0, "icon": null, "unicode_emoji": null,
                "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null}})
     }
 
@@ -206,13 +233,14 @@ impl World {
         let mut v = json!({"id": p.id.to_string(), "channel_id": p.channel.to_string(), "author": self.user_json(p.author),
             "content": p.content, "timestamp": now_iso(), "edited_timestamp": null, "tts": false,
             "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": attachments,
-            "embeds": p.embeds, "pinned": false, "type": if p.reply_to.is_some() { 19 } else { 0 }, "flags": 0,
+            "embeds": p.embeds.iter().map(embed_as_answered).collect::<Vec<_>>(), "pinned": false, "type": if p.reply_to.is_some() { 19 } else { 0 }, "flags": 0,
             "components": []});
         if let Some(g) = guild {
             v["guild_id"] = json!(g.to_string());
         }
         if let Some(r) = p.reply_to {
-            v["message_reference"] = json!({"message_id": r.to_string(), "channel_id": p.channel.to_string()});
+            v["message_reference"] =
+                json!({"type": 0, "message_id": r.to_string(), "channel_id": p.channel.to_string()});
         }
         v
     }
@@ -317,9 +345,18 @@ impl LocalDiscord {
 
     /// A new member of the guild (GUILD_MEMBER_ADD is dispatched).
     pub fn member(&self, name: &str) -> u64 {
+        self.member_shown_as(name, name)
+    }
+
+    /// A new member whose display name (anyone may pick any) differs from their username
+    /// (unique on Discord).
+    pub fn member_shown_as(&self, name: &str, display: &str) -> u64 {
         let mut w = self.world();
         let id = w.snowflake();
         w.users.insert(id, (name.to_owned(), false));
+        if display != name {
+            w.display.insert(id, display.to_owned());
+        }
         w.members.insert(id, BTreeSet::new());
         let m = w.member_json(self.guild, id);
         w.dispatch("GUILD_MEMBER_ADD", m);
@@ -445,10 +482,25 @@ impl LocalDiscord {
             resolved = json!({"attachments": {a.to_string(): attachment_json(a, fname, content.len())}});
             fill_attachment(&mut options, a);
         }
-        let command_id =
-            w.commands.iter().find(|c| c["name"] == name).and_then(|c| c["id"].as_str()).unwrap_or("1").to_owned();
         let guild = w.guild_of(self.guild, channel);
-        let mut v = json!({"id": id.to_string(), "application_id": self.bot.to_string(), "type": kind,
+        // A guild's commands exist only in the guild: in a DM a client offers only the global
+        // commands whose contexts include the bot's DMs. A test cannot send what no client can.
+        let offered = if guild.is_some() {
+            w.commands.iter().find(|c| c["name"] == name)
+        } else {
+            w.global_commands
+                .iter()
+                .find(|c| c["name"] == name && c["contexts"].as_array().is_some_and(|ctx| ctx.contains(&json!(1))))
+        };
+        let command_id = match offered {
+            Some(c) => c["id"].as_str().unwrap_or("1").to_owned(),
+            None if guild.is_none() => {
+                panic!("/{name} is not offered in direct messages: no global command for the bot's DMs has that name")
+            }
+            None => "1".to_owned(),
+        };
+        let context = if guild.is_some() { 0 } else { 1 };
+        let mut v = json!({"id": id.to_string(), "application_id": self.bot.to_string(), "type": kind, "context": context,
             "data": {"id": command_id, "name": name, "type": 1, "options": options, "resolved": resolved},
             "channel_id": channel.to_string(), "channel": {"id": channel.to_string(), "type": w.channels.get(&channel).map_or(0, |c| c.kind)},
             "token": token, "version": 1, "locale": "en-US", "app_permissions": "8", "entitlements": [],
@@ -463,6 +515,11 @@ impl LocalDiscord {
         w.interactions.insert(id, Interaction { token, channel, created: Instant::now(), response: None });
         w.dispatch("INTERACTION_CREATE", v);
         id
+    }
+
+    /// The global commands the bot registered (those offered in direct messages).
+    pub fn dm_commands(&self) -> Vec<Value> {
+        self.world().global_commands.clone()
     }
 
     /// Everything posted so far (users' messages and the bot's).
@@ -678,14 +735,15 @@ impl LocalDiscord {
             w.channels.iter().filter(|(_, c)| c.kind == 11).map(|(id, _)| w.channel_json(self.guild, *id)).collect();
         let mut roles: Vec<Value> = vec![World::role_json(self.guild, "@everyone")];
         roles.extend(w.roles.iter().map(|(id, n)| World::role_json(*id, n)));
-        let members: Vec<Value> = w.members.keys().map(|id| w.member_json(self.guild, *id)).collect();
+        // Without the presence intent Discord lists only the bot itself (and members in voice).
+        let members: Vec<Value> = vec![w.member_json(self.guild, self.bot)];
         json!({"id": self.guild.to_string(), "name": "Local School", "icon": null, "splash": null, "discovery_splash": null,
             "owner_id": self.bot.to_string(), "afk_channel_id": null, "afk_timeout": 300, "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles, "emojis": [], "features": [],
             "mfa_level": 0, "application_id": null, "system_channel_id": null, "system_channel_flags": 0,
             "rules_channel_id": null, "vanity_url_code": null, "description": null, "banner": null, "premium_tier": 0,
             "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0, "premium_progress_bar_enabled": false,
-            "joined_at": now_iso(), "large": false, "unavailable": false, "member_count": members.len(),
+            "joined_at": now_iso(), "large": false, "unavailable": false, "member_count": w.members.len(),
             "voice_states": [], "members": members, "channels": channels, "threads": threads, "presences": [],
             "stage_instances": [], "guild_scheduled_events": [], "stickers": [], "max_video_channel_users": 25})
     }
@@ -693,6 +751,7 @@ impl LocalDiscord {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or_default().to_owned();
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
@@ -712,42 +771,68 @@ impl LocalDiscord {
         };
         let json: Value =
             if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
-        let mut w = self.world();
-        let webhook = matches!(rest.first(), Some(&"webhooks" | &"interactions"));
-        if !webhook && auth.as_deref() != Some(&format!("Bot {}", self.token)) {
-            w.violations.push(format!("{method} {path} without the bot's authorization"));
-            return error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized");
-        }
-        if !body.is_empty() && json.is_null() {
-            w.violations.push(format!("{method} {path} with a body that is not JSON"));
-            return error(StatusCode::BAD_REQUEST, 50109, "The request body contains invalid JSON.");
-        }
-        if !matches!(rest, ["gateway"] | ["gateway", "bot"]) {
-            w.requests += 1;
-            let held = w.holds.iter().position(|(f, _)| path.contains(f.as_str()));
-            let hold = held.map(|i| w.holds.remove(i).1);
-            if hold.is_some() || w.limit_every.is_some_and(|n| w.requests.is_multiple_of(n)) {
-                w.limited += 1;
-                let global = hold.is_none() && w.limited.is_multiple_of(5);
-                let wait = hold.unwrap_or(0.05);
-                let mut r = response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &json!({"message": "You are being rate limited.", "retry_after": wait, "global": global}),
-                );
-                let h = r.headers_mut();
-                h.insert("retry-after", wait.to_string().parse().expect("a valid header"));
-                h.insert("x-ratelimit-scope", if global { "global" } else { "user" }.parse().expect("a valid header"));
-                if global {
-                    h.insert("x-ratelimit-global", "true".parse().expect("a valid header"));
-                }
-                return r;
+        let answer = {
+            let mut w = self.world();
+            let webhook = matches!(rest.first(), Some(&"webhooks" | &"interactions"));
+            if !webhook && auth.as_deref() != Some(&format!("Bot {}", self.token)) {
+                w.violations.push(format!("{method} {path} without the bot's authorization"));
+                return error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized");
             }
+            if !body.is_empty() && json.is_null() {
+                w.violations.push(format!("{method} {path} with a body that is not JSON"));
+                return error(StatusCode::BAD_REQUEST, 50109, "The request body contains invalid JSON.");
+            }
+            // Discord's own description of the request: a request it rejects is a violation.
+            if let Err(e) = spec().check_request(method.as_str(), rest, &query, &json) {
+                w.violations.push(format!("Discord's API description rejects {e}"));
+                return error(StatusCode::BAD_REQUEST, 50035, &format!("Invalid Form Body: {e}"));
+            }
+            if !matches!(rest, ["gateway"] | ["gateway", "bot"]) {
+                w.requests += 1;
+                let held = w.holds.iter().position(|(f, _)| path.contains(f.as_str()));
+                let hold = held.map(|i| w.holds.remove(i).1);
+                if hold.is_some() || w.limit_every.is_some_and(|n| w.requests.is_multiple_of(n)) {
+                    w.limited += 1;
+                    let global = hold.is_none() && w.limited.is_multiple_of(5);
+                    let wait = hold.unwrap_or(0.05);
+                    let mut r = response(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &json!({"message": "You are being rate limited.", "retry_after": wait, "global": global}),
+                    );
+                    let h = r.headers_mut();
+                    h.insert("retry-after", wait.to_string().parse().expect("a valid header"));
+                    h.insert(
+                        "x-ratelimit-scope",
+                        if global { "global" } else { "user" }.parse().expect("a valid header"),
+                    );
+                    if global {
+                        h.insert("x-ratelimit-global", "true".parse().expect("a valid header"));
+                    }
+                    return r;
+                }
+            }
+            self.route(&mut w, method.as_str(), rest, &query, &json)
+        };
+        self.shaped(method.as_str(), rest, answer).await
+    }
+
+    /// Checks an answer against Discord's description of the operation's response: the local
+    /// Discord must answer only what real Discord would (a mismatch is a violation, so a fake
+    /// kinder than Discord shows up in the test that relies on it).
+    async fn shaped(&self, method: &str, rest: &[&str], answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+        let (parts, body) = answer.into_parts();
+        let Ok(bytes) = body.collect().await.map(http_body_util::Collected::to_bytes);
+        if parts.status.is_success()
+            && let Ok(value) = serde_json::from_slice::<Value>(&bytes)
+            && let Err(e) = spec().check_response(method, rest, parts.status.as_u16(), &value)
+        {
+            self.world().violations.push(format!("the local Discord answered unlike Discord: {e}"));
         }
-        self.route(&mut w, method.as_str(), rest, &json)
+        Response::from_parts(parts, Full::new(bytes))
     }
 
     #[allow(clippy::too_many_lines)]
-    fn route(&self, w: &mut World, method: &str, rest: &[&str], body: &Value) -> Response<Full<Bytes>> {
+    fn route(&self, w: &mut World, method: &str, rest: &[&str], query: &str, body: &Value) -> Response<Full<Bytes>> {
         let guild = self.guild.to_string();
         let parse = |s: &str| s.parse::<u64>().unwrap_or(0);
         match (method, rest) {
@@ -784,6 +869,48 @@ impl LocalDiscord {
                 }
                 w.commands.clone_from(&out);
                 response(StatusCode::OK, &Value::Array(out))
+            }
+            ("PUT", ["applications", app, "commands"]) => {
+                if *app != self.bot.to_string() {
+                    w.violations.push(format!("global commands registered for application {app}"));
+                    return error(StatusCode::NOT_FOUND, 10002, "Unknown Application");
+                }
+                let mut out = Vec::new();
+                for c in body.as_array().into_iter().flatten() {
+                    let mut c = c.clone();
+                    if let Err(e) = check_command(&c) {
+                        w.violations.push(format!("command {}: {e}", c["name"]));
+                        return error(StatusCode::BAD_REQUEST, 50035, &e);
+                    }
+                    let id = w.snowflake();
+                    c["id"] = json!(id.to_string());
+                    c["application_id"] = json!(self.bot.to_string());
+                    c["version"] = json!(id.to_string());
+                    c["default_member_permissions"] = Value::Null;
+                    out.push(c);
+                }
+                w.global_commands.clone_from(&out);
+                response(StatusCode::OK, &Value::Array(out))
+            }
+            ("GET", ["guilds", g, "members", "search"]) if *g == guild => {
+                // Members whose username or display name starts with the query, ignoring case.
+                let param = |name: &str| {
+                    query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                };
+                let wanted = decode_query(param("query").unwrap_or_default()).to_lowercase();
+                let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1);
+                let list: Vec<Value> = w
+                    .members
+                    .keys()
+                    .filter(|id| {
+                        let (name, _) = w.users.get(id).cloned().unwrap_or_default();
+                        let display = w.display.get(id).cloned().unwrap_or_else(|| name.clone());
+                        name.to_lowercase().starts_with(&wanted) || display.to_lowercase().starts_with(&wanted)
+                    })
+                    .take(limit)
+                    .map(|id| w.member_json(self.guild, *id))
+                    .collect();
+                response(StatusCode::OK, &Value::Array(list))
             }
             ("GET", ["guilds", g, "channels"]) if *g == guild => {
                 let list: Vec<Value> = w
@@ -1209,6 +1336,22 @@ fn check_command(c: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// An embed as Discord answers it: typed "rich", fields with `inline` spelled out.
+fn embed_as_answered(sent: &Value) -> Value {
+    let mut e = sent.clone();
+    if e.get("type").is_none() {
+        e["type"] = json!("rich");
+    }
+    if let Some(fields) = e.get_mut("fields").and_then(Value::as_array_mut) {
+        for f in fields {
+            if f.get("inline").is_none() {
+                f["inline"] = json!(false);
+            }
+        }
+    }
+    e
+}
+
 fn attachment_json(id: u64, name: &str, size: usize) -> Value {
     json!({"id": id.to_string(), "filename": name, "size": size, "content_type": "text/markdown; charset=utf-8",
            "url": format!("https://cdn.discordapp.com/attachments/{id}/{name}"),
@@ -1225,6 +1368,31 @@ fn fill_attachment(options: &mut Value, id: u64) {
             fill_attachment(&mut o["options"], id);
         }
     }
+}
+
+/// A query string's value as it was typed (`%40ana` is `@ana`, `+` a space).
+fn decode_query(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn rand_u64() -> u64 {

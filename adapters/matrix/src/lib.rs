@@ -40,13 +40,15 @@ use tracing::{info, warn};
 
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, ChatAdapter, ChatEvent, ChatId, CourseRole, EventStream, IncomingMessage,
-    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserRef,
+    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, Segment, UserRef,
 };
 
 pub use translate::{
     classify, escape_markdown, inbound_text, markdown_to_html, relation, render, thread_root, transaction_id,
 };
 
+/// Addresses tried for a room whose own is taken (`slug`, `slug-2` ... `slug-9`).
+const ALIAS_TRIES: u32 = 9;
 /// Largest attached syllabus read, in bytes.
 const MAX_ATTACHMENT: u64 = 64 * 1024;
 /// How long one sync waits for news.
@@ -247,19 +249,38 @@ impl MatrixAdapter {
         let power = json!({ "events_default": 0, "state_default": 50, "invite": 50 });
         request.power_level_content_override =
             Some(Raw::new(&power).map_err(|e| invalid(e.to_string()))?.cast_unchecked());
-        let alias = request.room_alias_name.clone();
-        match self.client.create_room(request.clone()).await {
-            Ok(room) => Ok(room.room_id().to_owned()),
-            Err(e)
-                if alias.is_some()
-                    && e.client_api_error_kind().is_some_and(|k| k.errcode().as_str() == "M_ROOM_IN_USE") =>
-            {
-                // Someone holds the alias: create the room without one.
-                request.room_alias_name = None;
-                self.client.create_room(request).await.map(|r| r.room_id().to_owned()).map_err(|e| error_from(&e))
+        let Some(wanted) = request.room_alias_name.clone() else {
+            return self.client.create_room(request).await.map(|r| r.room_id().to_owned()).map_err(|e| error_from(&e));
+        };
+        // Someone else may hold the course's address: take the first free `slug-N`, else none,
+        // and say so in the room, where its organizers read it.
+        let mut tries = std::iter::once(wanted.clone()).chain((2..=ALIAS_TRIES).map(|n| format!("{wanted}-{n}")));
+        let room = loop {
+            request.room_alias_name = tries.next();
+            match self.client.create_room(request.clone()).await {
+                Ok(room) => break room,
+                Err(e)
+                    if request.room_alias_name.is_some()
+                        && e.client_api_error_kind().is_some_and(|k| k.errcode().as_str() == "M_ROOM_IN_USE") => {}
+                Err(e) => return Err(error_from(&e)),
             }
-            Err(e) => Err(error_from(&e)),
+        };
+        if request.room_alias_name.as_deref() != Some(wanted.as_str()) {
+            let server = self.own.server_name();
+            let taken = format!("#{wanted}:{server}");
+            let text = match &request.room_alias_name {
+                Some(alias) => format!(
+                    "ℹ️ The address `{taken}` already belongs to another room, so this room's address is `#{alias}:{server}`."
+                ),
+                None => format!(
+                    "ℹ️ The address `{taken}` and its alternatives already belong to other rooms, so this room has no address; people come in with the bot's `!join`."
+                ),
+            };
+            warn!(%taken, chosen = ?request.room_alias_name, "a room's address was taken");
+            let notice = OutgoingMessage { segments: vec![Segment::Markdown(text)], ..OutgoingMessage::default() };
+            self.send_to(&room, &notice, &format!("{key}:address")).await?;
         }
+        Ok(room.room_id().to_owned())
     }
 
     async fn send_to(&self, room: &Room, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {

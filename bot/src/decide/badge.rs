@@ -112,14 +112,7 @@ fn find_badge<'a>(turn: &mut Turn<'_>, course: &'a Course, slug: &Slug, usage: &
 }
 
 fn recipient(turn: &mut Turn<'_>, course: &Course, user: &Mention, usage: &str) -> Option<PersonId> {
-    let Some(&person) = turn.input.mentions.get(user) else {
-        let shown: String = user.0.chars().take(60).collect();
-        turn.refuse(
-            Text::md("I can't tell who ").user(shown).push_md(" is; mention them the way this chat does."),
-            Some(usage),
-        );
-        return None;
-    };
+    let person = turn.mentioned(user, Some(usage))?;
     if course.role(person) != Some(Role::Learner) {
         turn.refuse(
             Text::new()
@@ -254,12 +247,9 @@ pub(super) fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
         _ => None,
     };
     let who = match user {
-        Some(m) => match turn.input.mentions.get(m) {
-            Some(p) => Some(*p),
-            None => {
-                let shown: String = m.0.chars().take(60).collect();
-                return turn.refuse(Text::md("I can't tell who ").user(shown).push_md(" is."), Some("!badges [@user]"));
-            }
+        Some(m) => match turn.mentioned(m, Some("!badges [@user]")) {
+            Some(p) => Some(p),
+            None => return,
         },
         None => None,
     };

@@ -392,15 +392,7 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
 pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user: &Mention) {
     let usage = if role == Role::Organizer { "!organizer add|remove @user" } else { "!mentor add|remove @user" };
     let Some(course) = managed_course(turn, usage) else { return };
-    let Some(&person) = turn.input.mentions.get(user) else {
-        let shown: String = user.0.chars().take(60).collect();
-        return turn.refuse(
-            Text::md("I can't tell who ")
-                .user(shown)
-                .push_md(" is; mention them the way this chat does (for example @name)."),
-            Some(usage),
-        );
-    };
+    let Some(person) = turn.mentioned(user, Some(usage)) else { return };
     let current = course.role(person);
     let a_name = if role == Role::Organizer { "an organizer" } else { "a mentor" };
     match action {

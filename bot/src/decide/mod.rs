@@ -60,6 +60,9 @@ pub struct CommandInput {
     pub command: Result<Command, CommandError>,
     /// The people the command names, as far as the runtime could resolve them.
     pub mentions: BTreeMap<Mention, PersonId>,
+    /// Names the platform could not pin to one account, with the accounts that might be meant
+    /// (as the platform shows them), so the answer can ask for a real mention.
+    pub unclear: BTreeMap<Mention, Vec<String>>,
     /// Said in the thread a week's prompt opened: the week it is about, where the command
     /// leaves the week out.
     pub thread_week: Option<u32>,
@@ -248,6 +251,30 @@ impl<'a> Turn<'a> {
             text = text.push_md("\nUsage: ").code(usage);
         }
         self.out.effect(Effect::Reply { to: self.input.reply_to.clone(), text, private: true });
+    }
+
+    /// The person a command names, or a refusal that says why the name did not do: nobody by
+    /// that name, or several who might be meant (listed, so the asker can mention one).
+    pub fn mentioned(&mut self, user: &Mention, usage: Option<&str>) -> Option<PersonId> {
+        if let Some(&person) = self.input.mentions.get(user) {
+            return Some(person);
+        }
+        let shown: String = user.0.chars().take(60).collect();
+        let problem = match self.input.unclear.get(user) {
+            Some(candidates) if !candidates.is_empty() => {
+                let listed: Vec<String> = candidates.iter().map(|c| c.chars().take(60).collect()).collect();
+                Text::md("nobody here has exactly the name ")
+                    .user(shown)
+                    .push_md(", and several might be meant: ")
+                    .user(listed.join(", "))
+                    .push_md(". Mention the one you mean (type @ and pick them from the list) so I can be sure.")
+            }
+            _ => Text::md("I can't tell who ")
+                .user(shown)
+                .push_md(" is; mention them the way this chat does (for example @name)."),
+        };
+        self.refuse(problem, usage);
+        None
     }
 
     pub fn actor(&self) -> PersonId {

@@ -60,6 +60,7 @@ impl World {
             reply_to: ReplyTo("r".into()),
             command,
             mentions,
+            unclear: BTreeMap::new(),
             thread_week: None,
             private_reply: false,
         };
@@ -77,6 +78,7 @@ impl World {
             reply_to: ReplyTo("r".into()),
             command: command::parse(text).expect("a command"),
             mentions: BTreeMap::new(),
+            unclear: BTreeMap::new(),
             thread_week: Some(week),
             private_reply: false,
         };
