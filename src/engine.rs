@@ -285,6 +285,7 @@ impl Engine {
         // Only events the bot acts on are claimed: plain chat is not recorded.
         let mut prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
         self.look_up_names(&mut prepared, now).await;
+        self.fetch_attachments(&mut prepared, now).await;
         let outcome = match self.decide_batch(prepared.clone(), now, true).await {
             Ok(outcome) => outcome,
             Err(e) if prepared.len() > 1 => {
@@ -592,6 +593,84 @@ impl Engine {
         }
     }
 
+    /// Reads the files attached to `!syllabus load`, before the batch's transaction opens and
+    /// only for who may load one: an organizer of the course whose room it was said in, or a
+    /// bot admin (the domain checks again, on the state the batch sees). Anyone else's file is
+    /// never downloaded, and no file is read past the syllabus limit.
+    async fn fetch_attachments(&self, prepared: &mut [Prepared], now: DateTime<Utc>) {
+        for event in prepared.iter_mut() {
+            let Prepared::Command { message, parsed, .. } = event else { continue };
+            let Some(attachment) = message.attachment.clone() else { continue };
+            if !matches!(parsed, Ok(facilitator_bot::Command::SyllabusLoad { .. })) {
+                continue;
+            }
+            let platform = message.author.platform();
+            let Some(adapter) = self.adapters.get(platform) else { continue };
+            if self.budgets.as_ref().is_some_and(|b| !b.has_budget(platform.as_str(), message.author.raw(), now)) {
+                continue;
+            }
+            if !self.may_organize_here(message) {
+                continue;
+            }
+            let limit = facilitator_bot::syllabus::MAX_BYTES as u64;
+            let problem = match adapter.fetch_attachment(&attachment, limit).await {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(body) => {
+                        message.text = format!("{}\n{body}", message.text.trim_end());
+                        if let Some(reparsed) = command::parse(&message.text) {
+                            *parsed = reparsed;
+                        }
+                        continue;
+                    }
+                    Err(_) => {
+                        "the attached file is not text: save the syllabus as Markdown (a .md file) and attach it again."
+                            .to_owned()
+                    }
+                },
+                Err(facilitator_chat::AttachmentError::TooLarge { limit }) => {
+                    format!("the attached file is larger than {limit} bytes, the most a syllabus may be.")
+                }
+                Err(facilitator_chat::AttachmentError::Unavailable(e)) => {
+                    warn!(error = %e, "an attached syllabus could not be fetched");
+                    "I could not download the attached file; try attaching it again.".to_owned()
+                }
+            };
+            *parsed = Ok(facilitator_bot::Command::SyllabusLoad { syllabus: Err(problem) });
+        }
+    }
+
+    /// Whether the author of `message` organizes the course of the room it was said in, or is
+    /// a bot admin, as this process knows the state.
+    fn may_organize_here(&self, message: &facilitator_chat::IncomingMessage) -> bool {
+        let platform = message.author.platform();
+        if self.admins.contains(platform.as_str(), message.author.raw()) {
+            return true;
+        }
+        let Place::Course(course) = self.place_of(message).0 else { return false };
+        let account = Account { platform: platform.as_str().to_owned(), handle: message.author.raw().to_owned() };
+        let Some(person) = self.state.accounts.get(&account) else { return false };
+        self.state.courses.get(&course).is_some_and(|c| c.role(*person) == Some(facilitator_bot::Role::Organizer))
+    }
+
+    /// Where a message was said, for the domain, and the week of the thread it was said in.
+    fn place_of(
+        &self,
+        message: &facilitator_chat::IncomingMessage,
+    ) -> (Place, Option<(facilitator_bot::CourseId, u32)>) {
+        let in_week = message.thread.as_ref().and_then(|t| self.read_directory().thread_week(t));
+        let place = if message.is_direct {
+            Place::Direct
+        } else if let Some((course, _)) = in_week {
+            Place::Course(course)
+        } else {
+            match self.read_directory().course_of(&message.id.room) {
+                Some(course) => Place::Course(course),
+                None => Place::Lobby,
+            }
+        };
+        (place, in_week)
+    }
+
     /// Keeps the events the bot acts on (commands, joins of course rooms) with their
     /// deduplication keys; plain chat is dropped here.
     fn prepare(&self, event: ChatEvent) -> Option<Prepared> {
@@ -647,17 +726,7 @@ impl Engine {
                     self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
                 let span = info_span!("command", user = %actor, platform = %platform);
                 let _guard = span.enter();
-                let in_week = message.thread.as_ref().and_then(|t| self.read_directory().thread_week(t));
-                let place = if message.is_direct {
-                    Place::Direct
-                } else if let Some((course, _)) = in_week {
-                    Place::Course(course)
-                } else {
-                    match self.read_directory().course_of(&message.id.room) {
-                        Some(course) => Place::Course(course),
-                        None => Place::Lobby,
-                    }
-                };
+                let (place, in_week) = self.place_of(&message);
                 let (mentions, unclear) = match &parsed {
                     Ok(cmd) => self.resolve_mentions(platform, cmd.mentions(), &looked_up, &mut registrations),
                     Err(_) => (BTreeMap::new(), BTreeMap::new()),

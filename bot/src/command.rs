@@ -270,8 +270,9 @@ pub enum Command {
     },
     /// `!syllabus load` with the Markdown.
     SyllabusLoad {
-        /// The syllabus, already checked.
-        syllabus: Box<syllabus::Syllabus>,
+        /// The syllabus, already checked, or what is wrong with it. A wrong syllabus is still
+        /// this command, so who may load one is checked before what is wrong with it is told.
+        syllabus: Result<Box<syllabus::Syllabus>, String>,
     },
     /// `!submit [week N] body`.
     Submit {
@@ -446,6 +447,11 @@ fn parse_body(body: &str) -> Result<Command, CommandError> {
     let is_syllabus_load = word == "syllabus" && split_word(rest).0.eq_ignore_ascii_case("load");
     let limit = if is_syllabus_load { syllabus::MAX_BYTES + 64 } else { MAX_COMMAND_CHARS };
     let length = body.chars().count() + 1;
+    if length > limit && is_syllabus_load {
+        return Ok(Command::SyllabusLoad {
+            syllabus: Err(format!("that syllabus is too long ({length} characters; at most {limit}).")),
+        });
+    }
     if length > limit {
         return Err(CommandError {
             problem: format!("that message is too long ({length} characters; at most {limit})."),
@@ -657,15 +663,12 @@ fn parse_syllabus(rest: &str) -> Result<Command, CommandError> {
     let (first, after) = split_word(rest);
     if first.eq_ignore_ascii_case("load") {
         let source = after.trim_start_matches([' ', '\t']).trim_start_matches(['\r', '\n']);
-        if source.trim().is_empty() {
-            return fail(
-                "put the syllabus Markdown on the lines after `!syllabus load`, in the same message.",
-                "syllabus load",
-            );
-        }
-        return syllabus::Syllabus::parse(source)
-            .map(|s| Command::SyllabusLoad { syllabus: Box::new(s) })
-            .or_else(|e| fail(format!("the syllabus was not loaded: {e}."), "syllabus load"));
+        let syllabus = if source.trim().is_empty() {
+            Err("put the syllabus Markdown on the lines after `!syllabus load`, in the same message, or attach it as a Markdown file.".to_owned())
+        } else {
+            syllabus::Syllabus::parse(source).map(Box::new).map_err(|e| format!("the syllabus was not loaded: {e}."))
+        };
+        return Ok(Command::SyllabusLoad { syllabus });
     }
     let args = tokens(rest, "syllabus")?;
     match args.as_slice() {
@@ -1070,13 +1073,18 @@ mod tests {
         let long = format!("!submit {}", "x".repeat(MAX_COMMAND_CHARS));
         assert!(bad(&long).problem.contains("too long"));
         let syllabus = format!("!syllabus load\n# T\n## Week 1: a\n{}", "x".repeat(10_000));
-        assert!(matches!(ok(&syllabus), Command::SyllabusLoad { .. }));
+        assert!(matches!(ok(&syllabus), Command::SyllabusLoad { syllabus: Ok(_) }));
+        let too_long = format!("!syllabus load\n# T\n## Week 1: a\n{}", "x".repeat(syllabus::MAX_BYTES));
+        let Command::SyllabusLoad { syllabus: Err(e) } = ok(&too_long) else { panic!("a syllabus load") };
+        assert!(e.contains("too long"), "{e}");
     }
 
     #[test]
     fn syllabus_load_reports_the_line() {
-        let e = bad("!syllabus load\n# T\n## Week 3: x\ny");
-        assert!(e.problem.contains("line 2"), "{}", e.problem);
+        let Command::SyllabusLoad { syllabus: Err(e) } = ok("!syllabus load\n# T\n## Week 3: x\ny") else {
+            panic!("a syllabus load whose syllabus is wrong")
+        };
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

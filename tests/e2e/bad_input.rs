@@ -72,6 +72,8 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ),
         ("olga@data-101", s("!syllabus load"), "put the syllabus Markdown"),
         ("ana@data-101", s("!syllabus load\n# T\n## Week 1: a\nx"), "Only organizers"),
+        ("ana@data-101", s("!syllabus load\n# T\n## Week 3: x\ny"), "Only organizers"),
+        ("ana@data-101", s("!syllabus load"), "Only organizers"),
         ("ana@data-101", s("!syllabus 7"), "no week 7"),
         ("olga@data-101", s("!organizer add"), "name the person"),
         ("olga@data-101", s("!organizer add @ana @ben"), "one person at a time"),

@@ -512,6 +512,16 @@ async fn bad_input_on_discord_gets_clear_replies_and_changes_nothing() {
     let id = d.slash_with_file(olga, room, "syllabus", wrong_file, ("syllabus.md", "# T\n## Week 3: x\ny"));
     let answer = d.wait_for("the bad syllabus refused", |p| p.interaction == Some(id)).await;
     assert!(answer.ephemeral && answer.text().contains("line 2"), "{answer:?}");
+    // A learner's file is refused for who sent it, and never downloaded.
+    let downloads = d.downloads();
+    let id = d.say_with_file(ana, room, "!syllabus load", Some(("syllabus.md", SYLLABUS)));
+    let answer = d.wait_for("the learner's syllabus refused", |p| p.reply_to == Some(id)).await;
+    assert!(answer.text().contains("Only organizers"), "{}", answer.text());
+    let file = json!([{"name": "load", "type": 1, "options": [{"name": "file", "type": 11, "value": "0"}]}]);
+    let id = d.slash_with_file(ana, room, "syllabus", file, ("syllabus.md", SYLLABUS));
+    let answer = d.wait_for("the learner's slash syllabus refused", |p| p.interaction == Some(id)).await;
+    assert!(answer.ephemeral && answer.text().contains("Only organizers"), "{answer:?}");
+    assert_eq!(d.downloads(), downloads, "a file nobody may use is not downloaded");
 
     // Course names are suggested as they are typed.
     let typed = json!([{"name": "course", "type": 3, "value": &slug[..3], "focused": true}]);

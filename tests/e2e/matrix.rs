@@ -578,6 +578,32 @@ async fn invitations_rooms_roles_and_attached_syllabi() {
     let loaded = olga.reply_to(&sent.event_id).await;
     assert!(loaded.body.contains("Loaded the syllabus: **Intro to Data**, 3 weeks."), "{}", loaded.body);
 
+    // Files are checked before they are read, and never read past the limit: a learner's file
+    // is refused for who sent it, and a file whose event gives no size is cut off at the limit.
+    let file_event = |client: &matrix_sdk::Client, bytes: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            let upload = client.media().upload(&"text/markdown".parse().unwrap(), bytes, None).await.unwrap();
+            let mut file = matrix_sdk::ruma::events::room::message::FileMessageEventContent::plain(
+                "!syllabus load".into(),
+                upload.content_uri,
+            );
+            file.filename = Some("syllabus.md".into());
+            matrix_sdk::ruma::events::room::message::RoomMessageEventContent::new(
+                matrix_sdk::ruma::events::room::message::MessageType::File(file),
+            )
+        }
+    };
+    let ana_course = ana.client.get_room(&room).unwrap();
+    let by_learner = ana_course.send(file_event(&ana.client, SYLLABUS.as_bytes().to_vec()).await).await.unwrap();
+    let refused = ana.reply_to(&by_learner.response.event_id).await;
+    assert!(refused.body.contains("Only organizers"), "{}", refused.body);
+    let huge = format!("# Huge\n\n## Week 1: All\n{}", "x".repeat(200_000));
+    let without_size = course.send(file_event(&olga.client, huge.into_bytes()).await).await.unwrap();
+    let too_large = olga.reply_to(&without_size.response.event_id).await;
+    assert!(too_large.body.contains("larger than 65536 bytes"), "{}", too_large.body);
+    assert!(olga.ask(&room, "!syllabus").await.body.contains("Intro to Data"), "the loaded syllabus stays");
+
     // Group rooms: a learner's invitation is declined, an admin's accepted (it becomes a lobby).
     let mut request = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
     request.invite = vec![bot.id.clone()];

@@ -199,3 +199,31 @@ async fn a_rooms_backlog_takes_turns_with_other_rooms_and_keeps_its_own_order() 
         assert!(s.contains(topic), "answer {n} in the course room is to the {n}th command: {s}");
     }
 }
+
+#[tokio::test]
+async fn an_attached_file_is_read_only_for_who_may_use_it_and_never_past_the_limit() {
+    let (mut engine, executor, driver, mut events, clock, _dir) = sqlite_bot().await;
+    let syllabus = "# Intro to Data\n\n## Week 1: Finding data\nFind a dataset.\n";
+    // A learner's file is not downloaded at all: the answer is who may load a syllabus.
+    driver.say_with_file("ben", "data-101", "!syllabus load", ("s.md", syllabus.as_bytes()), true).await.unwrap();
+    // A file whose size the event does not give, far over the limit: abandoned at the limit.
+    let huge = format!("# Huge\n\n## Week 1: All\n{}", "x".repeat(10 * facilitator_bot::syllabus::MAX_BYTES));
+    driver.say_with_file("olga", "data-101", "!syllabus load", ("huge.md", huge.as_bytes()), false).await.unwrap();
+    // Not text.
+    driver.say_with_file("olga", "data-101", "!syllabus load", ("s.md", &[0xff, 0xfe, 0x00]), true).await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    executor.deliver_pending().await.unwrap();
+    let said = answered(&driver.take_deliveries());
+    assert_eq!(driver.fetched_files().len(), 2, "only the organizer's files were fetched: {said:#?}");
+    assert!(said.iter().any(|s| s.contains("Only organizers")), "{said:#?}");
+    assert!(said.iter().any(|s| s.contains("larger than 65536 bytes")), "{said:#?}");
+    assert!(said.iter().any(|s| s.contains("not text")), "{said:#?}");
+    assert!(engine.state().courses.values().all(|c| c.syllabus.is_none()), "nothing was loaded");
+
+    // The organizer's file within the limit loads.
+    driver.say_with_file("olga", "data-101", "!syllabus load", ("s.md", syllabus.as_bytes()), false).await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    executor.deliver_pending().await.unwrap();
+    let said = answered(&driver.take_deliveries());
+    assert!(said.iter().any(|s| s.contains("Loaded the syllabus")), "{said:#?}");
+}

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 pub use error::{AdapterError, AdapterErrorKind};
 pub use ids::{ChatId, IdError, MessageMarker, MessageRef, Platform, RoomMarker, RoomRef, UserMarker, UserRef};
 pub use memory::{Delivery, DeliveryKind, DriverError, InMemoryChat, LOBBY, MemoryDriver};
-pub use message::{ChatEvent, IncomingMessage, OutgoingMessage, RoomSpec, Segment};
+pub use message::{Attachment, AttachmentError, ChatEvent, IncomingMessage, OutgoingMessage, RoomSpec, Segment};
 
 /// Events from a platform, in the order the platform delivered them.
 pub type EventStream = tokio::sync::mpsc::Receiver<ChatEvent>;
@@ -108,6 +108,18 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
         self.parse_user(text).map_or(UserLookup::Unknown, UserLookup::Found)
     }
 
+    /// Fetches an attachment of a message, reading at most `limit` bytes: a file the platform
+    /// says is larger is not fetched at all, and one that turns out larger is abandoned as soon
+    /// as it passes the limit. The default: this platform has no attachments.
+    ///
+    /// # Errors
+    /// [`AttachmentError::TooLarge`] past the limit, else [`AttachmentError::Unavailable`].
+    /// Implementations read through a [`CappedBody`].
+    async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
+        let _ = (attachment, limit);
+        Err(AttachmentError::Unavailable("this platform has no attachments".into()))
+    }
+
     /// Gives a member of a room its course role's rights there (a Matrix power level, a Discord
     /// role); `None` takes them away.
     ///
@@ -149,4 +161,68 @@ pub enum CourseRole {
     Mentor,
     /// Takes the course.
     Learner,
+}
+
+/// A file's body read piece by piece under a limit: a declared size over the limit is refused
+/// before anything is read, and reading stops as soon as what arrived passes it. The one way
+/// every adapter reads files.
+#[derive(Debug)]
+pub struct CappedBody {
+    limit: u64,
+    body: Vec<u8>,
+}
+
+impl CappedBody {
+    /// Starts reading a body whose size the platform may have declared.
+    ///
+    /// # Errors
+    /// [`AttachmentError::TooLarge`] when the declared size is over the limit.
+    pub fn new(declared: Option<u64>, limit: u64) -> Result<CappedBody, AttachmentError> {
+        if declared.is_some_and(|size| size > limit) {
+            return Err(AttachmentError::TooLarge { limit });
+        }
+        Ok(CappedBody { limit, body: Vec::new() })
+    }
+
+    /// Adds what arrived.
+    ///
+    /// # Errors
+    /// [`AttachmentError::TooLarge`] once the body passes the limit: stop reading.
+    pub fn push(&mut self, piece: &[u8]) -> Result<(), AttachmentError> {
+        if (self.body.len() + piece.len()) as u64 > self.limit {
+            return Err(AttachmentError::TooLarge { limit: self.limit });
+        }
+        self.body.extend_from_slice(piece);
+        Ok(())
+    }
+
+    /// The whole body.
+    pub fn finish(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+#[cfg(test)]
+mod capped_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_declared_too_large_is_refused_before_reading() {
+        assert_eq!(CappedBody::new(Some(11), 10).unwrap_err(), AttachmentError::TooLarge { limit: 10 });
+    }
+
+    #[test]
+    fn a_file_without_a_size_is_abandoned_as_soon_as_it_passes_the_limit() {
+        let mut body = CappedBody::new(None, 10).unwrap();
+        body.push(&[b'x'; 6]).unwrap();
+        assert_eq!(body.push(&[b'x'; 6]), Err(AttachmentError::TooLarge { limit: 10 }));
+    }
+
+    #[test]
+    fn a_file_within_the_limit_is_read_whole() {
+        let mut body = CappedBody::new(Some(10), 10).unwrap();
+        body.push(&[b'x'; 4]).unwrap();
+        body.push(&[b'y'; 6]).unwrap();
+        assert_eq!(body.finish().len(), 10);
+    }
 }

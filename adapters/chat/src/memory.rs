@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{AdapterError, AdapterErrorKind};
 use crate::ids::{ChatId, MessageRef, Platform, RoomRef, UserRef};
-use crate::message::{ChatEvent, IncomingMessage, OutgoingMessage, RoomSpec};
+use crate::message::{Attachment, AttachmentError, ChatEvent, IncomingMessage, OutgoingMessage, RoomSpec};
 use crate::{ChatAdapter, CourseRole, EventStream};
 
 /// The room every in-memory community starts with.
@@ -95,6 +95,9 @@ struct Inner {
     events: Option<mpsc::Sender<ChatEvent>>,
     backlog: Vec<ChatEvent>,
     failures: BTreeMap<String, AdapterErrorKind>,
+    /// Attached files by source, and the sources the bot fetched, in order.
+    files: BTreeMap<String, Vec<u8>>,
+    fetched: Vec<String>,
 }
 
 /// The in-memory chat platform.
@@ -139,6 +142,8 @@ impl InMemoryChat {
             events: None,
             backlog: Vec::new(),
             failures: BTreeMap::new(),
+            files: BTreeMap::new(),
+            fetched: Vec::new(),
         }));
         (InMemoryChat { inner: Arc::clone(&inner) }, MemoryDriver { inner })
     }
@@ -359,6 +364,21 @@ impl ChatAdapter for InMemoryChat {
         // Nothing to resume: the in-memory platform does not outlive the process.
         Ok(())
     }
+
+    async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
+        let bytes = {
+            let mut inner = lock(&self.inner);
+            inner.fetched.push(attachment.source.clone());
+            inner.files.get(&attachment.source).cloned()
+        };
+        let Some(bytes) = bytes else { return Err(AttachmentError::Unavailable("no such file".into())) };
+        // Read in pieces as a network body arrives, so the limit works as it does on a platform.
+        let mut body = crate::CappedBody::new(attachment.size, limit)?;
+        for piece in bytes.chunks(4096) {
+            body.push(piece)?;
+        }
+        Ok(body.finish())
+    }
 }
 
 /// Why the driver could not do something.
@@ -385,7 +405,35 @@ impl MemoryDriver {
     /// # Errors
     /// When the room does not exist or the user name is not valid.
     pub async fn say(&self, user: &str, room: &str, text: &str) -> Result<MessageRef, DriverError> {
-        self.say_in(user, room, None, text).await
+        self.say_in(user, room, None, text, None).await
+    }
+
+    /// A user says `text` with a file attached; `declared` is whether the event says its size
+    /// (a Matrix client may leave it out).
+    ///
+    /// # Errors
+    /// When the room does not exist or the user name is not valid.
+    pub async fn say_with_file(
+        &self,
+        user: &str,
+        room: &str,
+        text: &str,
+        (name, bytes): (&str, &[u8]),
+        declared: bool,
+    ) -> Result<MessageRef, DriverError> {
+        let source = {
+            let mut inner = lock(&self.inner);
+            let source = format!("memory://file/{}", inner.next_id());
+            inner.files.insert(source.clone(), bytes.to_vec());
+            source
+        };
+        let size = declared.then_some(bytes.len() as u64);
+        self.say_in(user, room, None, text, Some(Attachment { name: name.to_owned(), size, source })).await
+    }
+
+    /// The files the bot fetched, by name of source, in order.
+    pub fn fetched_files(&self) -> Vec<String> {
+        lock(&self.inner).fetched.clone()
     }
 
     /// A user says `text` in the thread of the room named `room` whose name starts with
@@ -411,7 +459,7 @@ impl MemoryDriver {
                 .map(|(root, _)| root.clone())
         };
         let Some(root) = root else { return Err(DriverError::NoThread(room.to_owned(), thread.trim().to_owned())) };
-        self.say_in(user, room, Some(root), text).await
+        self.say_in(user, room, Some(root), text, None).await
     }
 
     async fn say_in(
@@ -420,6 +468,7 @@ impl MemoryDriver {
         room: &str,
         thread: Option<MessageRef>,
         text: &str,
+        attachment: Option<Attachment>,
     ) -> Result<MessageRef, DriverError> {
         if !is_user_name(user) {
             return Err(DriverError::BadUser(user.to_owned()));
@@ -456,6 +505,7 @@ impl MemoryDriver {
                 thread,
                 sent_at: Utc::now(),
                 needs_answer: false,
+                attachment,
             });
             (inner.emit(event), message_ref)
         };

@@ -67,6 +67,37 @@ pub struct IncomingMessage {
     /// The platform shows the sender a pending state until the bot answers (a Discord slash
     /// command): a command that decides nothing to say is then acknowledged privately.
     pub needs_answer: bool,
+    /// A file that came with the command (`!syllabus load` with a Markdown file): only
+    /// described here; it is fetched, through [`ChatAdapter::fetch_attachment`], once the
+    /// command is known to be allowed, and never past a size limit.
+    ///
+    /// [`ChatAdapter::fetch_attachment`]: crate::ChatAdapter::fetch_attachment
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to a message, not yet downloaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its file name, as the sender gave it.
+    pub name: String,
+    /// Its size in bytes, where the platform says (a Matrix event may not).
+    pub size: Option<u64>,
+    /// Where the adapter fetches it from (a Discord CDN address, a Matrix `mxc://` URI).
+    pub source: String,
+}
+
+/// Why an attachment was not read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AttachmentError {
+    /// Larger than the limit (said by the platform, or found while reading).
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// It could not be fetched.
+    #[error("the file could not be fetched ({0})")]
+    Unavailable(String),
 }
 
 /// One piece of an outgoing message, rendered by each adapter its own way.

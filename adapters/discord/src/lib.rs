@@ -44,8 +44,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use facilitator_chat::{
-    AdapterError, AdapterErrorKind, ChatAdapter, ChatEvent, ChatId, CourseRole, EventStream, IncomingMessage,
-    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserLookup, UserRef,
+    AdapterError, AdapterErrorKind, Attachment, AttachmentError, ChatAdapter, ChatEvent, ChatId, CourseRole,
+    EventStream, IncomingMessage, MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, UserLookup, UserRef,
 };
 
 pub use slash::{
@@ -56,8 +56,6 @@ pub use translate::{
     embed_parts, escape_markdown, nonce, parse_user_id, render, role_name,
 };
 
-/// Largest attached syllabus read, in bytes.
-const MAX_ATTACHMENT: u32 = 64 * 1024;
 /// Discord wants an answer to an interaction within three seconds; past this the adapter defers.
 const DEFER_AFTER: Duration = Duration::from_millis(2000);
 /// An interaction's token works for 15 minutes.
@@ -593,18 +591,6 @@ impl Handler {
         }
     }
 
-    async fn download(&self, url: &str, size: u32) -> Result<String, String> {
-        if size > MAX_ATTACHMENT {
-            return Err(format!("the file is {size} bytes; a syllabus may be at most {MAX_ATTACHMENT}"));
-        }
-        let response = self.adapter.inner.web.get(url).send().await.map_err(|e| e.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("downloading it failed ({})", response.status()));
-        }
-        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| "the file is not UTF-8 text".to_owned())
-    }
-
     /// A person's message as the platform-neutral event (none for bots and other servers).
     async fn incoming(&self, m: &Message) -> Option<IncomingMessage> {
         if m.author.bot || m.author.id.get() == self.adapter.known().own {
@@ -613,19 +599,14 @@ impl Handler {
         if m.guild_id.is_some_and(|g| g != self.adapter.guild()) {
             return None;
         }
-        let mut text = m.content.clone();
-        // An attached syllabus: `!syllabus load` with a Markdown file.
-        if text.trim_start().to_lowercase().starts_with("!syllabus load")
-            && let Some(a) = m.attachments.first()
-        {
-            match self.download(&a.url, a.size).await {
-                Ok(body) => {
-                    text.push('\n');
-                    text.push_str(&body);
-                }
-                Err(e) => warn!(error = %e, "reading an attached syllabus failed"),
-            }
-        }
+        let text = m.content.clone();
+        // A file (an attached syllabus) is described, not downloaded: the engine fetches it
+        // only for a command that may use it.
+        let attachment = m.attachments.first().map(|a| Attachment {
+            name: a.filename.clone(),
+            size: Some(u64::from(a.size)),
+            source: a.url.clone(),
+        });
         let (room, thread) = self.place(m.channel_id.get());
         // Direct or not is decided by what the bot knows of the channel: a message read back
         // through REST has no `guild_id` even when it was said in a course channel or thread.
@@ -650,6 +631,7 @@ impl Handler {
             thread,
             sent_at: discord_time(&m.timestamp),
             needs_answer: false,
+            attachment,
         })
     }
 
@@ -715,21 +697,16 @@ impl Handler {
                 return reply(format!("⚠️ {e}: this server's commands are out of date; try `!help`.")).await;
             }
         };
-        let mut text = inv.text;
-        if let Some(file) = inv.file {
-            let attachment = c.data.resolved.attachments.get(&serenity::all::AttachmentId::new(file));
-            let loaded = match attachment {
-                Some(a) => self.download(&a.url, a.size).await,
-                None => Err("the file did not arrive".to_owned()),
-            };
-            match loaded {
-                Ok(body) => {
-                    text.push('\n');
-                    text.push_str(&body);
+        let text = inv.text;
+        let attachment = match inv.file {
+            Some(file) => match c.data.resolved.attachments.get(&serenity::all::AttachmentId::new(file)) {
+                Some(a) => {
+                    Some(Attachment { name: a.filename.clone(), size: Some(u64::from(a.size)), source: a.url.clone() })
                 }
-                Err(e) => return reply(format!("⚠️ I could not read the syllabus file: {e}.")).await,
-            }
-        }
+                None => return reply("⚠️ The file did not arrive with the command; attach it again.".to_owned()).await,
+            },
+            None => None,
+        };
         let pending =
             Pending { token: c.token.clone(), channel, received: std::time::Instant::now(), state: Answer::Waiting };
         let pending = Arc::new(tokio::sync::Mutex::new(pending));
@@ -764,6 +741,7 @@ impl Handler {
             thread,
             sent_at: DateTime::<Utc>::from_timestamp(c.id.created_at().unix_timestamp(), 0).unwrap_or_else(Utc::now),
             needs_answer: true,
+            attachment,
         };
         let _ = self.events.send((iid, ChatEvent::Message(message)));
     }
@@ -1071,6 +1049,22 @@ impl ChatAdapter for DiscordAdapter {
     /// is meant. Usernames are unique on Discord; display names and nicknames are not, and
     /// anyone can take one, so they never decide. Members whose names merely start with it are
     /// listed, so the asker can mention the one they mean.
+    async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
+        let unavailable = |e: reqwest::Error| AttachmentError::Unavailable(e.without_url().to_string());
+        if attachment.size.is_some_and(|size| size > limit) {
+            return Err(AttachmentError::TooLarge { limit });
+        }
+        let mut response = self.inner.web.get(&attachment.source).send().await.map_err(unavailable)?;
+        if !response.status().is_success() {
+            return Err(AttachmentError::Unavailable(format!("the CDN answered {}", response.status())));
+        }
+        let mut body = facilitator_chat::CappedBody::new(response.content_length(), limit)?;
+        while let Some(piece) = response.chunk().await.map_err(unavailable)? {
+            body.push(&piece)?;
+        }
+        Ok(body.finish())
+    }
+
     async fn find_user(&self, text: &str) -> UserLookup {
         let Some(name) = text.trim().strip_prefix('@').map(str::trim).filter(|n| !n.is_empty() && n.len() <= 100)
         else {

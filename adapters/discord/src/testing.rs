@@ -133,6 +133,8 @@ struct World {
     /// Display names (`global_name`) that differ from the username.
     display: HashMap<u64, String>,
     attachments: HashMap<u64, (String, Vec<u8>)>,
+    /// How many times the CDN served an attachment.
+    downloads: usize,
     nonces: HashMap<(u64, String), u64>,
     violations: Vec<String>,
     requests: u64,
@@ -532,6 +534,11 @@ impl LocalDiscord {
         self.world().messages.iter().filter(|m| m.author == self.bot).cloned().collect()
     }
 
+    /// How many attachments the bot downloaded from the CDN.
+    pub fn downloads(&self) -> usize {
+        self.world().downloads
+    }
+
     /// Requests that broke Discord's rules.
     pub fn violations(&self) -> Vec<String> {
         self.world().violations.clone()
@@ -760,7 +767,8 @@ impl LocalDiscord {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         // The CDN: attachments.
         if let ["attachments", id, _name] = segments.as_slice() {
-            let w = self.world();
+            let mut w = self.world();
+            w.downloads += 1;
             return match id.parse::<u64>().ok().and_then(|id| w.attachments.get(&id)) {
                 Some((_, bytes)) => Response::new(Full::new(Bytes::from(bytes.clone()))),
                 None => error(StatusCode::NOT_FOUND, 0, "no such attachment"),

@@ -24,23 +24,24 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::SyncSettings;
-use matrix_sdk::media::MediaRequestParameters;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{CreationContent, Request as CreateRoomRequest, RoomPreset};
 use matrix_sdk::ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent};
 use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
+use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
 use matrix_sdk::ruma::events::{AnyInitialStateEvent, Mentions};
 use matrix_sdk::ruma::room::RoomType;
 use matrix_sdk::ruma::serde::Raw;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
+use matrix_sdk::ruma::{OwnedMxcUri, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
 use matrix_sdk::{Client, Room, RoomState};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use facilitator_chat::{
-    AdapterError, AdapterErrorKind, ChatAdapter, ChatEvent, ChatId, CourseRole, EventStream, IncomingMessage,
-    MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, Segment, UserRef,
+    AdapterError, AdapterErrorKind, Attachment, AttachmentError, CappedBody, ChatAdapter, ChatEvent, ChatId,
+    CourseRole, EventStream, IncomingMessage, MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, Segment,
+    UserRef,
 };
 
 pub use translate::{
@@ -49,8 +50,8 @@ pub use translate::{
 
 /// Addresses tried for a room whose own is taken (`slug`, `slug-2` ... `slug-9`).
 const ALIAS_TRIES: u32 = 9;
-/// Largest attached syllabus read, in bytes.
-const MAX_ATTACHMENT: u64 = 64 * 1024;
+/// How an encrypted file's source is told apart from a plain `mxc://` URI.
+const ENCRYPTED_SOURCE: &str = "encrypted:";
 /// How long one sync waits for news.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Custom state that marks a room the bot created, with the effect's idempotency key, so a
@@ -374,30 +375,24 @@ fn sent_at(ts: matrix_sdk::ruma::MilliSecondsSinceUnixEpoch) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(i64::from(ts.get())).unwrap_or_else(Utc::now)
 }
 
-async fn message_text(client: &Client, content: &MessageType) -> Option<String> {
+/// The text of a message and the file it carries, described but not downloaded: the engine
+/// fetches a file only for a command that may use it (`!syllabus load` by an organizer).
+fn message_text(content: &MessageType) -> Option<(String, Option<Attachment>)> {
     match content {
-        MessageType::Text(text) => Some(inbound_text(&text.body, text.formatted.as_ref().map(|f| f.body.as_str()))),
+        MessageType::Text(text) => {
+            Some((inbound_text(&text.body, text.formatted.as_ref().map(|f| f.body.as_str())), None))
+        }
         MessageType::File(file) => {
-            // `!syllabus load` as the caption of an attached Markdown file.
-            let caption = file.caption()?;
-            if !caption.trim_start().to_lowercase().starts_with("!syllabus load") {
-                return None;
-            }
-            if file.info.as_ref().and_then(|i| i.size).is_some_and(|s| u64::from(s) > MAX_ATTACHMENT) {
-                return Some(format!(
-                    "{caption}\n{}",
-                    "x".repeat(usize::try_from(MAX_ATTACHMENT).unwrap_or(65536) + 1)
-                ));
-            }
-            let request =
-                MediaRequestParameters { source: file.source.clone(), format: matrix_sdk::media::MediaFormat::File };
-            match client.media().get_media_content(&request, false).await {
-                Ok(bytes) => Some(format!("{}\n{}", caption.trim_end(), String::from_utf8_lossy(&bytes))),
-                Err(e) => {
-                    warn!(error = %e, "downloading an attached syllabus failed");
-                    None
+            // A command as the caption of a file (`!syllabus load` with a Markdown file).
+            let caption = file.caption()?.to_owned();
+            let source = match &file.source {
+                MediaSource::Plain(uri) => uri.to_string(),
+                MediaSource::Encrypted(encrypted) => {
+                    format!("{ENCRYPTED_SOURCE}{}", serde_json::to_string(encrypted).ok()?)
                 }
-            }
+            };
+            let size = file.info.as_ref().and_then(|i| i.size).map(u64::from);
+            Some((caption, Some(Attachment { name: file.filename().to_owned(), size, source })))
         }
         _ => None,
     }
@@ -429,14 +424,14 @@ impl ChatAdapter for MatrixAdapter {
 
         let own = self.own.clone();
         let sender = tx.clone();
-        self.client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
+        self.client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
             let own = own.clone();
             let sender = sender.clone();
             async move {
                 if ev.sender == own || room.state() != RoomState::Joined {
                     return;
                 }
-                let Some(text) = message_text(&client, &ev.content.msgtype).await else { return };
+                let Some((text, attachment)) = message_text(&ev.content.msgtype) else { return };
                 // Marked direct is not enough: only a room of the bot and the sender alone is.
                 let is_direct = room.is_direct().await.unwrap_or(false) && private_with(&room, &own, &ev.sender).await;
                 let Ok(author) = UserRef::new(Platform::Matrix, ev.sender.as_str()) else { return };
@@ -454,6 +449,7 @@ impl ChatAdapter for MatrixAdapter {
                     }),
                     sent_at: sent_at(ev.origin_server_ts),
                     needs_answer: false,
+                    attachment,
                 };
                 let _ = sender.send(ChatEvent::Message(message)).await;
             }
@@ -674,6 +670,46 @@ impl ChatAdapter for MatrixAdapter {
         } else {
             room.leave().await.map_err(|e| error_from(&e))
         }
+    }
+
+    async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
+        let (uri, encrypted) = match attachment.source.strip_prefix(ENCRYPTED_SOURCE) {
+            Some(json) => {
+                let file: EncryptedFile = serde_json::from_str(json)
+                    .map_err(|e| AttachmentError::Unavailable(format!("an unreadable encrypted file: {e}")))?;
+                (file.url.clone(), Some(file))
+            }
+            None => (OwnedMxcUri::from(attachment.source.as_str()), None),
+        };
+        let (Ok(server), Ok(media)) = (uri.server_name(), uri.media_id()) else {
+            return Err(AttachmentError::Unavailable(format!("not a media address: {uri}")));
+        };
+        let token = self.client.access_token().ok_or_else(|| AttachmentError::Unavailable("not signed in".into()))?;
+        // The authenticated media endpoint, read piece by piece: matrix-sdk's own download reads
+        // a whole body into memory however large it is, and an event need not say its size.
+        let homeserver = self.client.homeserver();
+        let url =
+            format!("{}/_matrix/client/v1/media/download/{server}/{media}", homeserver.as_str().trim_end_matches('/'));
+        let unavailable = |e: matrix_sdk::reqwest::Error| AttachmentError::Unavailable(e.without_url().to_string());
+        let mut response =
+            matrix_sdk::reqwest::Client::new().get(url).bearer_auth(token).send().await.map_err(unavailable)?;
+        if !response.status().is_success() {
+            return Err(AttachmentError::Unavailable(format!("the homeserver answered {}", response.status())));
+        }
+        // AES-CTR keeps the size: a ciphertext over the limit is a plaintext over it.
+        let mut body = CappedBody::new(attachment.size.max(response.content_length()), limit)?;
+        while let Some(piece) = response.chunk().await.map_err(unavailable)? {
+            body.push(&piece)?;
+        }
+        let body = body.finish();
+        let Some(file) = encrypted else { return Ok(body) };
+        let mut cursor = std::io::Cursor::new(body);
+        let mut decryptor = matrix_sdk_crypto::AttachmentDecryptor::new(&mut cursor, file.into())
+            .map_err(|e| AttachmentError::Unavailable(format!("the file could not be decrypted: {e}")))?;
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut decryptor, &mut plain)
+            .map_err(|e| AttachmentError::Unavailable(format!("the file could not be decrypted: {e}")))?;
+        Ok(plain)
     }
 
     async fn checkpoint(&self, token: &str) -> Result<(), AdapterError> {

@@ -517,9 +517,14 @@ pub(super) fn show_syllabus(turn: &mut Turn<'_>, week: Option<u32>) {
     }
 }
 
-pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Syllabus) {
+pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Result<Box<Syllabus>, String>) {
     let usage = "!syllabus load <Markdown on the following lines>";
+    // Who may load comes first: a learner hears that, not a review of the file.
     let Some(course) = managed_course(turn, usage) else { return };
+    let syllabus: &Syllabus = match syllabus {
+        Ok(s) => s,
+        Err(problem) => return turn.refuse(Text::new().user(super::capitalise(problem)), Some(usage)),
+    };
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has ended."), None);
     }
