@@ -678,18 +678,27 @@ async fn weekly_prompts_open_threads_on_discord_and_work_said_in_one_counts_for_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_bot_answers_what_was_said_while_it_was_down_and_repeats_nothing() {
     let d = LocalDiscord::start().await;
-    let (olga, ana) = (d.member("olga"), d.member("ana"));
+    let (olga, ana, ben) = (d.member("olga"), d.member("ana"), d.member("ben"));
     let mut bot = Bot::start(&d, &[olga], true).await;
     let slug = unique("c-");
-    let room = paused_course(&d, &bot, olga, &[ana], &slug, "*/6 * * * * *").await;
+    let room = paused_course(&d, &bot, olga, &[ana, ben], &slug, "*/6 * * * * *").await;
+    d.ask(olga, room, "!course set threads=yes").await;
     start_now(&d, olga, room).await;
-    d.wait_for("week 1", |p| p.channel == room && p.text().contains("Week 1 of 3")).await;
+    let week1 = d.wait_for("week 1", |p| p.channel == room && p.text().contains("Week 1 of 3")).await;
+    let thread = loop {
+        if let Some(t) = d.thread_of(week1.id) {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let ack = d.ask(ana, room, "!submit https://example.org/before-the-crash").await;
     assert!(ack.text().contains("submission is in"), "{}", ack.text());
 
     bot.kill();
-    // Said while the bot is down: Discord does not replay it, the bot reads it back.
+    // Said while the bot is down: Discord does not replay it, the bot reads it back. A REST
+    // message has no `guild_id`: the channel, not the message, says these were not private.
     let asked = d.say(ana, room, "!progress");
+    let submitted = d.say(ben, thread, "!submit https://example.org/said-in-the-thread");
     // Down across a prompt: it is posted once the bot is back.
     tokio::time::sleep(Duration::from_secs(8)).await;
     bot.spawn();
@@ -698,6 +707,9 @@ async fn a_killed_bot_answers_what_was_said_while_it_was_down_and_repeats_nothin
     // A private answer asked for with `!` in the course channel comes by direct message.
     assert!(progress.text().contains("by direct message"), "{}", progress.text());
     d.wait_for("the progress by DM", |p| p.channel != room && p.text().contains("Your progress in")).await;
+    let ack = d.wait_for("the submission said in the thread", |p| p.reply_to == Some(submitted)).await;
+    assert_eq!(ack.channel, thread, "answered in the thread");
+    assert!(ack.text().contains("week 1 submission is in"), "the work counts for week 1: {}", ack.text());
     d.wait_for("week 3", |p| p.channel == room && p.text().contains("Week 3 of 3")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     for week in 1..=3 {
@@ -745,6 +757,18 @@ async fn one_process_runs_a_course_on_matrix_and_discord_at_once() {
     assert!(ack.text().contains("submission is in"), "{}", ack.text());
     let status = d.ask(olga, room, "!status").await;
     assert!(status.text().contains("Week 1: 2 of 2 learners submitted"), "one course, one database: {}", status.text());
+
+    // Each platform's delivery is its own. The homeserver's admin shuts the Matrix room down, so
+    // posting there fails for good (and Matrix is asked first): the announcement of a badge
+    // still reaches the Discord channel.
+    synapse.shut_down_room(matrix_room.as_str()).await;
+    let loaded = d.ask(olga, room, &format!("!syllabus load\n{SYLLABUS}")).await;
+    assert!(loaded.text().contains("Loaded the syllabus"), "{}", loaded.text());
+    d.say(olga, room, &format!("!badge award <@{ben}> cleaner"));
+    let announced = d
+        .wait_for("the announcement on Discord", |p| p.channel == room && p.text().contains("the **Cleaner** badge"))
+        .await;
+    assert!(announced.allowed_users.contains(&ben), "{announced:?}");
     assert!(d.violations().is_empty(), "{:#?}", d.violations());
 }
 

@@ -202,9 +202,19 @@ impl MatrixAdapter {
 
     fn room(&self, room: &RoomRef) -> Result<Room, AdapterError> {
         let id = RoomId::parse(room.raw()).map_err(|e| invalid(format!("room id {room}: {e}")))?;
-        self.client
+        let found = self
+            .client
             .get_room(&id)
-            .ok_or_else(|| AdapterError::new(AdapterErrorKind::NotFound, format!("the bot is not in {room}")))
+            .ok_or_else(|| AdapterError::new(AdapterErrorKind::NotFound, format!("the bot is not in {room}")))?;
+        // A room the bot left or was removed from (a homeserver admin shut it down) refuses for
+        // good: retrying would only hold the effect.
+        if found.state() != RoomState::Joined {
+            return Err(AdapterError::new(
+                AdapterErrorKind::Forbidden,
+                format!("the bot is no longer in {room} ({:?})", found.state()),
+            ));
+        }
+        Ok(found)
     }
 
     fn user_id(user: &UserRef) -> Result<OwnedUserId, AdapterError> {

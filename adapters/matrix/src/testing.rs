@@ -97,6 +97,23 @@ impl Synapse {
             .await
     }
 
+    /// Shuts a room down as a homeserver admin does (everyone on this server is removed from
+    /// it and it is blocked): posting there fails for good afterwards.
+    pub async fn shut_down_room(&self, room_id: &str) {
+        let token = self.admin().await.to_owned();
+        let response = self
+            .http
+            .delete(format!("{}/_synapse/admin/v1/rooms/{room_id}", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(json!({ "block": true, "purge": false }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_success(), "shutting down {room_id}: {status} {}", response.text().await.unwrap_or_default());
+    }
+
     /// Lifts the message rate limit of one user (the others stay at Synapse's defaults).
     pub async fn lift_rate_limit(&self, user_id: &str) {
         let token = self.admin().await.to_owned();
