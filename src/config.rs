@@ -119,10 +119,10 @@ fn default_matrix_store() -> std::path::PathBuf {
 /// # Errors
 /// When `NAME_FILE` names a file that cannot be read.
 pub fn secret(name: &str) -> Result<Option<String>> {
-    if let Ok(value) = std::env::var(name) {
-        if !value.is_empty() {
-            return Ok(Some(value));
-        }
+    if let Ok(value) = std::env::var(name)
+        && !value.is_empty()
+    {
+        return Ok(Some(value));
     }
     match std::env::var(format!("{name}_FILE")) {
         Ok(path) if !path.is_empty() => {

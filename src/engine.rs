@@ -111,6 +111,7 @@ impl ReplyTarget {
 
 /// An inbound event the bot acts on, with its deduplication key.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant, reason = "moved a few times per batch; most events are commands")]
 enum Prepared {
     Command {
         key: String,
@@ -302,10 +303,10 @@ impl Engine {
         };
         // Stored: the platforms may now forget what came before.
         for (platform, token) in checkpoints {
-            if let Some(adapter) = self.adapters.get(platform) {
-                if let Err(e) = adapter.checkpoint(&token).await {
-                    warn!(%platform, error = %e, "saving the resume point failed; events after the last one will be delivered again");
-                }
+            if let Some(adapter) = self.adapters.get(platform)
+                && let Err(e) = adapter.checkpoint(&token).await
+            {
+                warn!(%platform, error = %e, "saving the resume point failed; events after the last one will be delivered again");
             }
         }
         for (room, inviter, is_direct) in invites {
@@ -383,17 +384,17 @@ impl Engine {
         let key: String = event.key().chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
         let fresh = batch.claim_inbound(std::slice::from_ref(&key)).await?;
         let mut result = Ok(());
-        if fresh.first().copied().unwrap_or(false) {
-            if let Prepared::Command { message, .. } = &event {
-                self.tally.command("unstorable", "refused");
-                let mut decision = Decision { refused: true, ..Decision::default() };
-                decision.effect(Effect::Reply {
+        if fresh.first().copied().unwrap_or(false)
+            && let Prepared::Command { message, .. } = &event
+        {
+            self.tally.command("unstorable", "refused");
+            let mut decision = Decision { refused: true, ..Decision::default() };
+            decision.effect(Effect::Reply {
                     to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
                     text: Text::md("⚠️ Sorry, I could not store that, so nothing was changed. Please send it again without unusual characters; if it keeps failing, tell the organizers."),
                     private: true,
                 });
-                result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
-            }
+            result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
         }
         self.finish(batch, result, outcome).await
     }

@@ -738,12 +738,12 @@ fn parse_review(rest: &str) -> Result<Command, CommandError> {
     if let Some(s) = score_of(first) {
         score = Some(s?);
         feedback = rest_after_first.trim().to_owned();
-    } else if let Some(last) = feedback.split_whitespace().next_back() {
-        if let Some(s) = score_of(last) {
-            score = Some(s?);
-            let cut = feedback.len() - last.len();
-            feedback = feedback[..cut].trim_end().to_owned();
-        }
+    } else if let Some(last) = feedback.split_whitespace().next_back()
+        && let Some(s) = score_of(last)
+    {
+        score = Some(s?);
+        let cut = feedback.len() - last.len();
+        feedback = feedback[..cut].trim_end().to_owned();
     }
     let feedback = clean_free_text(&feedback);
     if feedback.trim().is_empty() || feedback.chars().all(is_invisible) {

@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use crate::badges::{BadgeDef, BadgeRule};
 use crate::ids::Slug;
 
+/// A badge while its section is read: the line it starts on, its name, description, rule,
+/// criteria text, and whether it is retired.
+type BadgeDraft = (usize, String, Option<String>, Option<BadgeRule>, String, bool);
+
 /// Largest syllabus accepted, in bytes.
 pub const MAX_BYTES: usize = 64 * 1024;
 /// Most weeks a syllabus may have: a year of weekly prompts, the same cap as `weeks=`.
@@ -114,7 +118,7 @@ impl Syllabus {
         let mut review_line = 0;
         let mut in_fence = false;
         let mut in_badges = false;
-        let mut badges: Vec<(usize, String, Option<String>, Option<BadgeRule>, String, bool)> = Vec::new();
+        let mut badges: Vec<BadgeDraft> = Vec::new();
 
         for (index, raw) in source.lines().enumerate() {
             let line_no = index + 1;

@@ -334,7 +334,7 @@ async fn awards_export_as_open_badges_2_documents_with_the_required_fields() {
         .collect();
     assert_eq!(others.len(), 2, "{others:?}");
     let other = others.iter().find(|n| !n.starts_with(&name)).unwrap();
-    assert_eq!(common_prefix(other, &name) < 8, true, "{other} vs {name}");
+    assert!(common_prefix(other, &name) < 8, "{other} vs {name}");
     has(&assertion, &["@context", "type", "id", "recipient", "badge", "verification", "issuedOn"]);
     assert_eq!(assertion["type"], "Assertion");
     assert_eq!(assertion["badge"], class["id"]);

@@ -116,7 +116,7 @@ impl Spec {
     fn check(&self, pointer: &str, instance: &Value) -> Result<(), String> {
         let validator = self.validator(pointer)?;
         let errors: Vec<String> =
-            validator.iter_errors(&instance).take(5).map(|e| format!("{} at '{}'", e, e.instance_path())).collect();
+            validator.iter_errors(instance).take(5).map(|e| format!("{} at '{}'", e, e.instance_path())).collect();
         if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 

@@ -604,10 +604,10 @@ impl ChatAdapter for MatrixAdapter {
     async fn invite(&self, room: &RoomRef, user: &UserRef) -> Result<(), AdapterError> {
         let room = self.room(room)?;
         let user = Self::user_id(user)?;
-        if let Ok(Some(member)) = room.get_member_no_sync(&user).await {
-            if matches!(member.membership(), MembershipState::Join | MembershipState::Invite) {
-                return Ok(());
-            }
+        if let Ok(Some(member)) = room.get_member_no_sync(&user).await
+            && matches!(member.membership(), MembershipState::Join | MembershipState::Invite)
+        {
+            return Ok(());
         }
         room.invite_user_by_id(&user).await.map_err(|e| error_from(&e))
     }

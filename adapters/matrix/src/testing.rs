@@ -240,10 +240,10 @@ impl Person {
     async fn room(&self, id: &RoomId) -> Room {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(room) = self.client.get_room(id) {
-                if room.state() == matrix_sdk::RoomState::Joined {
-                    return room;
-                }
+            if let Some(room) = self.client.get_room(id)
+                && room.state() == matrix_sdk::RoomState::Joined
+            {
+                return room;
             }
             assert!(Instant::now() < deadline, "{} never joined {id}", self.id);
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -276,10 +276,10 @@ impl Person {
         let room = self.client.create_dm(other).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(Some(member)) = room.get_member(other).await {
-                if *member.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join {
-                    return room.room_id().to_owned();
-                }
+            if let Ok(Some(member)) = room.get_member(other).await
+                && *member.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join
+            {
+                return room.room_id().to_owned();
             }
             assert!(Instant::now() < deadline, "{other} never joined the direct conversation");
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -150,15 +150,16 @@ pub fn inbound_text(body: &str, formatted: Option<&str>) -> String {
         };
         let tag = &rest[start..start + end + 1];
         rest = &rest[start + end + 1..];
-        if let Some(user) = tag.split("https://matrix.to/#/").nth(1).and_then(|t| t.split(['"', '\'', '?']).next()) {
-            if tag.starts_with("<a ") && user.starts_with('@') {
-                out.push_str(&percent_decode(user));
-                // Skip the link text up to </a>.
-                if let Some(close) = rest.find("</a>") {
-                    rest = &rest[close + 4..];
-                }
-                continue;
+        if let Some(user) = tag.split("https://matrix.to/#/").nth(1).and_then(|t| t.split(['"', '\'', '?']).next())
+            && tag.starts_with("<a ")
+            && user.starts_with('@')
+        {
+            out.push_str(&percent_decode(user));
+            // Skip the link text up to </a>.
+            if let Some(close) = rest.find("</a>") {
+                rest = &rest[close + 4..];
             }
+            continue;
         }
         if tag.starts_with("<br") || tag == "</p>" || tag.starts_with("</li") || tag.starts_with("</h") {
             out.push('\n');
@@ -173,12 +174,13 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

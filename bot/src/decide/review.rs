@@ -60,6 +60,10 @@ fn assignment_text(state: &State, course: &Course, a: &Assignment, body: &str) -
 }
 
 /// Creates an assignment: the change, the direct message, and a reminder job if none is set.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the one place every assignment is made; each caller has all eight at hand"
+)]
 fn assign(
     state: &State,
     course: &Course,
@@ -226,7 +230,7 @@ pub(super) fn pair_week(
         made.extend(mentors);
     }
     schedule_followups(state, course, week, &made, out);
-    let mut report = Text::md(format!("Pairing for ")).code(course.slug.as_str()).push_md(format!(
+    let mut report = Text::md("Pairing for ".to_string()).code(course.slug.as_str()).push_md(format!(
         " week {week}: {}, {} assigned",
         plural(subs.len(), "submission"),
         plural(alloc.assignments.len(), "peer review")
