@@ -604,6 +604,29 @@ async fn invitations_rooms_roles_and_attached_syllabi() {
     assert!(too_large.body.contains("larger than 65536 bytes"), "{}", too_large.body);
     assert!(olga.ask(&room, "!syllabus").await.body.contains("Intro to Data"), "the loaded syllabus stays");
 
+    // A week as long as a syllabus may be (60 KB) is more than one Matrix event may hold
+    // (65,536 bytes with its HTML): it is shown in parts, every line of it.
+    let reading: String = (0..1_000).map(|n| format!("Reading note {n}: a line of the week's long text.\n")).collect();
+    let long = format!(
+        "# Intro to Data\n\n## Week 1: Finding data\n{reading}\n## Week 2: Cleaning data\nClean it.\n\n## Week 3: Telling a story\nMake a chart.\n"
+    );
+    assert!(long.len() > 50_000 && long.len() < 64 * 1024);
+    let loaded = olga.ask(&room, &format!("!syllabus load\n{long}")).await;
+    assert!(loaded.body.contains("Replaced the syllabus"), "{}", loaded.body);
+    let first = olga.ask(&room, "!syllabus week 1").await;
+    assert!(first.body.contains("Reading note 0:"), "{:.200}", first.body);
+    olga.wait_for("the last part of the long week", |m| {
+        m.room == room && m.body.contains("Reading note 999:") && !m.body.starts_with("!syllabus load")
+    })
+    .await;
+    let shown: usize = olga
+        .seen()
+        .iter()
+        .filter(|m| m.room == room && !m.body.starts_with("!syllabus load"))
+        .map(|m| m.body.matches("Reading note ").count())
+        .sum();
+    assert_eq!(shown, 1_000, "every line once");
+
     // Group rooms: a learner's invitation is declined, an admin's accepted (it becomes a lobby).
     let mut request = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
     request.invite = vec![bot.id.clone()];

@@ -45,7 +45,8 @@ use facilitator_chat::{
 };
 
 pub use translate::{
-    classify, escape_markdown, inbound_text, markdown_to_html, relation, render, thread_root, transaction_id,
+    MAX_PART_BYTES, classify, escape_markdown, inbound_text, markdown_to_html, parts, relation, render, thread_root,
+    transaction_id,
 };
 
 /// Addresses tried for a room whose own is taken (`slug`, `slug-2` ... `slug-9`).
@@ -294,18 +295,26 @@ impl MatrixAdapter {
         Ok(room.room_id().to_owned())
     }
 
+    /// Sends a message, in parts when it is too long for one event (the first part is the
+    /// message's reference, a week's thread root). Each part has its own transaction id from
+    /// the key, so a retry after a crash repeats none of the parts already sent.
     async fn send_to(&self, room: &Room, message: &OutgoingMessage, key: &str) -> Result<MessageRef, AdapterError> {
-        let rendered = render(message);
-        let mut content = RoomMessageEventContent::text_html(rendered.body, rendered.html);
-        let mentioned: Vec<OwnedUserId> = rendered.mentions.iter().filter_map(|m| UserId::parse(m).ok()).collect();
-        content = content.add_mentions(Mentions::with_user_ids(mentioned));
-        content.relates_to = relation(message);
-        let txn = OwnedTransactionId::from(transaction_id(key));
-        let response = room.send(content).with_transaction_id(txn).await.map_err(|e| error_from(&e))?;
+        let mut first = None;
+        for (n, part) in parts(message, MAX_PART_BYTES).iter().enumerate() {
+            let rendered = render(part);
+            let mut content = RoomMessageEventContent::text_html(rendered.body, rendered.html);
+            let mentioned: Vec<OwnedUserId> = rendered.mentions.iter().filter_map(|m| UserId::parse(m).ok()).collect();
+            content = content.add_mentions(Mentions::with_user_ids(mentioned));
+            content.relates_to = relation(part);
+            let part_key = if n == 0 { key.to_owned() } else { format!("{key}:part-{n}") };
+            let txn = OwnedTransactionId::from(transaction_id(&part_key));
+            let response = room.send(content).with_transaction_id(txn).await.map_err(|e| error_from(&e))?;
+            first.get_or_insert(response.response.event_id);
+        }
+        let event = first.ok_or_else(|| invalid("an empty message"))?;
         Ok(MessageRef {
             room: Self::room_ref(room.room_id()),
-            id: ChatId::new(Platform::Matrix, response.response.event_id.as_str())
-                .map_err(|e| invalid(e.to_string()))?,
+            id: ChatId::new(Platform::Matrix, event.as_str()).map_err(|e| invalid(e.to_string()))?,
         })
     }
 }

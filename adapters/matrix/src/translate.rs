@@ -134,6 +134,103 @@ pub fn render(message: &OutgoingMessage) -> Rendered {
     Rendered { body: message.plain(), html: markdown_to_html(&markdown), mentions }
 }
 
+/// Largest `body` plus `formatted_body` of one Matrix message, in bytes. Synapse refuses an
+/// event over 65,536 bytes (JSON escaping, signatures and hashes included), so a longer message
+/// (a long week of a syllabus, a big pairing report) goes as several, cut at line breaks.
+pub const MAX_PART_BYTES: usize = 24_000;
+
+/// Cuts a message into parts whose rendering fits in `max` bytes each (body and HTML
+/// together), at line breaks; a code block cut in two is closed at the end of one part and
+/// opened again at the start of the next. A message that fits is one part, unchanged.
+pub fn parts(message: &OutgoingMessage, max: usize) -> Vec<OutgoingMessage> {
+    let size = |segments: &[Segment]| {
+        let r = render(&OutgoingMessage { segments: segments.to_vec(), ..message.clone() });
+        r.body.len() + r.html.len()
+    };
+    if size(&message.segments) <= max {
+        return vec![message.clone()];
+    }
+    // The message as lines of segments; a line too long on its own is cut within.
+    let mut lines: Vec<Vec<Segment>> = vec![Vec::new()];
+    for segment in &message.segments {
+        let (text, markdown) = match segment {
+            Segment::Markdown(t) => (t, true),
+            Segment::Text(t) => (t, false),
+            other => {
+                lines.last_mut().expect("never empty").push(other.clone());
+                continue;
+            }
+        };
+        for (n, line) in text.split('\n').enumerate() {
+            if n > 0 {
+                lines.push(Vec::new());
+            }
+            if !line.is_empty() {
+                let piece = if markdown { Segment::Markdown(line.to_owned()) } else { Segment::Text(line.to_owned()) };
+                lines.last_mut().expect("never empty").push(piece);
+            }
+        }
+    }
+    let mut cut_lines = Vec::with_capacity(lines.len());
+    for line in lines {
+        if size(&line) <= max / 2 {
+            cut_lines.push(line);
+            continue;
+        }
+        // Escaping and HTML may make a character up to a few times longer: pieces of max / 12
+        // characters stay well inside the limit.
+        for segment in line {
+            let markdown = matches!(segment, Segment::Markdown(_));
+            match segment {
+                Segment::Markdown(t) | Segment::Text(t) if t.len() > max / 12 => {
+                    let chars: Vec<char> = t.chars().collect();
+                    for piece in chars.chunks(max / 12) {
+                        let piece: String = piece.iter().collect();
+                        cut_lines.push(vec![if markdown { Segment::Markdown(piece) } else { Segment::Text(piece) }]);
+                    }
+                }
+                other => cut_lines.push(vec![other]),
+            }
+        }
+    }
+    let fence_line = |line: &[Segment]| {
+        let markdown: String =
+            line.iter().filter_map(|s| if let Segment::Markdown(t) = s { Some(t.as_str()) } else { None }).collect();
+        let t = markdown.trim_start();
+        t.starts_with("```") || t.starts_with("~~~")
+    };
+    let mut out: Vec<Vec<Segment>> = Vec::new();
+    let mut current: Vec<Segment> = Vec::new();
+    let mut current_size = 0;
+    let mut in_fence = false;
+    for line in cut_lines {
+        // Each line is measured alone, with room for the line break and the markup around it.
+        let line_size = size(&line) + 16;
+        if !current.is_empty() && current_size + line_size > max {
+            if in_fence {
+                current.push(Segment::Markdown("\n```".into()));
+            }
+            out.push(std::mem::take(&mut current));
+            current_size = 0;
+            if in_fence {
+                current.push(Segment::Markdown("```".into()));
+            }
+        }
+        if fence_line(&line) {
+            in_fence = !in_fence;
+        }
+        if !current.is_empty() {
+            current.push(Segment::Markdown("\n".into()));
+        }
+        current.extend(line);
+        current_size += line_size;
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.into_iter().map(|segments| OutgoingMessage { segments, ..message.clone() }).collect()
+}
+
 /// The text of an incoming message: when the HTML has mention pills, they become the user ids
 /// they point at (the plain body only has display names), so `!organizer add @Ana` names a user.
 pub fn inbound_text(body: &str, formatted: Option<&str>) -> String {
@@ -240,6 +337,56 @@ mod tests {
     use facilitator_chat::{ChatId, MessageRef, Platform, RoomRef, UserRef};
 
     use super::*;
+
+    fn message(segments: Vec<Segment>) -> OutgoingMessage {
+        OutgoingMessage { segments, reply_to: None, private: false, thread: None }
+    }
+
+    #[test]
+    fn a_message_too_long_for_one_event_goes_in_parts_that_each_fit_and_keep_every_line() {
+        let lines: Vec<String> =
+            (0..2_000).map(|n| format!("Line {n} of the week's reading <b>& notes</b>.")).collect();
+        let long = message(vec![Segment::Markdown("**Week 1**\n".into()), Segment::Text(lines.join("\n"))]);
+        let parts = parts(&long, MAX_PART_BYTES);
+        assert!(parts.len() >= 4, "{}", parts.len());
+        for part in &parts {
+            let r = render(part);
+            assert!(r.body.len() + r.html.len() <= MAX_PART_BYTES, "{}", r.body.len() + r.html.len());
+            assert!(!r.html.contains("<b>"), "user text stays escaped in every part");
+        }
+        let body: Vec<String> = parts.iter().map(OutgoingMessage::plain).collect();
+        assert_eq!(body.join("\n"), long.plain(), "nothing is lost or repeated");
+        let short = message(vec![Segment::Text("hello".into())]);
+        assert_eq!(parts_of(&short), vec![short.clone()]);
+    }
+
+    fn parts_of(m: &OutgoingMessage) -> Vec<OutgoingMessage> {
+        parts(m, MAX_PART_BYTES)
+    }
+
+    #[test]
+    fn a_code_block_cut_in_two_is_closed_and_opened_again() {
+        let code: String = (0..3_000).map(|n| format!("let x{n} = {n};\n")).collect();
+        let long = message(vec![Segment::Markdown(format!("Try this:\n```\n{code}```\nDone."))]);
+        let parts = parts_of(&long);
+        assert!(parts.len() >= 2);
+        for part in &parts {
+            let html = render(part).html;
+            assert_eq!(html.matches("<pre>").count(), html.matches("</pre>").count(), "{html:.200}");
+            assert!(html.contains("<pre>"), "each part shows its code as code");
+        }
+    }
+
+    #[test]
+    fn one_enormous_line_is_cut_within() {
+        let long = message(vec![Segment::Text("x".repeat(100_000))]);
+        let parts = parts_of(&long);
+        assert!(parts.iter().all(|p| {
+            let r = render(p);
+            r.body.len() + r.html.len() <= MAX_PART_BYTES
+        }));
+        assert_eq!(parts.iter().map(|p| p.plain().matches('x').count()).sum::<usize>(), 100_000);
+    }
 
     fn at(id: &str) -> MessageRef {
         MessageRef {
