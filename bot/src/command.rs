@@ -1076,6 +1076,9 @@ mod tests {
         assert!(matches!(ok(&syllabus), Command::SyllabusLoad { syllabus: Ok(_) }));
         let too_long = format!("!syllabus load\n# T\n## Week 1: a\n{}", "x".repeat(syllabus::MAX_BYTES));
         let Command::SyllabusLoad { syllabus: Err(e) } = ok(&too_long) else { panic!("a syllabus load") };
+        assert!(e.contains("at most 65536 bytes"), "{e}");
+        let far_too_long = format!("{too_long}{}", "x".repeat(1_000));
+        let Command::SyllabusLoad { syllabus: Err(e) } = ok(&far_too_long) else { panic!("a syllabus load") };
         assert!(e.contains("too long"), "{e}");
     }
 

@@ -71,12 +71,17 @@ pub struct Material {
 
 /// A syllabus that cannot be used, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("{}{message}", line_prefix(.line))]
 pub struct SyllabusError {
     /// 1-based line number (0 for the file as a whole).
     pub line: usize,
     /// What is wrong and how to fix it.
     pub message: String,
+}
+
+/// `line N: `, or nothing for the file as a whole.
+fn line_prefix(line: &usize) -> String {
+    if *line == 0 { String::new() } else { format!("line {line}: ") }
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, SyllabusError> {
@@ -107,7 +112,10 @@ impl Syllabus {
         if source.len() > MAX_BYTES {
             return err(
                 0,
-                format!("the file is {} KB; a syllabus may be at most {} KB", source.len() / 1024, MAX_BYTES / 1024),
+                format!(
+                    "it is {} bytes; a syllabus may be at most {MAX_BYTES} bytes (64 KiB): shorten it or link to longer readings",
+                    source.len()
+                ),
             );
         }
         let mut title: Option<String> = None;
