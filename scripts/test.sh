@@ -6,7 +6,8 @@
 #     says how to install them.
 #   - Synapse: installed from PyPI into a venv under target/ (once), started on a free loopback
 #     port with a generated config (scripts/synapse.sh), stopped at the end.
-# Then runs every test of the workspace.
+# Then checks the code with clippy (every warning is an error) and runs every test of the
+# workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,4 +60,5 @@ source scripts/synapse.sh
 trap 'synapse_stop; cleanup' EXIT
 synapse_start
 
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --lib --bins --tests --locked "$@"

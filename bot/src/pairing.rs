@@ -20,6 +20,7 @@
 //! giving up); no reciprocal pair when there are at least `2k + 1` submitters; the optimum for
 //! small cohorts.
 
+#[allow(clippy::disallowed_types, reason = "membership only, never iterated, with a fixed hasher")]
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -34,6 +35,7 @@ pub const EXACT_LIMIT: usize = 6;
 /// Only ever asked "did these two meet?", so a hash set is used (its iteration order is never
 /// observed): a week of 100,000 submissions asks a million times.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::disallowed_types, reason = "membership only, never iterated, with a fixed hasher")]
 pub struct History {
     pairs: HashSet<(i64, i64), BuildHasherDefault<PairHasher>>,
 }

@@ -468,3 +468,57 @@ async fn the_sqlite_database_file_is_private_to_the_bots_user() {
     assert_eq!(mode(&path), 0o600);
     store.close().await;
 }
+
+/// Tables, their columns and whether each may be empty, and the indexes made by name, as one
+/// dialect's migrations left them.
+async fn schema(store: &Store, sqlite: bool) -> (BTreeMap<(String, String), bool>, Vec<String>) {
+    use sqlx::Row;
+    let (columns, indexes) = if sqlite {
+        (
+            "SELECT m.name AS t, p.name AS c, CAST(p.\"notnull\" = 1 OR p.pk > 0 AS BIGINT) AS nn \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+            "SELECT name AS i FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'",
+        )
+    } else {
+        (
+            "SELECT table_name::text AS t, column_name::text AS c, CAST(CASE WHEN is_nullable = 'NO' THEN 1 ELSE 0 END AS BIGINT) AS nn \
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+            // Indexes PostgreSQL makes itself for keys and unique constraints end in _pkey / _key.
+            "SELECT indexname::text AS i FROM pg_indexes WHERE schemaname = 'public' \
+             AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key' AND tablename <> '_sqlx_migrations'",
+        )
+    };
+    let columns = sqlx::query(columns)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| ((r.get::<String, _>("t"), r.get::<String, _>("c")), r.get::<i64, _>("nn") == 1))
+        .collect();
+    let mut indexes: Vec<String> =
+        sqlx::query(indexes).fetch_all(store.pool()).await.unwrap().iter().map(|r| r.get("i")).collect();
+    indexes.sort();
+    (columns, indexes)
+}
+
+#[tokio::test]
+async fn the_sqlite_and_postgresql_migrations_describe_the_same_tables_columns_and_indexes() {
+    let (lite, pg) = (TestDb::sqlite().await, TestDb::postgres().await);
+    let (lite_columns, lite_indexes) = schema(&lite.store, true).await;
+    let (pg_columns, pg_indexes) = schema(&pg.store, false).await;
+    pg.finish().await;
+    lite.finish().await;
+    assert!(lite_columns.len() > 20, "{lite_columns:?}");
+    assert!(lite_indexes.len() >= 3, "{lite_indexes:?}");
+    let only = |a: &BTreeMap<(String, String), bool>, b: &BTreeMap<(String, String), bool>| -> Vec<String> {
+        a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|((t, c), v)| format!("{t}.{c} (not null: {v})")).collect()
+    };
+    assert!(
+        lite_columns == pg_columns,
+        "only in SQLite: {:#?}\nonly in PostgreSQL: {:#?}",
+        only(&lite_columns, &pg_columns),
+        only(&pg_columns, &lite_columns)
+    );
+    assert_eq!(lite_indexes, pg_indexes);
+}

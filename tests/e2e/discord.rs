@@ -253,6 +253,7 @@ async fn full_course(mode: Mode) {
     for learner in [ana, ben, chen] {
         let welcome = ask(&d, mode, learner, d.dm(learner), &format!("!join {slug}")).await;
         assert!(welcome.text().contains("Welcome to **Intro to Data**"), "{}", welcome.text());
+        assert!(!welcome.text().contains("invited"), "Discord has no invitations: {}", welcome.text());
         assert!(d.roles_of(learner).contains(&format!("{slug} learners")), "{:?}", d.roles_of(learner));
     }
 
