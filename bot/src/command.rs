@@ -106,6 +106,41 @@ pub const COMMANDS: &[Usage] = &[
         audience: Audience::Member,
     },
     Usage {
+        name: "reviews",
+        syntax: "!reviews [more [COURSE]]",
+        summary: "see your open review assignments, or ask for one more",
+        details: "`!reviews more` hands you the week's least-reviewed work you haven't reviewed (in the course room, or name the COURSE). Your assignments come by direct message.",
+        audience: Audience::Member,
+    },
+    Usage {
+        name: "review",
+        syntax: "!review ID <feedback> [score=1..5]",
+        summary: "record your review of an assignment",
+        details: "ID is the assignment's number from its direct message. Send it again to revise; the author gets each version by direct message, with your name or anonymously as the course says.",
+        audience: Audience::Member,
+    },
+    Usage {
+        name: "badges",
+        syntax: "!badges [@user]",
+        summary: "the course's badges and who holds them, or someone's badges",
+        details: "",
+        audience: Audience::Everyone,
+    },
+    Usage {
+        name: "badge nominate",
+        syntax: "!badge nominate @user BADGE <reason>",
+        summary: "nominate a peer for a badge earned by nomination",
+        details: "Use it in the course room. You can't nominate yourself; the syllabus says how many nominations the badge needs.",
+        audience: Audience::Member,
+    },
+    Usage {
+        name: "badge award",
+        syntax: "!badge award @user BADGE [reason]",
+        summary: "award a badge",
+        details: "Organizers can award any badge; people who hold a badge the syllabus marks \"by holders\" can award that one while they are in the course.",
+        audience: Audience::Member,
+    },
+    Usage {
         name: "submit",
         syntax: "!submit [week N] <text or link>",
         summary: "submit your work for the current week (or week N)",
@@ -117,6 +152,13 @@ pub const COMMANDS: &[Usage] = &[
         syntax: "!status",
         summary: "per-week counts of submissions",
         details: "Use it in the course room.",
+        audience: Audience::Organizer,
+    },
+    Usage {
+        name: "pair",
+        syntax: "!pair [week N]",
+        summary: "pair reviewers now instead of at the deadline",
+        details: "Use it in the course room; without a week, the current one.",
         audience: Audience::Organizer,
     },
     Usage {
@@ -180,6 +222,11 @@ pub const COMMANDS: &[Usage] = &[
 /// The usage entry for a command name.
 pub fn usage(name: &str) -> Option<&'static Usage> {
     COMMANDS.iter().find(|u| u.name == name)
+}
+
+/// The syntax line of a command, as `!help` shows it: the one place usage text is written.
+pub fn syntax(name: &str) -> &'static str {
+    usage(name).map_or("!help", |u| u.syntax)
 }
 
 /// Add or remove.
@@ -1066,6 +1113,43 @@ mod tests {
         let e = bad("!sumbit hi");
         assert!(e.problem.contains("`!submit`"), "{}", e.problem);
         assert!(bad("!").problem.contains("empty command"));
+    }
+
+    #[test]
+    fn every_command_the_parser_knows_has_one_help_entry_and_every_entry_a_command() {
+        let samples = [
+            "!help",
+            "!courses",
+            "!ping",
+            "!join data-101",
+            "!leave data-101",
+            "!tz UTC",
+            "!progress",
+            "!syllabus",
+            "!syllabus load\n# T\n## Week 1: a\nx",
+            "!submit x",
+            "!status",
+            "!course new c1 \"T\"",
+            "!course pause",
+            "!course resume",
+            "!course end",
+            "!course set weeks=3",
+            "!organizer add @ana",
+            "!mentor add @ana",
+            "!pair",
+            "!reviews",
+            "!review 1 Clear.",
+            "!badges",
+            "!badge award @ana star",
+            "!badge nominate @ana star Helped everyone.",
+        ];
+        let parsed: std::collections::BTreeSet<&str> = samples.iter().map(|t| ok(t).name()).collect();
+        let listed: std::collections::BTreeSet<&str> = COMMANDS.iter().map(|u| u.name).collect();
+        assert_eq!(parsed, listed);
+        assert_eq!(listed.len(), COMMANDS.len(), "one entry per command");
+        for u in COMMANDS {
+            assert!(u.syntax.starts_with(&format!("!{}", u.name)), "{}: {}", u.name, u.syntax);
+        }
     }
 
     #[test]

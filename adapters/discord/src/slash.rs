@@ -155,7 +155,7 @@ static COMMANDS: &[Slash] = &[
             week_after("The week it is for (default: the current one)"),
         ],
     ),
-    cmd("status", "Who has submitted and reviewed (organizers and mentors)", &[]),
+    cmd("status", "Who has submitted and reviewed (organizers)", &[]),
     group(
         "course",
         "Create and run a course (organizers)",
@@ -213,7 +213,7 @@ static COMMANDS: &[Slash] = &[
             sub(
                 "award",
                 "badge award",
-                "Award a badge (organizers and mentors)",
+                "Award a badge (organizers, or holders of a badge given by holders)",
                 &[
                     USER,
                     opt("badge", "The badge's short name", Kind::Text, true),

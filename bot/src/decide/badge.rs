@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::{Decision, Effect, Place, Turn};
 use crate::badges::{BadgeDef, BadgeRule, meets};
-use crate::command::Mention;
+use crate::command::{Mention, syntax};
 use crate::ids::{PersonId, Slug};
 use crate::state::{Change, Course, Role, State};
 use crate::text::Text;
@@ -129,7 +129,7 @@ fn recipient(turn: &mut Turn<'_>, course: &Course, user: &Mention, usage: &str) 
 
 /// `!badge award @user BADGE [reason]`.
 pub(super) fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Option<&str>) {
-    let usage = "!badge award @user BADGE [reason]";
+    let usage = syntax("badge award");
     let Some(course) = turn.course_here(usage) else { return };
     let Some(badge) = find_badge(turn, course, slug, usage) else { return };
     let actor = turn.actor();
@@ -167,7 +167,7 @@ pub(super) fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Op
 
 /// `!badge nominate @user BADGE reason`.
 pub(super) fn nominate(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: &str) {
-    let usage = "!badge nominate @user BADGE <reason>";
+    let usage = syntax("badge nominate");
     let Some(course) = turn.course_here(usage) else { return };
     let Some(badge) = find_badge(turn, course, slug, usage) else { return };
     let BadgeRule::Nominations(needed) = badge.rule else {
@@ -247,7 +247,7 @@ pub(super) fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
         _ => None,
     };
     let who = match user {
-        Some(m) => match turn.mentioned(m, Some("!badges [@user]")) {
+        Some(m) => match turn.mentioned(m, Some(syntax("badges"))) {
             Some(p) => Some(p),
             None => return,
         },

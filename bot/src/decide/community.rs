@@ -4,7 +4,7 @@ use chrono::DateTime;
 use chrono::Utc;
 
 use super::{Ctx, Decision, Effect, Place, Turn, plural};
-use crate::command::{Audience, COMMANDS};
+use crate::command::{Audience, COMMANDS, syntax};
 use crate::ids::{CourseId, PersonId, Slug, Zone};
 use crate::state::{Change, Course, CourseStatus, Role, State};
 use crate::text::Text;
@@ -39,10 +39,7 @@ pub(super) fn help(turn: &mut Turn<'_>, topic: Option<&str>) {
             COMMANDS.iter().filter(|u| u.name == topic || u.name.starts_with(&format!("{topic} "))).collect();
         if matches.is_empty() {
             let shown: String = topic.chars().take(40).collect();
-            turn.refuse(
-                Text::md("there is no command ").code(format!("!{shown}")).push_md("."),
-                Some("!help [command]"),
-            );
+            turn.refuse(Text::md("there is no command ").code(format!("!{shown}")).push_md("."), Some(syntax("help")));
             return;
         }
         let mut text = Text::new();
@@ -130,7 +127,7 @@ fn find_course<'a>(turn: &mut Turn<'a>, slug: &Slug, usage: &str) -> Option<&'a 
 }
 
 pub(super) fn join(turn: &mut Turn<'_>, slug: &Slug) {
-    let usage = "!join COURSE";
+    let usage = syntax("join");
     let Some(course) = find_course(turn, slug, usage) else { return };
     if course.status == CourseStatus::Ended {
         turn.refuse(Text::md("").code(slug.as_str()).push_md(" has ended; it takes no new learners."), None);
@@ -201,7 +198,7 @@ pub(super) fn where_we_are_with(
 }
 
 pub(super) fn leave(turn: &mut Turn<'_>, slug: &Slug) {
-    let usage = "!leave COURSE";
+    let usage = syntax("leave");
     let Some(course) = find_course(turn, slug, usage) else { return };
     let actor = turn.actor();
     let Some(role) = course.role(actor) else {

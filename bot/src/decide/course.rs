@@ -5,7 +5,7 @@ use chrono::{Datelike, Duration};
 use super::community::where_we_are_with;
 use super::plan::{plan_prompts, topic};
 use super::{Effect, Turn, plural};
-use crate::command::{Mention, RoleAction, SettingsPatch};
+use crate::command::{Mention, RoleAction, SettingsPatch, syntax};
 use crate::ids::{SchoolId, Slug, Zone};
 use crate::schedule::{Offset, PromptSchedule};
 use crate::state::{Change, Course, CourseSettings, CourseStatus, Role};
@@ -168,7 +168,7 @@ fn managed_course<'a>(turn: &mut Turn<'a>, usage: &str) -> Option<&'a Course> {
 }
 
 pub(super) fn pause(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, "!course pause") else { return };
+    let Some(course) = managed_course(turn, syntax("course pause")) else { return };
     match course.status {
         CourseStatus::Paused => {
             return turn.refuse(
@@ -194,7 +194,7 @@ pub(super) fn pause(turn: &mut Turn<'_>) {
 }
 
 pub(super) fn resume(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, "!course resume") else { return };
+    let Some(course) = managed_course(turn, syntax("course resume")) else { return };
     match course.status {
         CourseStatus::Active => return turn.refuse(Text::md("the course is not paused."), None),
         CourseStatus::Ended => return turn.refuse(Text::md("the course has ended; it cannot be resumed."), None),
@@ -218,7 +218,7 @@ pub(super) fn resume(turn: &mut Turn<'_>) {
 }
 
 pub(super) fn end(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, "!course end") else { return };
+    let Some(course) = managed_course(turn, syntax("course end")) else { return };
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has already ended."), None);
     }
@@ -242,7 +242,7 @@ pub(super) fn end(turn: &mut Turn<'_>) {
 }
 
 pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
-    let usage = "!course set KEY=VALUE ...";
+    let usage = syntax("course set");
     let Some(course) = managed_course(turn, usage) else { return };
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has ended; its settings are final."), None);
@@ -390,7 +390,7 @@ pub(super) fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
 }
 
 pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user: &Mention) {
-    let usage = if role == Role::Organizer { "!organizer add|remove @user" } else { "!mentor add|remove @user" };
+    let usage = if role == Role::Organizer { syntax("organizer") } else { syntax("mentor") };
     let Some(course) = managed_course(turn, usage) else { return };
     let Some(person) = turn.mentioned(user, Some(usage)) else { return };
     let current = course.role(person);
@@ -457,7 +457,7 @@ pub(super) fn set_role(turn: &mut Turn<'_>, role: Role, action: RoleAction, user
 }
 
 pub(super) fn show_syllabus(turn: &mut Turn<'_>, week: Option<u32>) {
-    let usage = "!syllabus [week]";
+    let usage = syntax("syllabus");
     let Some(course) = turn.course_here(usage) else { return };
     if turn.effective_role(course).is_none() {
         return turn.refuse(
@@ -518,7 +518,7 @@ pub(super) fn show_syllabus(turn: &mut Turn<'_>, week: Option<u32>) {
 }
 
 pub(super) fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Result<Box<Syllabus>, String>) {
-    let usage = "!syllabus load <Markdown on the following lines>";
+    let usage = syntax("syllabus load");
     // Who may load comes first: a learner hears that, not a review of the file.
     let Some(course) = managed_course(turn, usage) else { return };
     let syllabus: &Syllabus = match syllabus {

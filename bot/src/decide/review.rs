@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Ctx, Decision, Effect, Place, Turn, plural};
+use crate::command::syntax;
 use crate::ids::{AssignmentId, PersonId, Slug, SubmissionId};
 use crate::pairing::{History, Request, allocate, pick_least_loaded};
 use crate::rng::Rng;
@@ -282,7 +283,7 @@ pub(super) fn pair_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out
 
 /// `!pair [week N]`.
 pub(super) fn pair_command(turn: &mut Turn<'_>, week: Option<u32>) {
-    let usage = "!pair [week N]";
+    let usage = syntax("pair");
     let Some(course) = turn.course_here(usage) else { return };
     if !turn.require_organizer(course, usage) {
         return;
@@ -397,7 +398,7 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
         return turn
             .reply_private(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
     }
-    let usage = "!reviews [more [COURSE]]";
+    let usage = syntax("reviews");
     let course = match (slug, turn.input.place) {
         (Some(slug), _) => match state.course_by_slug(slug) {
             Some(c) => c,
@@ -482,7 +483,7 @@ pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slu
 
 /// `!review ID feedback [score=N]`.
 pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &str, score: Option<u8>) {
-    let usage = "!review ID <feedback> [score=1..5]";
+    let usage = syntax("review");
     let actor = turn.actor();
     let Some((course, a)) = turn.state.assignment(id) else {
         return turn.refuse(

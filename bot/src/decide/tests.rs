@@ -343,6 +343,27 @@ fn help_lists_only_what_the_caller_may_use() {
 }
 
 #[test]
+fn help_answers_for_every_command_and_lists_each_for_those_who_may_use_it() {
+    let mut w = world_with_course();
+    for u in crate::command::COMMANDS {
+        let d = w.say(ANA, Place::Lobby, &format!("!help {}", u.name));
+        assert!(!d.refused, "!help {}: {}", u.name, reply_text(&d));
+        assert!(reply_text(&d).contains(u.syntax), "!help {}: {}", u.name, reply_text(&d));
+    }
+    // A learner in the course room sees the review and badge commands, not the organizers' ones.
+    w.say(ANA, Place::Lobby, "!join data-101");
+    let learner = reply_text(&w.say(ANA, w.room(), "!help"));
+    for listed in ["!review ID", "!reviews", "!badges", "!badge nominate", "!submit"] {
+        assert!(learner.contains(listed), "{listed} missing from a learner's help: {learner}");
+    }
+    assert!(!learner.contains("!pair") && !learner.contains("!status"), "{learner}");
+    let organizer = reply_text(&w.say(OLGA, w.room(), "!help"));
+    for listed in ["!pair", "!status", "!badge award", "!course set"] {
+        assert!(organizer.contains(listed), "{listed} missing from an organizer's help: {organizer}");
+    }
+}
+
+#[test]
 fn a_learner_zone_shows_deadlines_in_both_zones() {
     let mut w = world_with_course();
     w.say(ANA, Place::Lobby, "!join data-101");

@@ -1,12 +1,13 @@
 //! Learners' work: submitting and revising it, and seeing where everyone stands.
 
 use super::{Turn, plural};
+use crate::command::syntax;
 use crate::ids::PersonId;
 use crate::state::{Change, Course, CourseStatus, Role};
 use crate::text::Text;
 
 pub(super) fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
-    let usage = "!submit [week N] <text or link>";
+    let usage = syntax("submit");
     let Some(course) = turn.course_here(usage) else { return };
     let actor = turn.actor();
     match course.role(actor) {
@@ -224,7 +225,7 @@ pub(super) fn progress(turn: &mut Turn<'_>) {
 }
 
 pub(super) fn status(turn: &mut Turn<'_>) {
-    let usage = "!status";
+    let usage = syntax("status");
     let Some(course) = turn.course_here(usage) else { return };
     if !turn.require_organizer(course, usage) {
         return;
