@@ -43,14 +43,17 @@ pub struct Usage {
     pub summary: &'static str,
     /// More detail for `!help NAME`.
     pub details: &'static str,
-    /// Who may use it.
+    /// Who may use it, for filtering `!help`.
     pub audience: Audience,
+    /// Who may use it, in words (the README's table): finer than the audience.
+    pub who: &'static str,
 }
 
 /// Every command, in the order `!help` lists them.
 pub const COMMANDS: &[Usage] = &[
     Usage {
         name: "help",
+        who: "everyone",
         syntax: "!help [command]",
         summary: "list the commands you can use, or explain one",
         details: "",
@@ -58,6 +61,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "courses",
+        who: "everyone",
         syntax: "!courses",
         summary: "list the courses you can join",
         details: "",
@@ -65,6 +69,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "ping",
+        who: "everyone",
         syntax: "!ping",
         summary: "check that the bot answers",
         details: "",
@@ -72,6 +77,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "join",
+        who: "everyone",
         syntax: "!join COURSE",
         summary: "join a course as a learner",
         details: "COURSE is the course's short name, as `!courses` shows it (for example `data-101`).",
@@ -79,6 +85,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "leave",
+        who: "everyone",
         syntax: "!leave COURSE",
         summary: "leave a course",
         details: "Your submissions stay in the course record.",
@@ -86,6 +93,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "tz",
+        who: "everyone",
         syntax: "!tz [Area/City]",
         summary: "set (or show) your time zone for deadlines",
         details: "Use an IANA zone name such as `Europe/Berlin`, `America/Sao_Paulo` or `UTC`.",
@@ -93,20 +101,31 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "progress",
+        who: "everyone (your own)",
         syntax: "!progress",
-        summary: "see your own submissions, week by week",
+        summary: "your submissions week by week, reviews given, open and received, and badges",
         details: "In a course room: that course. Elsewhere: all your courses.",
         audience: Audience::Everyone,
     },
     Usage {
         name: "syllabus",
+        who: "members",
         syntax: "!syllabus [week]",
         summary: "show the syllabus, or one week of it",
         details: "Use it in the course room.",
         audience: Audience::Member,
     },
     Usage {
+        name: "submit",
+        who: "learners",
+        syntax: "!submit [week N] <text or link>",
+        summary: "submit your work for the current week (or week N); again is a revision",
+        details: "A second submission for the same week is a revision; the history is kept. Late work is accepted and marked late.",
+        audience: Audience::Learner,
+    },
+    Usage {
         name: "reviews",
+        who: "learners, mentors",
         syntax: "!reviews [more [COURSE]]",
         summary: "see your open review assignments, or ask for one more",
         details: "`!reviews more` hands you the week's least-reviewed work you haven't reviewed (in the course room, or name the COURSE). Your assignments come by direct message.",
@@ -114,6 +133,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "review",
+        who: "the assignment's reviewer",
         syntax: "!review ID <feedback> [score=1..5]",
         summary: "record your review of an assignment",
         details: "ID is the assignment's number from its direct message. Send it again to revise; the author gets each version by direct message, with your name or anonymously as the course says.",
@@ -121,6 +141,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "badges",
+        who: "everyone",
         syntax: "!badges [@user]",
         summary: "the course's badges and who holds them, or someone's badges",
         details: "",
@@ -128,6 +149,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "badge nominate",
+        who: "members",
         syntax: "!badge nominate @user BADGE <reason>",
         summary: "nominate a peer for a badge earned by nomination",
         details: "Use it in the course room. You can't nominate yourself; the syllabus says how many nominations the badge needs.",
@@ -135,27 +157,23 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "badge award",
+        who: "organizers; holders of a \"by holders\" badge",
         syntax: "!badge award @user BADGE [reason]",
         summary: "award a badge",
         details: "Organizers can award any badge; people who hold a badge the syllabus marks \"by holders\" can award that one while they are in the course.",
         audience: Audience::Member,
     },
     Usage {
-        name: "submit",
-        syntax: "!submit [week N] <text or link>",
-        summary: "submit your work for the current week (or week N)",
-        details: "A second submission for the same week is a revision; the history is kept. Late work is accepted and marked late.",
-        audience: Audience::Learner,
-    },
-    Usage {
         name: "status",
+        who: "organizers",
         syntax: "!status",
-        summary: "per-week counts of submissions",
+        summary: "per week: submitted, late, revised, reviews done and assigned, escalated",
         details: "Use it in the course room.",
         audience: Audience::Organizer,
     },
     Usage {
         name: "pair",
+        who: "organizers",
         syntax: "!pair [week N]",
         summary: "pair reviewers now instead of at the deadline",
         details: "Use it in the course room; without a week, the current one.",
@@ -163,6 +181,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "syllabus load",
+        who: "organizers",
         syntax: "!syllabus load <Markdown on the following lines>",
         summary: "load or replace the course's syllabus",
         details: "The Markdown follows the command in the same message: a `# Title`, then `## Week N: title` sections with the prompt and links, and an optional `### Review` list per week. Past weeks are not rewritten.",
@@ -170,6 +189,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "course pause",
+        who: "organizers",
         syntax: "!course pause",
         summary: "hold the schedule (no prompts until resumed)",
         details: "",
@@ -177,6 +197,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "course resume",
+        who: "organizers",
         syntax: "!course resume",
         summary: "pick the schedule up again",
         details: "The next week starts at the next scheduled time after resuming.",
@@ -184,6 +205,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "course end",
+        who: "organizers",
         syntax: "!course end",
         summary: "close the course",
         details: "No more joins, prompts or submissions.",
@@ -191,6 +213,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "course set",
+        who: "organizers",
         syntax: "!course set KEY=VALUE ...",
         summary: "change course settings and re-plan its schedule",
         details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors), threads=yes|no (each week's prompt opens a thread; `!submit` in it counts for that week).",
@@ -198,6 +221,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "organizer",
+        who: "organizers",
         syntax: "!organizer add|remove @user",
         summary: "add or remove an organizer of this course",
         details: "",
@@ -205,6 +229,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "mentor",
+        who: "organizers",
         syntax: "!mentor add|remove @user",
         summary: "add or remove a mentor of this course",
         details: "",
@@ -212,6 +237,7 @@ pub const COMMANDS: &[Usage] = &[
     },
     Usage {
         name: "course new",
+        who: "bot admins",
         syntax: "!course new SLUG \"Title\" [school=S] [start=YYYY-MM-DD] [weeks=N] [tz=Area/City] [prompt=\"CRON\"] [deadline=5d] [cycle=NAME]",
         summary: "create a course and its room",
         details: "Defaults: start today, 6 weeks, UTC, prompts Mondays 09:00 (\"0 9 * * Mon\"; 5-field cron, or 6 fields with seconds first), submissions due 5 days after each prompt.",
@@ -222,6 +248,17 @@ pub const COMMANDS: &[Usage] = &[
 /// The usage entry for a command name.
 pub fn usage(name: &str) -> Option<&'static Usage> {
     COMMANDS.iter().find(|u| u.name == name)
+}
+
+/// The README's table of commands, generated from [`COMMANDS`] (a test keeps the README's copy,
+/// between its `commands` markers, equal to this).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| command | who | what |\n|---|---|---|\n");
+    for u in COMMANDS {
+        let syntax = u.syntax.replace('|', "\\|");
+        out.push_str(&format!("| `{syntax}` | {} | {} |\n", u.who, u.summary));
+    }
+    out
 }
 
 /// The syntax line of a command, as `!help` shows it: the one place usage text is written.
@@ -1150,6 +1187,21 @@ mod tests {
         for u in COMMANDS {
             assert!(u.syntax.starts_with(&format!("!{}", u.name)), "{}: {}", u.name, u.syntax);
         }
+    }
+
+    #[test]
+    fn the_readme_command_table_is_the_catalogues() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let (start, end) =
+            ("<!-- commands: generated from COMMANDS in bot/src/command.rs -->\n", "<!-- commands end -->");
+        let from = readme.find(start).expect("the README marks its command table") + start.len();
+        let to = readme[from..].find(end).expect("the README ends its command table") + from;
+        assert_eq!(
+            readme[from..to],
+            markdown_table(),
+            "the README's command table is stale; replace it with:\n{}",
+            markdown_table()
+        );
     }
 
     #[test]
