@@ -710,8 +710,8 @@ impl ChatAdapter for MatrixAdapter {
         let url =
             format!("{}/_matrix/client/v1/media/download/{server}/{media}", homeserver.as_str().trim_end_matches('/'));
         let unavailable = |e: matrix_sdk::reqwest::Error| AttachmentError::Unavailable(e.without_url().to_string());
-        let mut response =
-            matrix_sdk::reqwest::Client::new().get(url).bearer_auth(token).send().await.map_err(unavailable)?;
+        // The SDK's own HTTP client: the same TLS roots, proxy and timeouts as every other request.
+        let mut response = self.client.http_client().get(url).bearer_auth(token).send().await.map_err(unavailable)?;
         if !response.status().is_success() {
             return Err(AttachmentError::Unavailable(format!("the homeserver answered {}", response.status())));
         }
