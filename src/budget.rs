@@ -59,6 +59,14 @@ struct Bucket {
     warned: bool,
 }
 
+impl Bucket {
+    /// The tokens at `now`: what was left, refilled at `rate` per second up to `capacity`.
+    fn tokens_at(&self, now: DateTime<Utc>, rate: f64, capacity: f64) -> f64 {
+        let elapsed = (now - self.at).num_milliseconds().max(0) as f64 / 1000.0;
+        (self.tokens + elapsed * rate).min(capacity)
+    }
+}
+
 /// Token buckets by account.
 #[derive(Debug)]
 pub struct Budgets {
@@ -94,8 +102,7 @@ impl Budgets {
             at: now,
             warned: false,
         });
-        let elapsed = (now - bucket.at).num_milliseconds().max(0) as f64 / 1000.0;
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+        bucket.tokens = bucket.tokens_at(now, rate, capacity);
         bucket.at = now.max(bucket.at);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -112,18 +119,15 @@ impl Budgets {
 
     /// Whether `platform`/`handle` could send a command at `now` (nothing is taken).
     pub fn has_budget(&self, platform: &str, handle: &str, now: DateTime<Utc>) -> bool {
-        self.buckets.get(&(platform.to_owned(), handle.to_owned())).is_none_or(|b| {
-            let elapsed = (now - b.at).num_milliseconds().max(0) as f64 / 1000.0;
-            (b.tokens + elapsed * self.per_second()).min(self.capacity()) >= 1.0
-        })
+        let (capacity, rate) = (self.capacity(), self.per_second());
+        self.buckets
+            .get(&(platform.to_owned(), handle.to_owned()))
+            .is_none_or(|b| b.tokens_at(now, rate, capacity) >= 1.0)
     }
 
     fn forget_full(&mut self, now: DateTime<Utc>) {
         let (capacity, rate) = (self.capacity(), self.per_second());
-        self.buckets.retain(|_, b| {
-            let elapsed = (now - b.at).num_milliseconds().max(0) as f64 / 1000.0;
-            b.tokens + elapsed * rate < capacity
-        });
+        self.buckets.retain(|_, b| b.tokens_at(now, rate, capacity) < capacity);
     }
 }
 

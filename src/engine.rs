@@ -390,10 +390,10 @@ impl Engine {
             self.tally.command("unstorable", "refused");
             let mut decision = Decision { refused: true, ..Decision::default() };
             decision.effect(Effect::Reply {
-                    to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
-                    text: Text::md("⚠️ Sorry, I could not store that, so nothing was changed. Please send it again without unusual characters; if it keeps failing, tell the organizers."),
-                    private: true,
-                });
+                to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
+                text: Text::md("⚠️ Sorry, I could not store that, so nothing was changed. Please send it again without unusual characters; if it keeps failing, tell the organizers."),
+                private: true,
+            });
             result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
         }
         self.finish(batch, result, outcome).await
@@ -580,11 +580,7 @@ impl Engine {
     async fn look_up_names(&self, prepared: &mut [Prepared], now: DateTime<Utc>) {
         for event in prepared.iter_mut() {
             let Prepared::Command { message, parsed: Ok(cmd), looked_up, .. } = event else { continue };
-            let platform = message.author.platform();
-            let Some(adapter) = self.adapters.get(platform) else { continue };
-            if self.budgets.as_ref().is_some_and(|b| !b.has_budget(platform.as_str(), message.author.raw(), now)) {
-                continue;
-            }
+            let Some(adapter) = self.adapter_within_budget(message, now) else { continue };
             for mention in cmd.mentions() {
                 if adapter.parse_user(&mention.0).is_none() && !looked_up.contains_key(mention) {
                     let found = adapter.find_user(&mention.0).await;
@@ -592,6 +588,18 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The platform of a message's author, if that author has budget left: work done before
+    /// the batch (asking the platform) is not done for a flood.
+    fn adapter_within_budget(
+        &self,
+        message: &facilitator_chat::IncomingMessage,
+        now: DateTime<Utc>,
+    ) -> Option<&Arc<dyn ChatAdapter>> {
+        let platform = message.author.platform();
+        let spent = self.budgets.as_ref().is_some_and(|b| !b.has_budget(platform.as_str(), message.author.raw(), now));
+        if spent { None } else { self.adapters.get(platform) }
     }
 
     /// Reads the files attached to `!syllabus load`, before the batch's transaction opens and
@@ -605,11 +613,7 @@ impl Engine {
             if !matches!(parsed, Ok(facilitator_bot::Command::SyllabusLoad { .. })) {
                 continue;
             }
-            let platform = message.author.platform();
-            let Some(adapter) = self.adapters.get(platform) else { continue };
-            if self.budgets.as_ref().is_some_and(|b| !b.has_budget(platform.as_str(), message.author.raw(), now)) {
-                continue;
-            }
+            let Some(adapter) = self.adapter_within_budget(message, now) else { continue };
             if !self.may_organize_here(message) {
                 continue;
             }
@@ -640,17 +644,17 @@ impl Engine {
         }
     }
 
-    /// Whether the author of `message` organizes the course of the room it was said in, or is
-    /// a bot admin, as this process knows the state.
+    /// Whether the author of `message` organizes the course of the room it was said in (or is
+    /// a bot admin), as this process knows the state: the domain's rule, asked early.
     fn may_organize_here(&self, message: &facilitator_chat::IncomingMessage) -> bool {
-        let platform = message.author.platform();
-        if self.admins.contains(platform.as_str(), message.author.raw()) {
-            return true;
-        }
         let Place::Course(course) = self.place_of(message).0 else { return false };
+        let platform = message.author.platform();
         let account = Account { platform: platform.as_str().to_owned(), handle: message.author.raw().to_owned() };
-        let Some(person) = self.state.accounts.get(&account) else { return false };
-        self.state.courses.get(&course).is_some_and(|c| c.role(*person) == Some(facilitator_bot::Role::Organizer))
+        let admin = self.admins.contains(platform.as_str(), message.author.raw());
+        self.state
+            .courses
+            .get(&course)
+            .is_some_and(|c| c.organized_by(self.state.accounts.get(&account).copied(), admin))
     }
 
     /// Where a message was said, for the domain, and the week of the thread it was said in.

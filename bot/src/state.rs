@@ -423,6 +423,12 @@ impl Course {
         self.members.get(&person).map(|m| m.role)
     }
 
+    /// Whether `person` (if known) or a bot admin may act as this course's organizer: the rule
+    /// every organizer command applies, and the engine's before it fetches an attached file.
+    pub fn organized_by(&self, person: Option<PersonId>, admin: bool) -> bool {
+        admin || person.and_then(|p| self.role(p)) == Some(Role::Organizer)
+    }
+
     /// Members with a role, in id order.
     pub fn with_role(&self, role: Role) -> impl Iterator<Item = PersonId> + '_ {
         self.members.iter().filter(move |(_, m)| m.role == role).map(|(p, _)| *p)

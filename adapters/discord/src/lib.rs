@@ -1044,27 +1044,24 @@ impl ChatAdapter for DiscordAdapter {
         UserRef::new(Platform::Discord, &parse_user_id(text)?.to_string()).ok()
     }
 
-    /// `@name` typed as text: the server's members are searched (Discord sends a bot no member
-    /// list without the presence intent), and only a member whose username is exactly that name
-    /// is meant. Usernames are unique on Discord; display names and nicknames are not, and
-    /// anyone can take one, so they never decide. Members whose names merely start with it are
-    /// listed, so the asker can mention the one they mean.
     async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
         let unavailable = |e: reqwest::Error| AttachmentError::Unavailable(e.without_url().to_string());
-        if attachment.size.is_some_and(|size| size > limit) {
-            return Err(AttachmentError::TooLarge { limit });
-        }
+        let mut body = facilitator_chat::CappedBody::new(attachment.size, limit)?;
         let mut response = self.inner.web.get(&attachment.source).send().await.map_err(unavailable)?;
         if !response.status().is_success() {
             return Err(AttachmentError::Unavailable(format!("the CDN answered {}", response.status())));
         }
-        let mut body = facilitator_chat::CappedBody::new(response.content_length(), limit)?;
         while let Some(piece) = response.chunk().await.map_err(unavailable)? {
             body.push(&piece)?;
         }
         Ok(body.finish())
     }
 
+    /// `@name` typed as text: the server's members are searched (Discord sends a bot no member
+    /// list without the presence intent), and only a member whose username is exactly that name
+    /// is meant. Usernames are unique on Discord; display names and nicknames are not, and
+    /// anyone can take one, so they never decide. Members whose names merely start with it are
+    /// listed, so the asker can mention the one they mean.
     async fn find_user(&self, text: &str) -> UserLookup {
         let Some(name) = text.trim().strip_prefix('@').map(str::trim).filter(|n| !n.is_empty() && n.len() <= 100)
         else {

@@ -731,6 +731,29 @@ impl LocalDiscord {
         }
     }
 
+    /// Application commands as Discord stores them (ids, the application, the guild for guild
+    /// commands), or why Discord refuses the first one it would refuse.
+    fn registered(&self, w: &mut World, list: &[Value], guild: Option<&str>) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        for c in list {
+            let mut c = c.clone();
+            if let Err(e) = check_command(&c) {
+                w.violations.push(format!("command {}: {e}", c["name"]));
+                return Err(e);
+            }
+            let id = w.snowflake();
+            c["id"] = json!(id.to_string());
+            c["application_id"] = json!(self.bot.to_string());
+            if let Some(guild) = guild {
+                c["guild_id"] = json!(guild);
+            }
+            c["version"] = json!(id.to_string());
+            c["default_member_permissions"] = Value::Null;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
     fn guild_json(&self, w: &World) -> Value {
         let channels: Vec<Value> = w
             .channels
@@ -860,21 +883,10 @@ impl LocalDiscord {
                     w.violations.push("a command overwrite that is not a list".into());
                     return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body");
                 };
-                let mut out = Vec::new();
-                for c in list {
-                    let mut c = c.clone();
-                    if let Err(e) = check_command(&c) {
-                        w.violations.push(format!("command {}: {e}", c["name"]));
-                        return error(StatusCode::BAD_REQUEST, 50035, &e);
-                    }
-                    let id = w.snowflake();
-                    c["id"] = json!(id.to_string());
-                    c["application_id"] = json!(self.bot.to_string());
-                    c["guild_id"] = json!(guild);
-                    c["version"] = json!(id.to_string());
-                    c["default_member_permissions"] = Value::Null;
-                    out.push(c);
-                }
+                let out = match self.registered(w, list, Some(guild.as_str())) {
+                    Ok(out) => out,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, 50035, &e),
+                };
                 w.commands.clone_from(&out);
                 response(StatusCode::OK, &Value::Array(out))
             }
@@ -883,20 +895,10 @@ impl LocalDiscord {
                     w.violations.push(format!("global commands registered for application {app}"));
                     return error(StatusCode::NOT_FOUND, 10002, "Unknown Application");
                 }
-                let mut out = Vec::new();
-                for c in body.as_array().into_iter().flatten() {
-                    let mut c = c.clone();
-                    if let Err(e) = check_command(&c) {
-                        w.violations.push(format!("command {}: {e}", c["name"]));
-                        return error(StatusCode::BAD_REQUEST, 50035, &e);
-                    }
-                    let id = w.snowflake();
-                    c["id"] = json!(id.to_string());
-                    c["application_id"] = json!(self.bot.to_string());
-                    c["version"] = json!(id.to_string());
-                    c["default_member_permissions"] = Value::Null;
-                    out.push(c);
-                }
+                let out = match self.registered(w, body.as_array().map_or(&[][..], Vec::as_slice), None) {
+                    Ok(out) => out,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, 50035, &e),
+                };
                 w.global_commands.clone_from(&out);
                 response(StatusCode::OK, &Value::Array(out))
             }

@@ -703,6 +703,7 @@ impl ChatAdapter for MatrixAdapter {
         let (Ok(server), Ok(media)) = (uri.server_name(), uri.media_id()) else {
             return Err(AttachmentError::Unavailable(format!("not a media address: {uri}")));
         };
+        let mut body = CappedBody::new(attachment.size, limit)?;
         let token = self.client.access_token().ok_or_else(|| AttachmentError::Unavailable("not signed in".into()))?;
         // The authenticated media endpoint, read piece by piece: matrix-sdk's own download reads
         // a whole body into memory however large it is, and an event need not say its size.
@@ -716,7 +717,6 @@ impl ChatAdapter for MatrixAdapter {
             return Err(AttachmentError::Unavailable(format!("the homeserver answered {}", response.status())));
         }
         // AES-CTR keeps the size: a ciphertext over the limit is a plaintext over it.
-        let mut body = CappedBody::new(attachment.size.max(response.content_length()), limit)?;
         while let Some(piece) = response.chunk().await.map_err(unavailable)? {
             body.push(&piece)?;
         }

@@ -304,7 +304,7 @@ impl<'a> Turn<'a> {
 
     /// Refuses unless the actor organizes `course` (or is a bot admin).
     pub fn require_organizer(&mut self, course: &Course, usage: &str) -> bool {
-        if self.effective_role(course) == Some(Role::Organizer) {
+        if course.organized_by(Some(self.actor()), self.input.admin) {
             return true;
         }
         self.refuse(
