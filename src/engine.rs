@@ -610,7 +610,7 @@ impl Engine {
         for event in prepared.iter_mut() {
             let Prepared::Command { message, parsed, .. } = event else { continue };
             let Some(attachment) = message.attachment.clone() else { continue };
-            if !matches!(parsed, Ok(facilitator_bot::Command::SyllabusLoad { .. })) {
+            if !matches!(parsed, Ok(facilitator_bot::Command::SyllabusLoad(_))) {
                 continue;
             }
             let Some(adapter) = self.adapter_within_budget(message, now) else { continue };
@@ -640,7 +640,9 @@ impl Engine {
                     "I could not download the attached file; try attaching it again.".to_owned()
                 }
             };
-            *parsed = Ok(facilitator_bot::Command::SyllabusLoad { syllabus: Err(problem) });
+            *parsed = Ok(facilitator_bot::Command::SyllabusLoad(command::syllabus_load::SyllabusLoad {
+                syllabus: Err(problem),
+            }));
         }
     }
 

@@ -5,11 +5,11 @@
 //! a random source, a database or the network, so every behaviour is testable as plain
 //! function calls and every chat platform shares it.
 //!
-//! - [`command`]: chat text into a [`Command`] or a usage error.
+//! - [`command`]: the command catalogue, one module per command (spec, parser, decision).
 //! - [`syllabus`]: the Markdown syllabus format.
 //! - [`schedule`]: cron in a course's zone, deadline offsets.
 //! - [`state`]: the [`State`] and the [`Change`]s that move it.
-//! - [`decide`](mod@decide): the decisions.
+//! - [`decide`](mod@decide): inputs into decisions; what commands share; jobs.
 //! - [`text`]: platform-neutral message text.
 
 pub mod badges;

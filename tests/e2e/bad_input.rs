@@ -1,6 +1,8 @@
 //! The bad-input catalogue: hostile and malformed messages, each answered with a clear reply
 //! saying what is wrong, and none changing what is stored.
 
+use facilitator_bot::command::{self, Audience, COMMANDS};
+
 use crate::harness::Harness;
 
 /// (who@room, message, a fragment the reply must contain)
@@ -94,17 +96,29 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ("ana@dm", s("!review 999 Good"), "no assignment #999"),
         ("ana@dm", s("!reviews please"), "not an option"),
         ("ana@dm", s("!reviews more nope-1"), "no course"),
-        ("ana@data-101", s("!reviews more"), "has been paired"),
+        ("ana@data-101", s("!reviews more"), "no more week 1 work"),
         ("ana@data-101", s("!pair"), "Only organizers"),
         ("olga@data-101", s("!pair week 3"), "hasn't started"),
         ("olga@lobby", s("!pair"), "course's room"),
         ("olga@data-101", s("!badge award @ana nosuch"), "has no badge called"),
-        ("olga@data-101", s("!badge"), "needs award or nominate"),
+        ("olga@data-101", s("!badge"), "needs a subcommand: nominate or award"),
         ("ana@data-101", s("!badge nominate @olga helper"), "say why"),
         ("ana@data-101", s("!badges @bad!name"), "can't tell who"),
         ("olga@data-101", s("!course set reviews=9"), "reviews must be"),
         ("olga@data-101", s("!course set anonymous=maybe"), "yes or no"),
         ("olga@data-101", s("!course set lease=10s"), "at least a minute"),
+        ("ana@lobby", s("!ping now"), "takes no arguments"),
+        ("ana@lobby", s("!progress everyone"), "takes no arguments"),
+        ("ana@data-101", s("!course end"), "Only organizers"),
+        ("ana@data-101", s("!course resume"), "Only organizers"),
+        ("ana@data-101", s("!course set weeks=4"), "Only organizers"),
+        ("olga@data-101", s("!course end now"), "takes no arguments"),
+        ("ana@data-101", s("!mentor add @ana"), "Only organizers"),
+        ("ana@data-101", s("!badge award @ana helper"), "only organizers and people who hold it"),
+        ("ben@data-101", s("!badge nominate @ana kind Always helps"), "only members"),
+        ("ben@lobby", s("!reviews more data-101"), "only learners and mentors"),
+        ("olga@dm", s("!review 1 Looks good"), "isn't yours"),
+        ("ana@lobby", s("!syllabus"), "course's room"),
         // What a hostile member found (issue: trust).
         ("ana@data-101", s("!submit \u{0}\u{0}\u{7}"), "only invisible characters"),
         ("olga@lobby", s("!course new x1 \"\u{3164}\""), "invisible character"),
@@ -120,9 +134,56 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
+/// The command a catalogue message is about, as the parser reads it.
+fn command_of(text: &str) -> Option<&'static str> {
+    match command::parse(text)? {
+        Ok(cmd) => Some(cmd.name()),
+        Err(e) => e.command,
+    }
+}
+
+/// A refusal that says who may do it (or that the asker first has to join).
+fn is_permission(expected: &str) -> bool {
+    let expected = expected.to_lowercase();
+    expected.starts_with("only ")
+        || expected.contains(" only ")
+        || expected.contains("isn't yours")
+        || expected.contains("join the course first")
+}
+
+#[test]
+fn the_catalogue_has_a_bad_input_for_every_command_and_a_permission_case_for_every_restricted_one() {
+    let entries = catalogue();
+    let mut missing = Vec::new();
+    for spec in COMMANDS {
+        let mine: Vec<&(&str, String, &str)> =
+            entries.iter().filter(|(_, text, _)| command_of(text) == Some(spec.name)).collect();
+        if mine.is_empty() {
+            missing.push(format!("`!{}` has no bad input", spec.name));
+        }
+        if spec.audience != Audience::Everyone && !mine.iter().any(|(_, _, expected)| is_permission(expected)) {
+            missing.push(format!("`!{}` ({:?}) has no permission case", spec.name, spec.audience));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// The course of the catalogue: its syllabus defines badges, olga organizes it, ana and cleo are learners whose week 1 work
+/// has been paired (so assignments exist), ben is a stranger.
+async fn catalogue_course() -> Harness {
+    let mut h = Harness::with_course().await;
+    let badges = "\n## Badges\n### Helper\n- slug: helper\n- earned: by holders\nHelps others.\n\n### Kind\n- slug: kind\n- earned: by 2 nominations\nKind to peers.\n";
+    h.say(&format!("olga@data-101: !syllabus load\n{}{badges}", crate::harness::SYLLABUS)).await;
+    h.say("cleo@lobby: !join data-101").await;
+    h.say("ana@data-101: !submit https://example.org/ana").await;
+    h.say("cleo@data-101: !submit https://example.org/cleo").await;
+    h.say("olga@data-101: !pair").await;
+    h
+}
+
 #[tokio::test]
 async fn every_bad_input_gets_a_clear_reply_and_changes_nothing() {
-    let mut h = Harness::with_course().await;
+    let mut h = catalogue_course().await;
     let state_before = h.state().clone();
     let counts_before = h.table_counts().await;
     let entries = catalogue();

@@ -49,7 +49,7 @@ use facilitator_chat::{
 };
 
 pub use slash::{
-    DM_COMMANDS, Invocation, UnknownCommand, autocomplete_prefix, definitions, dm_definitions, invocation, suggestions,
+    Invocation, UnknownCommand, autocomplete_prefix, definitions, dm_definitions, invocation, suggestions,
 };
 pub use translate::{
     EMBED_COLOUR, EmbedParts, MAX_CONTENT, MAX_DESCRIPTION, Rendered, channel_name, chunks, classify, course_of_role,

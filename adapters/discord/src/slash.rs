@@ -1,249 +1,27 @@
 //! Slash commands: the table registered with Discord, and the way back from an invocation to
 //! the `!` text that the one command parser reads. Pure data and pure functions.
 //!
-//! Every chat command has a slash form; its options are typed (integers, users, attachments,
+//! The table is the domain's command catalogue ([`COMMANDS`]) rendered for Discord, as the
+//! README's table is rendered for people: a command is a slash command, a command of a group
+//! (`course new`) a subcommand of the group's word, and a command said anywhere is registered a
+//! second time for direct messages. Its arguments are typed (integers, users, attachments,
 //! choices) so Discord checks the obvious, and the text built from them goes through the same
 //! parser as a typed `!` message, so both forms accept and refuse exactly the same things.
 
+use facilitator_bot::command::{Arg, ArgKind, COMMANDS, Spec, Where, Write};
 use serde_json::{Value, json};
 use serenity::model::application::{CommandData, CommandDataOption, CommandDataOptionValue};
 
-/// What a slash option holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Free text.
-    Text,
-    /// A whole number.
-    Integer,
-    /// A yes/no switch: written as the option's `word` when true.
-    Flag,
-    /// A member of the server: written as a mention.
-    User,
-    /// An uploaded file: its text follows the command on the next lines.
-    File,
-}
-
-/// How an option's value goes into the command text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
-    /// As it is, in order.
-    Plain,
-    /// In double quotes (a title with spaces).
-    Quoted,
-    /// As `name=value` (quoted when it has spaces).
-    Keyed,
-    /// As `word value` (`week 2`).
-    After(&'static str),
-}
-
-#[derive(Debug)]
-struct Opt {
-    name: &'static str,
-    description: &'static str,
-    kind: Kind,
-    write: Write,
-    required: bool,
-    /// Course short names are suggested as the user types.
-    courses: bool,
-    choices: &'static [&'static str],
-}
-
-const fn opt(name: &'static str, description: &'static str, kind: Kind, required: bool) -> Opt {
-    Opt { name, description, kind, write: Write::Plain, required, courses: false, choices: &[] }
-}
-
-const fn course(required: bool) -> Opt {
-    Opt {
-        name: "course",
-        description: "The course's short name, like data-101",
-        kind: Kind::Text,
-        write: Write::Plain,
-        required,
-        courses: true,
-        choices: &[],
-    }
-}
-
-const fn keyed(name: &'static str, description: &'static str, kind: Kind) -> Opt {
-    Opt { name, description, kind, write: Write::Keyed, required: false, courses: false, choices: &[] }
-}
-
-const fn action() -> Opt {
-    Opt {
-        name: "action",
-        description: "Add or remove",
-        kind: Kind::Text,
-        write: Write::Plain,
-        required: true,
-        courses: false,
-        choices: &["add", "remove"],
-    }
-}
-
-const fn week_after(description: &'static str) -> Opt {
-    Opt {
-        name: "week",
-        description,
-        kind: Kind::Integer,
-        write: Write::After("week"),
-        required: false,
-        courses: false,
-        choices: &[],
-    }
-}
-
-/// A command or a subcommand.
-#[derive(Debug)]
-struct Slash {
-    name: &'static str,
-    description: &'static str,
-    /// The `!` words it stands for (`course new`).
-    words: &'static str,
-    options: &'static [Opt],
-    subcommands: &'static [Slash],
-}
-
-const fn cmd(name: &'static str, description: &'static str, options: &'static [Opt]) -> Slash {
-    Slash { name, description, words: name, options, subcommands: &[] }
-}
-
-const fn sub(name: &'static str, words: &'static str, description: &'static str, options: &'static [Opt]) -> Slash {
-    Slash { name, description, words, options, subcommands: &[] }
-}
-
-const fn group(name: &'static str, description: &'static str, subcommands: &'static [Slash]) -> Slash {
-    Slash { name, description, words: name, options: &[], subcommands }
-}
-
-const USER: Opt = opt("user", "Who", Kind::User, true);
-
-static COMMANDS: &[Slash] = &[
-    cmd(
-        "help",
-        "What the bot can do, or how one command works",
-        &[opt("command", "A command, like submit", Kind::Text, false)],
-    ),
-    cmd("courses", "The courses you can join", &[]),
-    cmd("ping", "Check that the bot answers", &[]),
-    cmd("join", "Join a course as a learner", &[course(true)]),
-    cmd("leave", "Leave a course", &[course(true)]),
-    cmd("tz", "Show or set your time zone", &[opt("zone", "Area/City, like Europe/Berlin", Kind::Text, false)]),
-    cmd("progress", "Your submissions, reviews and badges", &[]),
-    group(
-        "syllabus",
-        "The course's syllabus",
-        &[
-            sub(
-                "show",
-                "syllabus",
-                "Show the syllabus, or one week",
-                &[opt("week", "A week number", Kind::Integer, false)],
-            ),
-            sub(
-                "load",
-                "syllabus load",
-                "Load (or replace) the syllabus from a Markdown file",
-                &[opt("file", "The syllabus as a Markdown file", Kind::File, true)],
-            ),
-        ],
-    ),
-    cmd(
-        "submit",
-        "Submit your work for this week (or another week)",
-        &[
-            opt("work", "A link or a short text", Kind::Text, true),
-            week_after("The week it is for (default: the current one)"),
-        ],
-    ),
-    cmd("status", "Who has submitted and reviewed (organizers)", &[]),
-    group(
-        "course",
-        "Create and run a course (organizers)",
-        &[
-            sub(
-                "new",
-                "course new",
-                "Create a course with its channel",
-                &[
-                    opt("slug", "Short name: lowercase letters, digits and dashes, like data-101", Kind::Text, true),
-                    Opt { write: Write::Quoted, ..opt("title", "The course's title", Kind::Text, true) },
-                    keyed("school", "The school it belongs to", Kind::Text),
-                    keyed("start", "First day, YYYY-MM-DD", Kind::Text),
-                    keyed("weeks", "How many weeks", Kind::Integer),
-                    keyed("tz", "Time zone, Area/City", Kind::Text),
-                    keyed("prompt", "When each week opens, as cron, like 0 9 * * Mon", Kind::Text),
-                    keyed("deadline", "Time to submit after a week opens, like 5d", Kind::Text),
-                    keyed("review", "Time to review after the deadline, like 2d", Kind::Text),
-                    keyed("cycle", "The cycle (term) it runs in", Kind::Text),
-                ],
-            ),
-            sub("pause", "course pause", "Hold the weekly schedule", &[]),
-            sub("resume", "course resume", "Resume the weekly schedule", &[]),
-            sub("end", "course end", "End the course", &[]),
-            sub(
-                "set",
-                "course set",
-                "Change settings, like threads=yes deadline=4d",
-                &[opt("settings", "KEY=VALUE pairs", Kind::Text, true)],
-            ),
-        ],
-    ),
-    cmd("organizer", "Add or remove an organizer of this course", &[action(), USER]),
-    cmd("mentor", "Add or remove a mentor of this course", &[action(), USER]),
-    cmd("pair", "Pair reviewers now (organizers)", &[opt("week", "A week number", Kind::Integer, false)]),
-    cmd(
-        "reviews",
-        "Your review assignments",
-        &[opt("more", "Ask for another piece to review", Kind::Flag, false), course(false)],
-    ),
-    cmd(
-        "review",
-        "Send your review of an assignment",
-        &[
-            opt("assignment", "The assignment number", Kind::Integer, true),
-            opt("feedback", "Your feedback", Kind::Text, true),
-            Opt { choices: &["1", "2", "3", "4", "5"], ..keyed("score", "A score from 1 to 5", Kind::Integer) },
-        ],
-    ),
-    cmd("badges", "The badges of this course, or someone's", &[opt("user", "Whose", Kind::User, false)]),
-    group(
-        "badge",
-        "Award or nominate a badge",
-        &[
-            sub(
-                "award",
-                "badge award",
-                "Award a badge (organizers, or holders of a badge given by holders)",
-                &[
-                    USER,
-                    opt("badge", "The badge's short name", Kind::Text, true),
-                    opt("reason", "Why", Kind::Text, false),
-                ],
-            ),
-            sub(
-                "nominate",
-                "badge nominate",
-                "Nominate someone for a badge",
-                &[
-                    USER,
-                    opt("badge", "The badge's short name", Kind::Text, true),
-                    opt("reason", "Why", Kind::Text, true),
-                ],
-            ),
-        ],
-    ),
-];
-
-fn option_json(o: &Opt) -> Value {
+fn option_json(o: &Arg) -> Value {
     let kind = match o.kind {
-        Kind::Text => 3,
-        Kind::Integer => 4,
-        Kind::Flag => 5,
-        Kind::User => 6,
-        Kind::File => 11,
+        ArgKind::Text | ArgKind::Course => 3,
+        ArgKind::Integer => 4,
+        ArgKind::Flag => 5,
+        ArgKind::User => 6,
+        ArgKind::File => 11,
     };
     let mut v = json!({"type": kind, "name": o.name, "description": o.description, "required": o.required});
-    if o.courses {
+    if o.kind == ArgKind::Course {
         v["autocomplete"] = json!(true);
     }
     if !o.choices.is_empty() {
@@ -251,23 +29,59 @@ fn option_json(o: &Opt) -> Value {
             .choices
             .iter()
             .map(|c| match o.kind {
-                Kind::Integer => json!({"name": c, "value": c.parse::<i64>().unwrap_or_default()}),
+                ArgKind::Integer => json!({"name": c, "value": c.parse::<i64>().unwrap_or_default()}),
                 _ => json!({"name": c, "value": c}),
             })
             .collect();
     }
-    if o.kind == Kind::Integer && o.choices.is_empty() {
+    if o.kind == ArgKind::Integer && o.choices.is_empty() {
         v["min_value"] = json!(1);
     }
     v
 }
 
-/// The commands also offered in direct messages with the bot. A guild's commands exist only in
-/// that guild, so these are registered a second time as global commands limited to the bot's
-/// DMs (`contexts: [BOT_DM]`): in the server people see each command once (the guild's), in a
-/// DM only these. The rest need a course's channel and stay there.
-pub const DM_COMMANDS: &[&str] =
-    &["help", "courses", "ping", "join", "leave", "tz", "progress", "reviews", "review", "badges", "course"];
+/// A slash command's description: the command's one-line summary, capitalised.
+fn description(summary: &str) -> String {
+    let mut chars = summary.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The name a command has among its group's subcommands (`new`, or `show` for the bare
+/// `syllabus` beside `syllabus load`).
+fn sub_name(spec: &Spec) -> &'static str {
+    spec.slash_name.or(spec.sub()).unwrap_or(spec.name)
+}
+
+/// The top-level words in catalogue order, each with its commands: one command, or a group.
+fn tops(filter: impl Fn(&Spec) -> bool) -> Vec<(&'static str, Vec<&'static Spec>)> {
+    let mut out: Vec<(&'static str, Vec<&'static Spec>)> = Vec::new();
+    for spec in COMMANDS.iter().copied().filter(|s| filter(s)) {
+        match out.iter_mut().find(|(word, _)| *word == spec.word()) {
+            Some((_, specs)) => specs.push(spec),
+            None => out.push((spec.word(), vec![spec])),
+        }
+    }
+    out
+}
+
+fn definition(word: &str, specs: &[&Spec]) -> Value {
+    match specs {
+        [one] if one.sub().is_none() && one.slash_name.is_none() => json!({"type": 1, "name": word,
+            "description": description(one.summary), "options": one.args.iter().map(option_json).collect::<Vec<_>>()}),
+        _ => {
+            let subs: Vec<&str> = specs.iter().map(|s| sub_name(s)).collect();
+            let options: Vec<Value> = specs
+                .iter()
+                .map(|s| {
+                    json!({"type": 1, "name": sub_name(s), "description": description(s.summary),
+                           "options": s.args.iter().map(option_json).collect::<Vec<_>>()})
+                })
+                .collect();
+            json!({"type": 1, "name": word, "description": description(&format!("{word}: {}", subs.join(", "))),
+                   "options": options})
+        }
+    }
+}
 
 /// Interaction context types (Discord's `InteractionContextType`).
 const CONTEXT_BOT_DM: u8 = 1;
@@ -276,37 +90,24 @@ const GUILD_INSTALL: u8 = 0;
 
 /// The application commands to register in a guild (the body of a bulk overwrite).
 pub fn definitions() -> Value {
-    Value::Array(COMMANDS.iter().map(definition).collect())
+    tops(|_| true).iter().map(|(word, specs)| definition(word, specs)).collect()
 }
 
 /// The global commands, offered only in direct messages with the bot (the body of a bulk
-/// overwrite of the application's global commands).
+/// overwrite of the application's global commands): the commands that may be said anywhere.
+/// A guild's commands exist only in that guild, so these are registered a second time as
+/// global commands limited to the bot's DMs (`contexts: [BOT_DM]`): in the server people see
+/// each command once (the guild's), in a DM only these.
 pub fn dm_definitions() -> Value {
-    COMMANDS
+    tops(|s| s.place == Where::Anywhere)
         .iter()
-        .filter(|c| DM_COMMANDS.contains(&c.name))
-        .map(|c| {
-            let mut v = definition(c);
+        .map(|(word, specs)| {
+            let mut v = definition(word, specs);
             v["contexts"] = json!([CONTEXT_BOT_DM]);
             v["integration_types"] = json!([GUILD_INSTALL]);
             v
         })
         .collect()
-}
-
-fn definition(c: &Slash) -> Value {
-    let options: Vec<Value> = if c.subcommands.is_empty() {
-        c.options.iter().map(option_json).collect()
-    } else {
-        c.subcommands
-            .iter()
-            .map(|s| {
-                json!({"type": 1, "name": s.name, "description": s.description,
-                       "options": s.options.iter().map(option_json).collect::<Vec<_>>()})
-            })
-            .collect()
-    };
-    json!({"type": 1, "name": c.name, "description": c.description, "options": options})
 }
 
 /// A slash command turned back into text.
@@ -336,18 +137,20 @@ fn quote(value: &str) -> String {
 /// For a command or subcommand this bot did not register.
 pub fn invocation(data: &CommandData) -> Result<Invocation, UnknownCommand> {
     let unknown = || UnknownCommand(data.name.clone());
-    let top = COMMANDS.iter().find(|c| c.name == data.name).ok_or_else(unknown)?;
-    let (slash, given): (&Slash, &[CommandDataOption]) = if top.subcommands.is_empty() {
-        (top, &data.options)
-    } else {
-        let first = data.options.first().ok_or_else(unknown)?;
-        let CommandDataOptionValue::SubCommand(inner) = &first.value else { return Err(unknown()) };
-        let s = top.subcommands.iter().find(|s| s.name == first.name).ok_or_else(unknown)?;
-        (s, inner.as_slice())
+    let all = tops(|_| true);
+    let (_, specs) = all.iter().find(|(word, _)| *word == data.name).ok_or_else(unknown)?;
+    let (spec, given): (&Spec, &[CommandDataOption]) = match specs.as_slice() {
+        [one] if one.sub().is_none() && one.slash_name.is_none() => (one, &data.options),
+        _ => {
+            let first = data.options.first().ok_or_else(unknown)?;
+            let CommandDataOptionValue::SubCommand(inner) = &first.value else { return Err(unknown()) };
+            let s = specs.iter().find(|s| sub_name(s) == first.name).ok_or_else(unknown)?;
+            (s, inner.as_slice())
+        }
     };
-    let mut text = format!("!{}", slash.words);
+    let mut text = format!("!{}", spec.name);
     let mut file = None;
-    for o in slash.options {
+    for o in spec.args {
         let Some(value) = given.iter().find(|g| g.name == o.name).map(|g| &g.value) else { continue };
         let rendered = match value {
             CommandDataOptionValue::String(s) => s.trim().to_owned(),
@@ -370,11 +173,11 @@ pub fn invocation(data: &CommandData) -> Result<Invocation, UnknownCommand> {
             Write::Quoted => quote(&rendered),
             Write::Keyed if rendered.contains(char::is_whitespace) => format!("{}={}", o.name, quote(&rendered)),
             Write::Keyed => format!("{}={rendered}", o.name),
-            Write::After(word) => format!("{word} {rendered}"),
+            Write::Before(word) => format!("{word} {rendered}"),
         };
         // `week N` goes before the work it is for.
-        if matches!(o.write, Write::After(_)) {
-            let head = format!("!{} ", slash.words);
+        if matches!(o.write, Write::Before(_)) {
+            let head = format!("!{} ", spec.name);
             let rest = text.strip_prefix(&head).unwrap_or("").to_owned();
             text = format!("{head}{piece} {rest}").trim_end().to_owned();
         } else {
@@ -420,7 +223,12 @@ mod tests {
     fn the_commands_offered_in_dms_are_global_and_only_for_the_bots_dms() {
         let dm = dm_definitions();
         let names: Vec<&str> = dm.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), DM_COMMANDS.len(), "every DM command exists: {names:?}");
+        assert_eq!(
+            names,
+            ["help", "courses", "ping", "join", "leave", "tz", "progress", "reviews", "review", "badges", "course"]
+        );
+        let course = dm.as_array().unwrap().iter().find(|d| d["name"] == "course").unwrap();
+        assert_eq!(course["options"].as_array().unwrap().len(), 1, "only /course new works in a DM: {course}");
         for d in dm.as_array().unwrap() {
             assert_eq!(d["contexts"], json!([1]), "{d}");
         }

@@ -5,19 +5,18 @@
 //! a clock, a random source, a database or the network; the time comes in [`Ctx`]. Bad input is
 //! answered with a reply and no changes.
 
-mod badge;
-mod community;
-mod course;
-mod plan;
-mod review;
-mod work;
+pub(crate) mod badge;
+pub(crate) mod community;
+pub(crate) mod course;
+pub(crate) mod plan;
+pub(crate) mod review;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, CommandError, Mention};
+use crate::command::{Command, CommandError, Mention, Where};
 use crate::ids::{CourseId, PersonId, ReplyTo, SchoolId, Slug};
 use crate::state::{Change, Course, JobKey, Role, State};
 use crate::text::{Span, Text};
@@ -324,7 +323,7 @@ fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
     match &input.command {
         Err(e) => {
             let problem = capitalise(&e.problem);
-            turn.refuse(Text::new().user(problem), e.usage);
+            turn.refuse(Text::new().user(problem), e.usage.as_deref());
         }
         Ok(cmd) => dispatch(&mut turn, cmd),
     }
@@ -337,36 +336,17 @@ fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
     turn.out
 }
 
+/// Where the command may be said comes first (from its spec), then its own decision.
 fn dispatch(turn: &mut Turn<'_>, cmd: &Command) {
-    match cmd {
-        Command::Help { topic } => community::help(turn, topic.as_deref()),
-        Command::Courses => community::courses(turn),
-        Command::Ping => turn.reply(Text::md(format!("pong (Facilitator {})", env!("CARGO_PKG_VERSION")))),
-        Command::Join { course } => community::join(turn, course),
-        Command::Leave { course } => community::leave(turn, course),
-        Command::Tz { zone } => community::tz(turn, *zone),
-        Command::Progress => work::progress(turn),
-        Command::Syllabus { week } => course::show_syllabus(turn, *week),
-        Command::SyllabusLoad { syllabus } => course::load_syllabus(turn, syllabus),
-        Command::Submit { week, body } => work::submit(turn, *week, body),
-        Command::Status => work::status(turn),
-        Command::CourseNew { slug, settings } => course::create(turn, slug, settings),
-        Command::CoursePause => course::pause(turn),
-        Command::CourseResume => course::resume(turn),
-        Command::CourseEnd => course::end(turn),
-        Command::CourseSet { settings } => course::set(turn, settings),
-        Command::Organizer { action, user } => course::set_role(turn, Role::Organizer, *action, user),
-        Command::Mentor { action, user } => course::set_role(turn, Role::Mentor, *action, user),
-        Command::Pair { week } => review::pair_command(turn, *week),
-        Command::Reviews { more, course } => review::reviews_command(turn, *more, course.as_ref()),
-        Command::Review { id, feedback, score } => review::review_command(turn, *id, feedback, *score),
-        Command::Badges { user } => badge::list(turn, user.as_ref()),
-        Command::BadgeAward { user, badge, reason } => badge::award(turn, user, badge, reason.as_deref()),
-        Command::BadgeNominate { user, badge, reason } => badge::nominate(turn, user, badge, reason),
+    let spec = cmd.spec();
+    if spec.place == Where::CourseRoom && !matches!(turn.input.place, Place::Course(_)) {
+        turn.refuse(Text::md("use this command in the course's room."), Some(spec.syntax));
+        return;
     }
+    cmd.decide(turn);
 }
 
-fn capitalise(text: &str) -> String {
+pub(crate) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

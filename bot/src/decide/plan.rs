@@ -59,7 +59,7 @@ pub(crate) fn topic(course: &Course) -> String {
     )
 }
 
-pub(super) fn job_due(state: &State, job: JobKey, ctx: &Ctx) -> Decision {
+pub(crate) fn job_due(state: &State, job: JobKey, ctx: &Ctx) -> Decision {
     let mut out = Decision::default();
     let Some(due) = state.jobs.get(&job).copied() else {
         return out;

@@ -1,13 +1,13 @@
-//! Peer review: pairing at the deadline, assignments by direct message, reviews and feedback,
-//! reminders, expired leases handed on, and escalation of work short of reviews to mentors.
+//! Peer review: pairing at the deadline, assignments by direct message, reminders, expired
+//! leases handed on, and escalation of work short of reviews to mentors. `!pair`, `!reviews`
+//! and `!review` are in [`crate::command`] and use what is here.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, Decision, Effect, Place, Turn, plural};
-use crate::command::syntax;
-use crate::ids::{AssignmentId, PersonId, Slug, SubmissionId};
+use super::{Ctx, Decision, Effect, plural};
+use crate::ids::{AssignmentId, PersonId, SubmissionId};
 use crate::pairing::{History, Request, allocate, pick_least_loaded};
 use crate::rng::Rng;
 use crate::state::{
@@ -29,7 +29,7 @@ impl Ids {
     }
 }
 
-fn job(course: &Course, kind: JobKind, week: u32) -> JobKey {
+pub(crate) fn job(course: &Course, kind: JobKind, week: u32) -> JobKey {
     JobKey { course: course.id, kind, week }
 }
 
@@ -65,7 +65,7 @@ fn assignment_text(state: &State, course: &Course, a: &Assignment, body: &str) -
     clippy::too_many_arguments,
     reason = "the one place every assignment is made; each caller has all eight at hand"
 )]
-fn assign(
+pub(crate) fn assign(
     state: &State,
     course: &Course,
     submission: &Submission,
@@ -94,7 +94,7 @@ fn assign(
 }
 
 /// Makes sure reminder and lease jobs exist for new assignments (at the earliest time needed).
-fn schedule_followups(state: &State, course: &Course, week: u32, new: &[Assignment], out: &mut Decision) {
+pub(crate) fn schedule_followups(state: &State, course: &Course, week: u32, new: &[Assignment], out: &mut Decision) {
     let Some(first_due) = new.iter().map(|a| a.due).min() else { return };
     let assigned = new.iter().map(|a| a.assigned_at).min().unwrap_or(first_due);
     // A day before it is due, or halfway through a lease shorter than a day.
@@ -195,7 +195,7 @@ fn mentor_pool_note(course: &Course) -> &'static str {
 /// organizers. Nothing happens if the week was paired before.
 /// `answered` is the organizer who asked for the pairing in chat: they get the report as the
 /// reply, not as a direct message as well.
-pub(super) fn pair_week(
+pub(crate) fn pair_week(
     state: &State,
     course: &Course,
     week: u32,
@@ -274,49 +274,15 @@ pub(super) fn pair_week(
 }
 
 /// The scheduled pairing at the submission deadline.
-pub(super) fn pair_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+pub(crate) fn pair_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     if course.status == CourseStatus::Ended {
         return;
     }
     pair_week(state, course, week, ctx.now, None, out);
 }
 
-/// `!pair [week N]`.
-pub(super) fn pair_command(turn: &mut Turn<'_>, week: Option<u32>) {
-    let usage = syntax("pair");
-    let Some(course) = turn.course_here(usage) else { return };
-    if !turn.require_organizer(course, usage) {
-        return;
-    }
-    let Some(week) = week.or(course.current_week()) else {
-        return turn.refuse(Text::md("no week has started yet, so there is nothing to pair."), None);
-    };
-    if !course.opened.contains_key(&week) {
-        return turn.refuse(Text::md(format!("week {week} hasn't started yet.")), Some(usage));
-    }
-    if let Some(at) = course.paired.get(&week) {
-        let zones = turn.zones(course);
-        return turn.refuse(
-            Text::md(format!("week {week} was paired on "))
-                .time(*at, &zones)
-                .push_md("; work that arrives later is assigned as it arrives."),
-            None,
-        );
-    }
-    let mut out = std::mem::take(&mut turn.out);
-    let key = job(course, JobKind::Pair, week);
-    if turn.state.jobs.contains_key(&key) {
-        out.change(Change::JobDone { job: key });
-    }
-    let report = pair_week(turn.state, course, week, turn.now, Some(turn.input.actor), &mut out);
-    turn.out = out;
-    if let Some(report) = report {
-        turn.reply(report);
-    }
-}
-
 /// Work that arrives after its week was paired gets the `k` least-loaded peers of that week.
-pub(super) fn late_arrival(
+pub(crate) fn late_arrival(
     state: &State,
     course: &Course,
     submission: &Submission,
@@ -360,191 +326,8 @@ pub(super) fn late_arrival(
     schedule_followups(state, course, week, &made, out);
 }
 
-/// `!reviews` and `!reviews more`.
-pub(super) fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slug>) {
-    let actor = turn.actor();
-    let state = turn.state;
-    if !more {
-        let mut open: Vec<(&Course, &Assignment)> = state
-            .courses
-            .values()
-            .flat_map(|c| c.assignments_for(actor).filter(|a| a.status != AssignmentStatus::Done).map(move |a| (c, a)))
-            .collect();
-        open.sort_by_key(|(_, a)| (a.due, a.id));
-        if open.is_empty() {
-            return turn.reply_private(
-                Text::md("You have no open review assignments. Learners can ask for one with ")
-                    .code("!reviews more")
-                    .push_md("."),
-            );
-        }
-        let mut text = Text::md(format!("Your open review assignments ({}):", open.len()));
-        for (course, a) in open {
-            let zones = state.zones_for(actor, course);
-            text = text
-                .push_md(format!("\n• #{} · ", a.id.0))
-                .code(course.slug.as_str())
-                .push_md(format!(" week {} · work of ", a.week))
-                .person(a.author)
-                .push_md(" · due ")
-                .time(a.due, &zones);
-            if a.role == ReviewerRole::Mentor {
-                text = text.push_md(" (mentor)");
-            }
-            if a.status == AssignmentStatus::Expired {
-                text = text.push_md(" (handed on; still welcome)");
-            }
-        }
-        return turn
-            .reply_private(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
-    }
-    let usage = syntax("reviews");
-    let course = match (slug, turn.input.place) {
-        (Some(slug), _) => match state.course_by_slug(slug) {
-            Some(c) => c,
-            None => return turn.refuse(Text::md("there is no course ").code(slug.as_str()).push_md("."), Some(usage)),
-        },
-        (None, Place::Course(id)) => match state.courses.get(&id) {
-            Some(c) => c,
-            None => return,
-        },
-        (None, _) => {
-            let mine: Vec<&Course> = state
-                .courses
-                .values()
-                .filter(|c| c.status != CourseStatus::Ended && c.role(actor) == Some(Role::Learner))
-                .collect();
-            match mine.as_slice() {
-                [one] => *one,
-                [] => return turn.refuse(Text::md("you're not taking any course."), None),
-                _ => {
-                    return turn.refuse(
-                        Text::md("you're in several courses: say which, like ")
-                            .code(format!("!reviews more {}", mine[0].slug))
-                            .push_md("."),
-                        Some(usage),
-                    );
-                }
-            }
-        }
-    };
-    if course.status == CourseStatus::Ended {
-        return turn.refuse(
-            Text::md("").code(course.slug.as_str()).push_md(" has ended, so it hands out no more review work."),
-            None,
-        );
-    }
-    if !matches!(course.role(actor), Some(Role::Learner | Role::Mentor)) {
-        return turn.refuse(
-            Text::md("only learners and mentors of ").code(course.slug.as_str()).push_md(" take review work there."),
-            None,
-        );
-    }
-    let Some(week) = course.paired.keys().next_back().copied() else {
-        return turn.refuse(
-            Text::md("no week of ").code(course.slug.as_str()).push_md(" has been paired for review yet."),
-            None,
-        );
-    };
-    // Linear in the week's work: who the asker met comes from the indexes, not from a walk
-    // over every assignment of the course.
-    let met = course.met_before(actor, week);
-    let best = course
-        .submissions
-        .range((week, PersonId(i64::MIN))..=(week, PersonId(i64::MAX)))
-        .map(|(_, s)| s)
-        .filter(|s| s.author != actor)
-        .filter_map(|s| {
-            let mut reviews = 0;
-            for a in course.assignments_of(s.id) {
-                if a.reviewer == actor {
-                    return None;
-                }
-                if a.status != AssignmentStatus::Expired {
-                    reviews += 1;
-                }
-            }
-            Some((reviews, met.contains(&s.author), s.id.0, s))
-        })
-        .min_by_key(|(n, met, id, _)| (*n, *met, *id));
-    let Some((_, _, _, submission)) = best else {
-        return turn.refuse(
-            Text::md(format!("there is no more week {week} work you could review; thank you for asking!")),
-            None,
-        );
-    };
-    let mut out = std::mem::take(&mut turn.out);
-    let mut ids = Ids::new(state);
-    let a = assign(state, course, submission, actor, ReviewerRole::Peer, turn.now, &mut ids, &mut out);
-    schedule_followups(state, course, week, std::slice::from_ref(&a), &mut out);
-    turn.out = out;
-    turn.reply(Text::md(format!("Thanks for helping! I've sent you assignment #{} by direct message.", a.id.0)));
-}
-
-/// `!review ID feedback [score=N]`.
-pub(super) fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &str, score: Option<u8>) {
-    let usage = syntax("review");
-    let actor = turn.actor();
-    let Some((course, a)) = turn.state.assignment(id) else {
-        return turn.refuse(
-            Text::md(format!("there is no assignment #{}; ", id.0)).code("!reviews").push_md(" lists yours."),
-            Some(usage),
-        );
-    };
-    if a.reviewer != actor {
-        return turn.refuse(
-            Text::md(format!("assignment #{} isn't yours: only its reviewer can review it. ", id.0))
-                .code("!reviews")
-                .push_md(" lists yours."),
-            None,
-        );
-    }
-    let previous = course.reviews.get(&id);
-    let revision = previous.map_or(1, |r| r.revisions + 1);
-    // Anonymity is the course's setting when the review is first written, and stays so.
-    let anonymous = previous.map_or(course.settings.anonymous, |r| r.anonymous);
-    turn.out.change(Change::ReviewRecorded {
-        course: course.id,
-        assignment: id,
-        feedback: feedback.to_owned(),
-        score,
-        at: turn.now,
-        revision,
-        anonymous,
-    });
-    let score_text = score.map(|s| format!(" (score {s}/5)")).unwrap_or_default();
-    let reviewer_name = if anonymous { Text::md("a peer") } else { Text::new().person(actor) };
-    let mut dm = Text::md(if revision == 1 { "💬 New review of your " } else { "💬 Updated review of your " })
-        .push_md(format!("week {} work in ", a.week))
-        .code(course.slug.as_str())
-        .push_md(" from ")
-        .append(reviewer_name)
-        .push_md(format!("{score_text}:\n"))
-        .user(feedback.to_owned());
-    if a.role == ReviewerRole::Mentor {
-        dm = dm.push_md("\n(From a mentor.)");
-    }
-    turn.out.effect(Effect::Direct { person: a.author, text: dm });
-    let ack = if revision == 1 {
-        format!("Thanks! Your review #{} is recorded and sent to the author.", id.0)
-    } else {
-        format!("Your review #{} is revised (version {revision}); the author has the new version.", id.0)
-    };
-    // Who reviews whom is private (in anonymous courses it is the secret): the confirmation
-    // is private too, by direct message when the review was sent in a shared room.
-    turn.reply_private(Text::md(ack));
-    // A badge announced the moment an anonymous review arrives would name its reviewer: in
-    // anonymous courses review badges are awarded with the week's review deadline instead
-    // (see `badge::sweep`).
-    if a.status != AssignmentStatus::Done && !anonymous {
-        let mut out = std::mem::take(&mut turn.out);
-        super::badge::after_progress(turn.state, course, actor, (0, 0, 1), turn.now, &mut out);
-        turn.out = out;
-    }
-}
-
 /// The review deadline: every submission still short of reviews goes to a mentor.
-pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+pub(crate) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     if course.status == CourseStatus::Ended {
         return;
     }
@@ -591,7 +374,7 @@ pub(super) fn escalate_job(state: &State, course: &Course, week: u32, ctx: &Ctx,
 /// ended inside the review window), and a submission still without any review after a lease
 /// gets a mentor. Linear in the week's work: loads are kept in buckets and each hand-on looks
 /// at a seeded sample of the least-loaded peers rather than at everyone.
-pub(super) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+pub(crate) fn leases_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     let now = ctx.now;
     let review_deadline = course.review_deadline(week);
     let subs = course.week_submissions(week);
@@ -696,7 +479,7 @@ fn least_loaded_sample(
 
 /// Reminders: a day before an assignment is due, then at least a day apart, at most three, one
 /// message per reviewer listing their open work.
-pub(super) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
+pub(crate) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, out: &mut Decision) {
     let now = ctx.now;
     let day = Duration::days(1);
     let open: Vec<&Assignment> = course
@@ -762,7 +545,7 @@ pub(super) fn remind_job(state: &State, course: &Course, week: u32, ctx: &Ctx, o
 /// assignments is handed on at once, by the rules of an expired lease. Peer work goes to the
 /// least-loaded peer of its week while the review window is open, otherwise to a mentor;
 /// mentor work goes to another mentor (or an organizer). Returns how many were handed on.
-pub(super) fn hand_on_work(
+pub(crate) fn hand_on_work(
     state: &State,
     course: &Course,
     leaving: PersonId,

@@ -343,15 +343,40 @@ fn help_lists_only_what_the_caller_may_use() {
 }
 
 #[test]
-fn help_answers_for_every_command_and_lists_each_for_those_who_may_use_it() {
+fn help_answers_for_every_command_in_every_place_it_may_be_said_and_lists_it_for_those_who_may_use_it() {
+    use crate::command::{Audience, COMMANDS, Where};
     let mut w = world_with_course();
-    for u in crate::command::COMMANDS {
-        let d = w.say(ANA, Place::Lobby, &format!("!help {}", u.name));
-        assert!(!d.refused, "!help {}: {}", u.name, reply_text(&d));
-        assert!(reply_text(&d).contains(u.syntax), "!help {}: {}", u.name, reply_text(&d));
+    w.say(ANA, Place::Lobby, "!join data-101");
+    // Who qualifies for each audience: BEN is in no course, ANA learns, OLGA organizes and is
+    // a bot admin.
+    let person = |a: Audience| match a {
+        Audience::Everyone => BEN,
+        Audience::Member | Audience::Learner => ANA,
+        Audience::Organizer | Audience::Admin => OLGA,
+    };
+    for spec in COMMANDS {
+        let places: Vec<Place> = match spec.place {
+            Where::CourseRoom => vec![w.room()],
+            Where::Anywhere => vec![Place::Lobby, Place::Direct, w.room()],
+        };
+        for place in places {
+            for asker in [OLGA, ANA, BEN] {
+                let d = w.say(asker, place, &format!("!help {}", spec.name));
+                assert!(!d.refused, "!help {} in {place:?}: {}", spec.name, reply_text(&d));
+                assert!(reply_text(&d).contains(spec.syntax), "!help {}: {}", spec.name, reply_text(&d));
+            }
+            let listed = reply_text(&w.say(person(spec.audience), place, "!help"));
+            assert!(listed.contains(spec.syntax), "!help in {place:?} omits {}: {listed}", spec.name);
+        }
+        // Said where it may not be, it is refused with a pointer to where it may.
+        if spec.place == Where::CourseRoom {
+            let before = w.state.clone();
+            let d = w.say(person(spec.audience), Place::Direct, spec.example);
+            assert!(d.refused && reply_text(&d).contains("course's room"), "{}: {}", spec.name, reply_text(&d));
+            assert_eq!(w.state, before);
+        }
     }
     // A learner in the course room sees the review and badge commands, not the organizers' ones.
-    w.say(ANA, Place::Lobby, "!join data-101");
     let learner = reply_text(&w.say(ANA, w.room(), "!help"));
     for listed in ["!review ID", "!reviews", "!badges", "!badge nominate", "!submit"] {
         assert!(learner.contains(listed), "{listed} missing from a learner's help: {learner}");
@@ -361,6 +386,10 @@ fn help_answers_for_every_command_and_lists_each_for_those_who_may_use_it() {
     for listed in ["!pair", "!status", "!badge award", "!course set"] {
         assert!(organizer.contains(listed), "{listed} missing from an organizer's help: {organizer}");
     }
+    // In a direct message the course-room commands come under their own heading.
+    let direct = reply_text(&w.say(ANA, Place::Direct, "!help"));
+    let (anywhere, rooms) = direct.split_once("In a course's room:").expect("a heading for the course-room commands");
+    assert!(anywhere.contains("!join") && !anywhere.contains("!submit") && rooms.contains("!submit"), "{direct}");
 }
 
 #[test]
