@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use facilitator::adapters::Adapters;
 use facilitator::clock::ManualClock;
-use facilitator::engine::{Adapters, Admins, Engine};
+use facilitator::engine::{Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator::runtime::Runtime;
 use facilitator_chat::{ChatAdapter, DeliveryKind, InMemoryChat, MemoryDriver};

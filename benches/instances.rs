@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use facilitator::adapters::Adapters;
 use facilitator::clock::{Clock, ManualClock};
-use facilitator::engine::{Adapters, Admins, Engine};
+use facilitator::engine::{Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator_chat::{ChatAdapter, ChatEvent, DeliveryKind, InMemoryChat};
 use facilitator_storage::Store;

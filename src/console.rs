@@ -19,8 +19,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use facilitator_chat::{ChatAdapter, Delivery, DeliveryKind, EventStream, InMemoryChat, MemoryDriver};
 use facilitator_storage::Store;
 
+use crate::adapters::Adapters;
 use crate::clock::{Clock, ManualClock};
-use crate::engine::{Adapters, Admins, Engine};
+use crate::engine::{Admins, Engine};
 use crate::executor::Executor;
 
 /// A console session.

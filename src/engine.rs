@@ -23,30 +23,10 @@ use facilitator_bot::{
 use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserLookup, UserRef};
 use facilitator_storage::Store;
 
+use crate::adapters::Adapters;
 use crate::budget::{BudgetConfig, Budgets, Verdict};
 use crate::directory::Directory;
 use crate::ops::{Metrics, Tally};
-
-/// The chat adapters of this process, by platform.
-#[derive(Clone, Debug, Default)]
-pub struct Adapters(BTreeMap<Platform, Arc<dyn ChatAdapter>>);
-
-impl Adapters {
-    /// Adds an adapter.
-    pub fn add(&mut self, adapter: Arc<dyn ChatAdapter>) {
-        self.0.insert(adapter.platform(), adapter);
-    }
-
-    /// The adapter of a platform.
-    pub fn get(&self, platform: Platform) -> Option<&Arc<dyn ChatAdapter>> {
-        self.0.get(&platform)
-    }
-
-    /// All adapters.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ChatAdapter>> {
-        self.0.values()
-    }
-}
 
 /// Bot admins from the config: platform user ids, optionally prefixed with the platform
 /// (`@olga:example.org`, `discord:81234`, `olga`).

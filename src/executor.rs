@@ -18,9 +18,10 @@ use facilitator_chat::{
 };
 use facilitator_storage::{Backend, DeliveryLock, OutboxRow, ROOMS_LANE, RoomOwner, RoomRow, Store, ThreadRow};
 
+use crate::adapters::Adapters;
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::engine::{Adapters, ReplyTarget};
+use crate::engine::ReplyTarget;
 use crate::ops::Metrics;
 use crate::render::render;
 

@@ -3,6 +3,7 @@
 //!
 //! See `ARCHITECTURE.md` for the picture.
 
+pub mod adapters;
 pub mod budget;
 pub mod clock;
 pub mod config;

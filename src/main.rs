@@ -11,10 +11,11 @@ use tokio::io::AsyncBufReadExt;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
+use facilitator::adapters::Adapters;
 use facilitator::clock::{Clock, SystemClock};
 use facilitator::config::{Config, redact_url, secret};
 use facilitator::console::{Console, format_delivery, split_message_line};
-use facilitator::engine::{Adapters, Admins, Engine};
+use facilitator::engine::{Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator::lock::{DatabaseLock, database_url};
 use facilitator::ops::{self, Ops};

@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 use facilitator_storage::Store;
 
-use crate::engine::Adapters;
+use crate::adapters::Adapters;
 
 /// Counters and gauges of one process, shared by the engine, the executor and the server.
 #[derive(Debug, Default)]

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+use facilitator::adapters::Adapters;
 use facilitator::clock::{Clock, ManualClock};
-use facilitator::engine::{Adapters, Admins, Engine, Entropy};
+use facilitator::engine::{Admins, Engine, Entropy};
 use facilitator::executor::Executor;
 use facilitator::ops::Metrics;
 use facilitator_chat::{ChatAdapter, ChatEvent, DeliveryKind, EventStream, InMemoryChat, MemoryDriver};

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use facilitator::adapters::Adapters;
 use facilitator::budget::BudgetConfig;
 use facilitator::clock::{Clock, ManualClock};
-use facilitator::engine::{Adapters, Admins, Engine};
+use facilitator::engine::{Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator_chat::{ChatAdapter, ChatEvent, DeliveryKind, InMemoryChat};
 use facilitator_storage::Store;

@@ -1,12 +1,9 @@
 //! `!badge award @user BADGE [reason]`: award a badge.
 
-use crate::decide::badge::announce;
-use crate::decide::badge::find_badge;
-use crate::decide::badge::recipient;
-use super::syntax;
+use crate::decide::badge::{announce, find_badge, recipient};
 use crate::badges::BadgeRule;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Mention, Spec, Where, args};
-use crate::decide::{Place, Turn};
+use crate::decide::Turn;
 use crate::ids::Slug;
 use crate::state::{Change, Role};
 use crate::text::Text;
@@ -56,7 +53,7 @@ impl Cmd for BadgeAward {
 
 /// `!badge award @user BADGE [reason]`.
 fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Option<&str>) {
-    let usage = syntax("badge award");
+    let usage = BadgeAward::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     let Some(badge) = find_badge(turn, course, slug, usage) else { return };
     let actor = turn.actor();
@@ -86,8 +83,6 @@ fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Option<&str>)
         by: Some(actor),
         at: turn.now,
     });
+    // The announcement in the course room is the answer.
     turn.out.effect(announce(course, badge, person, Some(actor), &reason));
-    if !matches!(turn.input.place, Place::Course(_)) {
-        turn.reply(Text::md("Awarded."));
-    }
 }

@@ -1,9 +1,6 @@
 //! `!badge nominate @user BADGE <reason>`: nominate a peer for a badge earned by nomination.
 
-use crate::decide::badge::announce;
-use crate::decide::badge::find_badge;
-use crate::decide::badge::recipient;
-use super::syntax;
+use crate::decide::badge::{announce, find_badge, recipient};
 use crate::badges::BadgeRule;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Mention, Spec, Where, args, args::fail};
 use crate::decide::Turn;
@@ -60,7 +57,7 @@ impl Cmd for BadgeNominate {
 
 /// `!badge nominate @user BADGE reason`.
 fn nominate(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: &str) {
-    let usage = syntax("badge nominate");
+    let usage = BadgeNominate::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     let Some(badge) = find_badge(turn, course, slug, usage) else { return };
     let BadgeRule::Nominations(needed) = badge.rule else {

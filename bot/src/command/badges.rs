@@ -1,7 +1,6 @@
 //! `!badges [@user]`: the course's badges and who holds them, or someone's badges.
 
 use crate::badges::BadgeDef;
-use super::syntax;
 use super::{Arg, ArgKind, Cmd, CommandError, Mention, Spec, args, args::fail};
 use crate::decide::{Place, Turn};
 use crate::ids::PersonId;
@@ -53,7 +52,7 @@ fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
         _ => None,
     };
     let who = match user {
-        Some(m) => match turn.mentioned(m, Some(syntax("badges"))) {
+        Some(m) => match turn.mentioned(m, Some(Badges::SPEC.syntax)) {
             Some(p) => Some(p),
             None => return,
         },

@@ -2,7 +2,6 @@
 
 use crate::decide::course::managed_course;
 use crate::decide::plan::topic;
-use super::syntax;
 use super::{Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::{Effect, Turn, plural};
 use crate::state::{Change, CourseStatus};
@@ -35,7 +34,7 @@ impl Cmd for CourseEnd {
 }
 
 fn end(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, syntax("course end")) else { return };
+    let Some(course) = managed_course(turn, CourseEnd::SPEC.syntax) else { return };
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has already ended."), None);
     }

@@ -1,14 +1,7 @@
 //! `!course new SLUG "Title" [school=S] [start=YYYY-MM-DD] [weeks=N] [tz=Area/City] [prompt="CRON"] [deadline=5d] [cycle=NAME]`: create a course and its room.
 
-use crate::decide::course::DEFAULT_DEADLINE_DAYS;
-use crate::decide::course::DEFAULT_LEASE_DAYS;
-use crate::decide::course::DEFAULT_REVIEWS;
-use crate::decide::course::DEFAULT_REVIEW_DAYS;
-use crate::decide::course::DEFAULT_WEEKS;
-use crate::decide::course::check_start;
-use crate::decide::course::school_for;
-use crate::decide::plan::plan_prompts;
-use crate::decide::plan::topic;
+use crate::decide::course::{DEFAULT_DEADLINE_DAYS, DEFAULT_LEASE_DAYS, DEFAULT_REVIEWS, DEFAULT_REVIEW_DAYS, DEFAULT_WEEKS, check_start, school_for};
+use crate::decide::plan::{plan_prompts, topic};
 use super::SettingsPatch;
 use crate::schedule::{Offset, PromptSchedule};
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Write, args, args::fail};

@@ -2,7 +2,6 @@
 
 use crate::decide::course::managed_course;
 use crate::decide::plan::topic;
-use super::syntax;
 use super::{Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::{Effect, Turn};
 use crate::state::{Change, CourseStatus};
@@ -34,7 +33,7 @@ impl Cmd for CoursePause {
 }
 
 fn pause(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, syntax("course pause")) else { return };
+    let Some(course) = managed_course(turn, CoursePause::SPEC.syntax) else { return };
     match course.status {
         CourseStatus::Paused => {
             return turn.refuse(

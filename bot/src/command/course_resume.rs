@@ -1,9 +1,7 @@
 //! `!course resume`: pick the schedule up again.
 
 use crate::decide::course::managed_course;
-use crate::decide::plan::plan_prompts;
-use crate::decide::plan::topic;
-use super::syntax;
+use crate::decide::plan::{plan_prompts, topic};
 use super::{Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::{Effect, Turn};
 use crate::state::{Change, CourseStatus};
@@ -36,7 +34,7 @@ impl Cmd for CourseResume {
 }
 
 fn resume(turn: &mut Turn<'_>) {
-    let Some(course) = managed_course(turn, syntax("course resume")) else { return };
+    let Some(course) = managed_course(turn, CourseResume::SPEC.syntax) else { return };
     match course.status {
         CourseStatus::Active => return turn.refuse(Text::md("the course is not paused."), None),
         CourseStatus::Ended => return turn.refuse(Text::md("the course has ended; it cannot be resumed."), None),

@@ -1,12 +1,8 @@
 //! `!course set KEY=VALUE ...`: change course settings and re-plan its schedule.
 
-use crate::decide::course::check_start;
-use crate::decide::course::managed_course;
-use crate::decide::course::school_for;
-use crate::decide::plan::plan_prompts;
-use crate::decide::plan::topic;
+use crate::decide::course::{check_start, managed_course, school_for};
+use crate::decide::plan::{plan_prompts, topic};
 use super::SettingsPatch;
-use super::syntax;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Where, args, args::fail};
 use crate::decide::{Effect, Turn};
 use crate::ids::Slug;
@@ -49,7 +45,7 @@ impl Cmd for CourseSet {
 }
 
 fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
-    let usage = syntax("course set");
+    let usage = CourseSet::SPEC.syntax;
     let Some(course) = managed_course(turn, usage) else { return };
     if course.status == CourseStatus::Ended {
         return turn.refuse(Text::md("the course has ended; its settings are final."), None);

@@ -1,8 +1,6 @@
 //! `!join COURSE`: join a course as a learner.
 
-use crate::decide::community::find_course;
-use crate::decide::community::where_we_are;
-use super::syntax;
+use crate::decide::community::{find_course, where_we_are};
 use super::{Arg, ArgKind, Cmd, CommandError, Spec, args};
 use crate::decide::{Effect, Turn};
 use crate::ids::Slug;
@@ -37,7 +35,7 @@ impl Cmd for Join {
 }
 
 fn join(turn: &mut Turn<'_>, slug: &Slug) {
-    let usage = syntax("join");
+    let usage = Join::SPEC.syntax;
     let Some(course) = find_course(turn, slug, usage) else { return };
     if course.status == CourseStatus::Ended {
         turn.refuse(Text::md("").code(slug.as_str()).push_md(" has ended; it takes no new learners."), None);

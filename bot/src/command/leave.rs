@@ -1,7 +1,6 @@
 //! `!leave COURSE`: leave a course.
 
 use crate::decide::community::find_course;
-use super::syntax;
 use super::{Arg, ArgKind, Cmd, CommandError, Spec, args};
 use crate::decide::{Effect, Turn};
 use crate::ids::Slug;
@@ -36,7 +35,7 @@ impl Cmd for Leave {
 }
 
 fn leave(turn: &mut Turn<'_>, slug: &Slug) {
-    let usage = syntax("leave");
+    let usage = Leave::SPEC.syntax;
     let Some(course) = find_course(turn, slug, usage) else { return };
     let actor = turn.actor();
     let Some(role) = course.role(actor) else {

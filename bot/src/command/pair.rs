@@ -1,8 +1,6 @@
 //! `!pair [week N]`: pair reviewers now instead of at the deadline.
 
-use crate::decide::review::job;
-use crate::decide::review::pair_week;
-use super::syntax;
+use crate::decide::review::{job, pair_week};
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::Turn;
 use crate::state::{Change, JobKind};
@@ -40,7 +38,7 @@ impl Cmd for Pair {
 
 /// `!pair [week N]`.
 fn pair_command(turn: &mut Turn<'_>, week: Option<u32>) {
-    let usage = syntax("pair");
+    let usage = Pair::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     if !turn.require_organizer(course, usage) {
         return;

@@ -1,6 +1,5 @@
 //! `!review ID <feedback> [score=1..5]`: record your review of an assignment.
 
-use super::syntax;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, args, args::fail};
 use crate::decide::{Effect, Turn};
 use crate::ids::{AssignmentId, clean_free_text, is_invisible};
@@ -82,7 +81,7 @@ impl Cmd for Review {
 
 /// `!review ID feedback [score=N]`.
 fn review_command(turn: &mut Turn<'_>, id: AssignmentId, feedback: &str, score: Option<u8>) {
-    let usage = syntax("review");
+    let usage = Review::SPEC.syntax;
     let actor = turn.actor();
     let Some((course, a)) = turn.state.assignment(id) else {
         return turn.refuse(

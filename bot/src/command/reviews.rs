@@ -1,9 +1,6 @@
 //! `!reviews [more [COURSE]]`: see your open review assignments, or ask for one more.
 
-use crate::decide::review::assign;
-use crate::decide::review::schedule_followups;
-use super::syntax;
-use crate::decide::review::Ids;
+use crate::decide::review::{Ids, assign, schedule_followups};
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, args, args::fail};
 use crate::decide::{Place, Turn};
 use crate::ids::{PersonId, Slug};
@@ -97,7 +94,7 @@ fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slug>) {
         return turn
             .reply_private(text.push_md("\nReview with ").code("!review ID <feedback> [score=1..5]").push_md("."));
     }
-    let usage = syntax("reviews");
+    let usage = Reviews::SPEC.syntax;
     let course = match (slug, turn.input.place) {
         (Some(slug), _) => match state.course_by_slug(slug) {
             Some(c) => c,

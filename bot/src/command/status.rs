@@ -1,6 +1,5 @@
 //! `!status`: per week: submitted, late, revised, reviews done and assigned, escalated.
 
-use super::syntax;
 use super::{Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::{Turn, plural};
 use crate::ids::PersonId;
@@ -34,7 +33,7 @@ impl Cmd for Status {
 }
 
 fn status(turn: &mut Turn<'_>) {
-    let usage = syntax("status");
+    let usage = Status::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     if !turn.require_organizer(course, usage) {
         return;

@@ -1,6 +1,5 @@
 //! `!submit [week N] <text or link>`: submit your work for the current week (or week N); again is a revision.
 
-use super::syntax;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Where, Write, args, args::fail};
 use crate::decide::{Turn, plural};
 use crate::ids::{clean_free_text, is_invisible};
@@ -64,7 +63,7 @@ impl Cmd for Submit {
 }
 
 fn submit(turn: &mut Turn<'_>, week: Option<u32>, body: &str) {
-    let usage = syntax("submit");
+    let usage = Submit::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     let actor = turn.actor();
     match course.role(actor) {

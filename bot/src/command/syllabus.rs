@@ -1,6 +1,5 @@
 //! `!syllabus [week]`: show the syllabus, or one week of it.
 
-use super::syntax;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Where, args};
 use crate::decide::{Turn, plural};
 use crate::text::Text;
@@ -37,7 +36,7 @@ impl Cmd for Syllabus {
 }
 
 fn show_syllabus(turn: &mut Turn<'_>, week: Option<u32>) {
-    let usage = syntax("syllabus");
+    let usage = Syllabus::SPEC.syntax;
     let Some(course) = turn.course_here(usage) else { return };
     if turn.effective_role(course).is_none() {
         return turn.refuse(

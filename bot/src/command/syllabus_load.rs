@@ -2,11 +2,9 @@
 
 use crate::decide::community::where_we_are_with;
 use crate::decide::course::managed_course;
-use crate::decide::plan::plan_prompts;
-use crate::decide::plan::topic;
+use crate::decide::plan::{plan_prompts, topic};
 use crate::syllabus;
 use crate::syllabus::Syllabus;
-use super::syntax;
 use super::{Arg, ArgKind, Audience, Cmd, CommandError, Spec, Where};
 use crate::decide::{Effect, Turn, plural};
 use crate::ids::Slug;
@@ -56,7 +54,7 @@ impl Cmd for SyllabusLoad {
 }
 
 fn load_syllabus(turn: &mut Turn<'_>, syllabus: &Result<Box<Syllabus>, String>) {
-    let usage = syntax("syllabus load");
+    let usage = SyllabusLoad::SPEC.syntax;
     // Who may load comes first: a learner hears that, not a review of the file.
     let Some(course) = managed_course(turn, usage) else { return };
     let syllabus: &Syllabus = match syllabus {
