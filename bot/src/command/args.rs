@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::{CommandError, MAX_REVIEWS, MAX_WEEKS, Mention};
+use super::{Arg, ArgKind, CommandError, MAX_REVIEWS, MAX_WEEKS, Mention};
 use crate::ids::{Slug, Zone, clean_free_text, is_invisible};
 use crate::schedule::{Offset, PromptSchedule};
 
@@ -205,6 +205,12 @@ pub(crate) fn mention(text: &str, name: &str) -> Result<Mention, CommandError> {
     }
     Ok(Mention(text.to_owned()))
 }
+
+/// The arguments of `!organizer` and `!mentor`: add or remove, and whom.
+pub(crate) const ROLE_ARGS: &[Arg] = &[
+    Arg { choices: &["add", "remove"], ..Arg::required("action", "Add or remove", ArgKind::Text) },
+    Arg::required("user", "Who", ArgKind::User),
+];
 
 pub(crate) fn parse_role_args(rest: &str, name: &str) -> Result<(RoleAction, Mention), CommandError> {
     let args = tokens(rest, name)?;

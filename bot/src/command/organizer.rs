@@ -2,7 +2,7 @@
 
 use crate::decide::course::set_role;
 use super::RoleAction;
-use super::{Arg, ArgKind, Audience, Cmd, CommandError, Mention, Spec, Where, args};
+use super::{Audience, Cmd, CommandError, Mention, Spec, Where, args};
 use crate::decide::Turn;
 use crate::state::Role;
 
@@ -25,10 +25,7 @@ impl Cmd for Organizer {
         summary: "add or remove an organizer of this course",
         audience: Audience::Organizer,
         place: Where::CourseRoom,
-        args: &[
-            Arg { choices: &["add", "remove"], ..Arg::required("action", "Add or remove", ArgKind::Text) },
-            Arg::required("user", "Who", ArgKind::User),
-        ],
+        args: args::ROLE_ARGS,
         ..Spec::DEFAULT
     };
 
