@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod conformance;
 mod discord;
 mod harness;
 mod instances;

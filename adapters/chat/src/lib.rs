@@ -5,6 +5,8 @@
 //! The domain never sees anything from this crate: the runtime turns [`ChatEvent`]s into domain
 //! inputs and domain effects into calls on a [`ChatAdapter`].
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 mod error;
 mod ids;
 mod memory;

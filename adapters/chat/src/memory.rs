@@ -30,6 +30,8 @@ pub struct Delivery {
     pub message: Option<OutgoingMessage>,
     /// The name of the thread it was posted in, if any.
     pub thread: Option<String>,
+    /// The message, for posts and direct messages.
+    pub id: Option<MessageRef>,
     /// When the platform received it.
     pub at: Instant,
 }
@@ -193,6 +195,7 @@ impl Inner {
             kind,
             message: Some(message.clone()),
             thread: message.thread.as_ref().map(|t| self.threads.get(t).cloned().unwrap_or_else(|| t.id.to_string())),
+            id: Some(message_ref.clone()),
             at: Instant::now(),
         });
         self.sent_keys.insert(key.to_owned(), message_ref.clone());
@@ -204,16 +207,17 @@ impl Inner {
         let id = ChatId::new(Platform::Memory, key)
             .map_err(|e| AdapterError::new(AdapterErrorKind::InvalidInput, e.to_string()))?;
         self.rooms.insert(raw.clone(), room);
-        self.deliveries.push(Delivery { kind, message: None, thread: None, at: Instant::now() });
+        self.deliveries.push(Delivery { kind, message: None, thread: None, id: None, at: Instant::now() });
         let room_ref = InMemoryChat::room_ref(&raw);
         self.sent_keys.insert(key.to_owned(), MessageRef { room: room_ref.clone(), id });
         Ok(room_ref)
     }
 
     fn emit(&mut self, event: ChatEvent) -> Option<(mpsc::Sender<ChatEvent>, ChatEvent)> {
+        // A bot that is not listening (stopped, or not started yet) finds it when it connects.
         match &self.events {
-            Some(tx) => Some((tx.clone(), event)),
-            None => {
+            Some(tx) if !tx.is_closed() => Some((tx.clone(), event)),
+            _ => {
                 self.backlog.push(event);
                 None
             }
@@ -279,6 +283,7 @@ impl ChatAdapter for InMemoryChat {
             kind: DeliveryKind::Topic { room: name, topic: topic.to_owned() },
             message: None,
             thread: None,
+            id: None,
             at: Instant::now(),
         });
         Ok(())
@@ -297,6 +302,7 @@ impl ChatAdapter for InMemoryChat {
                 kind: DeliveryKind::Invited { room: name, user: user.raw().to_owned() },
                 message: None,
                 thread: None,
+                id: None,
                 at: Instant::now(),
             });
         }
@@ -513,6 +519,35 @@ impl MemoryDriver {
             tx.send(event).await.map_err(|_| DriverError::Closed)?;
         }
         Ok(message_ref)
+    }
+
+    /// A user says `text` in the thread on the message `root` (its id) of the room named `room`.
+    ///
+    /// # Errors
+    /// When the room or the thread does not exist, or the user name is not valid.
+    pub async fn say_in_thread_on(
+        &self,
+        user: &str,
+        room: &str,
+        root: &str,
+        text: &str,
+    ) -> Result<MessageRef, DriverError> {
+        let found = {
+            let inner = lock(&self.inner);
+            inner
+                .threads
+                .keys()
+                .find(|r| r.id.raw() == root && inner.rooms.get(r.room.raw()).is_some_and(|x| x.name == room))
+                .cloned()
+        };
+        let Some(found) = found else { return Err(DriverError::NoThread(room.to_owned(), root.to_owned())) };
+        self.say_in(user, room, Some(found), text, None).await
+    }
+
+    /// Everything the bot did that [`MemoryDriver::take_deliveries`] has not taken yet, left
+    /// in place.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.inner).deliveries.clone()
     }
 
     /// Brings back a thread after a restart of the in-memory platform (see

@@ -53,6 +53,9 @@ pub struct Posted {
     pub ephemeral: bool,
     /// Users it may ping.
     pub allowed_users: Vec<u64>,
+    /// It pings everyone in the channel: `@everyone` or `@here` in a message that does not
+    /// forbid it (Discord parses every kind of mention when `allowed_mentions` is missing).
+    pub pings_everyone: bool,
 }
 
 impl Posted {
@@ -403,6 +406,16 @@ impl LocalDiscord {
         );
     }
 
+    /// A channel's name.
+    pub fn name_of(&self, channel: u64) -> Option<String> {
+        self.world().channels.get(&channel).map(|c| c.name.clone())
+    }
+
+    /// Who a direct-message channel is between.
+    pub fn recipients(&self, channel: u64) -> Vec<u64> {
+        self.world().channels.get(&channel).map(|c| c.recipients.clone()).unwrap_or_default()
+    }
+
     /// The thread started from a message, if any.
     pub fn thread_of(&self, message: u64) -> Option<u64> {
         self.world().threads_of.get(&message).copied()
@@ -434,6 +447,7 @@ impl LocalDiscord {
             interaction: None,
             ephemeral: false,
             allowed_users: vec![],
+            pings_everyone: false,
         };
         let guild = w.guild_of(self.guild, channel);
         let mut json = w.message_json(guild, &p, &attachments);
@@ -1180,6 +1194,14 @@ impl LocalDiscord {
                 .as_array()
                 .map(|u| u.iter().filter_map(|x| x.as_str()?.parse().ok()).collect())
                 .unwrap_or_default(),
+            pings_everyone: {
+                let content = body["content"].as_str().unwrap_or_default();
+                let allowed = match body["allowed_mentions"]["parse"].as_array() {
+                    Some(parse) => parse.iter().any(|x| x == "everyone"),
+                    None => body.get("allowed_mentions").is_none(),
+                };
+                allowed && (content.contains("@everyone") || content.contains("@here"))
+            },
         }
     }
 
@@ -1280,6 +1302,7 @@ impl LocalDiscord {
                     interaction: Some(iid),
                     ephemeral: true,
                     allowed_users: vec![],
+                    pings_everyone: false,
                 };
                 w.interactions.get_mut(&iid).expect("checked").response = Some(8);
                 self.record(w, p);
@@ -1531,6 +1554,7 @@ mod tests {
             interaction: None,
             ephemeral: false,
             allowed_users: vec![],
+            pings_everyone: false,
         };
         let mut m = w.message_json(Some(guild), &p, &[attachment_json(5, "s.md", 3)]);
         m["member"] = w.member_json(guild, bot);

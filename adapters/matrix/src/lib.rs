@@ -32,7 +32,7 @@ use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
 use matrix_sdk::ruma::events::{AnyInitialStateEvent, Mentions};
 use matrix_sdk::ruma::room::RoomType;
 use matrix_sdk::ruma::serde::Raw;
-use matrix_sdk::ruma::{OwnedMxcUri, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId, int};
+use matrix_sdk::ruma::{OwnedMxcUri, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
 use matrix_sdk::{Client, Room, RoomState};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -58,6 +58,8 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Custom state that marks a room the bot created, with the effect's idempotency key, so a
 /// creation retried after a crash finds the room instead of making a second one.
 const KEY_EVENT: &str = "org.facilitator.created_for";
+/// Where the rooms the bot created are kept by idempotency key, in the store directory.
+const CREATED_FILE: &str = "created_rooms.json";
 
 /// How the bot signs in.
 #[derive(Clone)]
@@ -123,6 +125,10 @@ pub struct MatrixAdapter {
     client: Client,
     own: OwnedUserId,
     config: MatrixConfig,
+    /// Rooms the bot created, by idempotency key, as kept in `created_rooms.json`.
+    created: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, OwnedRoomId>>>,
+    /// The sync loop of the current connection, stopped by [`MatrixAdapter::shutdown`].
+    syncing: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl MatrixAdapter {
@@ -189,7 +195,25 @@ impl MatrixAdapter {
             write_atomically(&session_path, &serde_json::to_string(&session).unwrap_or_default())?;
             info!(user = %own, "logged in to Matrix; the session is stored");
         }
-        Ok(MatrixAdapter { client, own, config })
+        let created = std::fs::read_to_string(config.store_dir.join(CREATED_FILE))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        Ok(MatrixAdapter {
+            client,
+            own,
+            config,
+            created: std::sync::Arc::new(std::sync::Mutex::new(created)),
+            syncing: std::sync::Arc::default(),
+        })
+    }
+
+    /// Stops syncing: nothing more is received (a stream ends only once its last sync does,
+    /// up to 30 s later). What was received and not yet checkpointed comes again next time.
+    pub fn shutdown(&self) {
+        if let Some(sync) = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            sync.abort();
+        }
     }
 
     /// The matrix-sdk client (for tests and tools).
@@ -226,30 +250,45 @@ impl MatrixAdapter {
         RoomRef::new(Platform::Matrix, id.as_str()).expect("room ids are valid ids")
     }
 
-    /// A room this bot created earlier for the same idempotency key.
-    async fn created_for(&self, key: &str) -> Option<Room> {
+    /// A room this bot created earlier for the same idempotency key: recorded in the store
+    /// directory as soon as the server answered the creation (the local state knows a new
+    /// room's marker only once a sync has brought it back, which a restart may not wait for),
+    /// or marked so in a room's state.
+    async fn created_for(&self, key: &str) -> Option<OwnedRoomId> {
+        let made = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned();
+        if made.is_some() {
+            return made;
+        }
+        let marked = |json: Option<serde_json::Value>| {
+            let json = json?;
+            let found = json
+                .pointer("/content/key")
+                .or_else(|| json.pointer("/event/content/key"))
+                .or_else(|| json.pointer("/Sync/content/key"))
+                .or_else(|| json.get("key"))?;
+            found.as_str().map(str::to_owned)
+        };
         for room in self.client.joined_rooms() {
-            if let Ok(Some(raw)) = room.get_state_event(KEY_EVENT.into(), "").await {
-                let json = serde_json::to_value(raw).ok();
-                if json.as_ref().and_then(|v| v.pointer("/content/key")).and_then(|k| k.as_str()) == Some(key) {
-                    return Some(room);
-                }
-                if json
-                    .as_ref()
-                    .and_then(|v| v.pointer("/event/content/key").or_else(|| v.pointer("/Sync/content/key")))
-                    .and_then(|k| k.as_str())
-                    == Some(key)
-                {
-                    return Some(room);
-                }
+            if let Ok(Some(raw)) = room.get_state_event(KEY_EVENT.into(), "").await
+                && marked(serde_json::to_value(raw).ok()).as_deref() == Some(key)
+            {
+                return Some(room.room_id().to_owned());
             }
         }
         None
     }
 
+    /// Records a room just created for `key`, before anything else is done with it.
+    fn remember_created(&self, key: &str, room: &RoomId) -> Result<(), AdapterError> {
+        let mut created = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        created.insert(key.to_owned(), room.to_owned());
+        let text = serde_json::to_string(&*created).map_err(|e| invalid(e.to_string()))?;
+        write_atomically(&self.config.store_dir.join(CREATED_FILE), &text)
+    }
+
     async fn create(&self, mut request: CreateRoomRequest, key: &str) -> Result<OwnedRoomId, AdapterError> {
         if let Some(room) = self.created_for(key).await {
-            return Ok(room.room_id().to_owned());
+            return Ok(room);
         }
         request.initial_state.push(
             Raw::new(&json!({ "type": KEY_EVENT, "state_key": "", "content": { "key": key } }))
@@ -262,7 +301,9 @@ impl MatrixAdapter {
         request.power_level_content_override =
             Some(Raw::new(&power).map_err(|e| invalid(e.to_string()))?.cast_unchecked());
         let Some(wanted) = request.room_alias_name.clone() else {
-            return self.client.create_room(request).await.map(|r| r.room_id().to_owned()).map_err(|e| error_from(&e));
+            let room = self.client.create_room(request).await.map_err(|e| error_from(&e))?;
+            self.remember_created(key, room.room_id())?;
+            return Ok(room.room_id().to_owned());
         };
         // Someone else may hold the course's address: take the first free `slug-N`, else none,
         // and say so in the room, where its organizers read it.
@@ -277,6 +318,7 @@ impl MatrixAdapter {
                 Err(e) => return Err(error_from(&e)),
             }
         };
+        self.remember_created(key, room.room_id())?;
         if request.room_alias_name.as_deref() != Some(wanted.as_str()) {
             let server = self.own.server_name();
             let taken = format!("#{wanted}:{server}");
@@ -526,7 +568,7 @@ impl ChatAdapter for MatrixAdapter {
         }
 
         let client = self.client.clone();
-        tokio::spawn(async move {
+        let sync = tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
                 if tx.is_closed() {
@@ -558,6 +600,9 @@ impl ChatAdapter for MatrixAdapter {
                 }
             }
         });
+        if let Some(previous) = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(sync) {
+            previous.abort();
+        }
         Ok(rx)
     }
 
@@ -669,16 +714,42 @@ impl ChatAdapter for MatrixAdapter {
     }
 
     async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError> {
+        use matrix_sdk::ruma::api::client::state::get_state_event_for_key;
+        use matrix_sdk::ruma::events::StateEventType;
         let room = self.room(room)?;
         let user = Self::user_id(user)?;
-        let level = if role == Some(CourseRole::Organizer) { int!(50) } else { int!(0) };
-        // Compared as numbers: a room creator's "infinite" level cannot be changed at all.
-        match room.get_user_power_level(&user).await.ok() {
-            Some(UserPowerLevel::Int(current)) if current == level => return Ok(()),
-            Some(UserPowerLevel::Infinite) => return Ok(()),
-            _ => {}
+        let level: i64 = if role == Some(CourseRole::Organizer) { 50 } else { 0 };
+        // A room creator's "infinite" level cannot be changed at all (the create event never
+        // changes, so the local state says it rightly).
+        if matches!(room.get_user_power_level(&user).await, Ok(UserPowerLevel::Infinite)) {
+            return Ok(());
         }
-        room.update_power_levels(vec![(&user, level)]).await.map(|_| ()).map_err(|e| error_from(&e))
+        // The levels as the server holds them, not as the last sync left them: a promotion a
+        // moment ago may not have come back yet, and a change built on stale levels would do
+        // nothing (a demotion "already" at 0) or undo another change.
+        let request = get_state_event_for_key::v3::Request::new(
+            room.room_id().to_owned(),
+            StateEventType::RoomPowerLevels,
+            String::new(),
+        );
+        let response = self.client.send(request).await.map_err(|e| error_from(&e.into()))?;
+        let mut content: serde_json::Value = serde_json::from_str(response.event_or_content.get())
+            .map_err(|e| invalid(format!("the room's power levels: {e}")))?;
+        let users_default = content["users_default"].as_i64().unwrap_or(0);
+        // Compared as numbers ("50" as text contains "0", which once made a demotion do nothing).
+        if content["users"][user.as_str()].as_i64().unwrap_or(users_default) == level {
+            return Ok(());
+        }
+        if !content["users"].is_object() {
+            content["users"] = json!({});
+        }
+        let users = content["users"].as_object_mut().expect("made an object above");
+        if level == users_default {
+            users.remove(user.as_str());
+        } else {
+            users.insert(user.to_string(), json!(level));
+        }
+        room.send_state_event_raw("m.room.power_levels", "", content).await.map(|_| ()).map_err(|e| error_from(&e))
     }
 
     async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError> {

@@ -114,6 +114,17 @@ impl Synapse {
         assert!(status.is_success(), "shutting down {room_id}: {status} {}", response.text().await.unwrap_or_default());
     }
 
+    /// Reads an admin API path (`/_synapse/admin/v1/rooms/!id/state`) as a homeserver admin:
+    /// what the server holds, whatever any client shows.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let token = self.admin().await.to_owned();
+        let response = self.http.get(format!("{}{path}", self.url)).bearer_auth(token).send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     /// Lifts the message rate limit of one user (the others stay at Synapse's defaults).
     pub async fn lift_rate_limit(&self, user_id: &str) {
         let token = self.admin().await.to_owned();
@@ -133,6 +144,9 @@ pub struct Seen {
     /// The root of the thread it is in.
     pub thread: Option<OwnedEventId>,
     pub mentions: Vec<OwnedUserId>,
+    /// It notifies the whole room (`m.mentions.room`).
+    pub mentions_room: bool,
+    pub sender: OwnedUserId,
 }
 
 /// A person on Matrix: a matrix-sdk client that joins every room it is invited to and keeps
@@ -178,6 +192,8 @@ impl Person {
                 };
                 let mentions =
                     ev.content.mentions.as_ref().map(|m| m.user_ids.iter().cloned().collect()).unwrap_or_default();
+                // Without `m.mentions` a client reads the body for `@room`.
+                let mentions_room = ev.content.mentions.as_ref().map_or(body.contains("@room"), |m| m.room);
                 seen.lock().unwrap().push(Seen {
                     room: room.room_id().to_owned(),
                     body,
@@ -186,6 +202,8 @@ impl Person {
                     reply_to,
                     thread,
                     mentions,
+                    mentions_room,
+                    sender: ev.sender.clone(),
                 });
             }
         });
