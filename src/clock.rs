@@ -6,7 +6,6 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 /// A source of the current time, truncated to milliseconds (what storage keeps).
 pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now.
     fn now(&self) -> DateTime<Utc>;
 }
 

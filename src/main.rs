@@ -73,7 +73,6 @@ enum Command {
         #[command(subcommand)]
         command: SyllabusCommand,
     },
-    /// Badges.
     Badges {
         #[command(subcommand)]
         command: BadgesCommand,

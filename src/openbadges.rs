@@ -26,7 +26,6 @@ use crate::config::IssuerConfig;
 pub struct Exported {
     /// Badge classes.
     pub badges: usize,
-    /// Assertions.
     pub assertions: usize,
 }
 

@@ -109,7 +109,6 @@ pub struct Allocation {
 /// Quality figures of an allocation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Quality {
-    /// Submissions.
     pub submissions: usize,
     /// Peer reviews assigned.
     pub reviews: usize,

@@ -82,7 +82,6 @@ impl CourseStatus {
 /// A person the bot knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Person {
-    /// Id.
     pub id: PersonId,
     /// Display name from the platform at first contact.
     pub name: String,
@@ -95,7 +94,6 @@ pub struct Person {
 /// A school.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct School {
-    /// Id.
     pub id: SchoolId,
     /// Derived from the name.
     pub slug: Slug,
@@ -106,7 +104,6 @@ pub struct School {
 /// What organizers can change about a course.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CourseSettings {
-    /// Title.
     pub title: String,
     /// School, if any.
     pub school: Option<SchoolId>,
@@ -197,9 +194,7 @@ impl AssignmentStatus {
 /// A reviewer and a submission.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
-    /// Id.
     pub id: AssignmentId,
-    /// Week.
     pub week: u32,
     /// The work.
     pub submission: SubmissionId,
@@ -213,7 +208,6 @@ pub struct Assignment {
     pub assigned_at: DateTime<Utc>,
     /// When the lease ends (the reviewer's deadline).
     pub due: DateTime<Utc>,
-    /// Status.
     pub status: AssignmentStatus,
     /// Reminders sent.
     pub reminders: u32,
@@ -242,18 +236,15 @@ pub struct Review {
 /// A badge awarded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Award {
-    /// Why.
     pub reason: String,
     /// By whom (`None`: earned by criteria).
     pub by: Option<PersonId>,
-    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// A member of a course.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
-    /// Role.
     pub role: Role,
     /// Since when.
     pub joined_at: DateTime<Utc>,
@@ -273,9 +264,7 @@ pub struct OpenedWeek {
 /// A learner's work for one week.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submission {
-    /// Id.
     pub id: SubmissionId,
-    /// Week.
     pub week: u32,
     /// Learner.
     pub author: PersonId,
@@ -294,13 +283,10 @@ pub struct Submission {
 /// A course.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Course {
-    /// Id.
     pub id: CourseId,
     /// Unique short name.
     pub slug: Slug,
-    /// Settings.
     pub settings: CourseSettings,
-    /// Status.
     pub status: CourseStatus,
     /// When the status last changed.
     pub status_at: DateTime<Utc>,
@@ -499,11 +485,8 @@ impl JobKind {
 /// Identifies a job: one of each kind per course and week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobKey {
-    /// Course.
     pub course: CourseId,
-    /// Kind.
     pub kind: JobKind,
-    /// Week.
     pub week: u32,
 }
 
@@ -526,147 +509,79 @@ pub enum Change {
         name: String,
     },
     /// `!tz`.
-    PersonZoneSet {
-        /// Who.
-        person: PersonId,
-        /// Zone.
-        zone: Zone,
-    },
+    PersonZoneSet { person: PersonId, zone: Zone },
     /// A new school.
     SchoolCreated {
         /// New id.
         school: SchoolId,
-        /// Slug.
         slug: Slug,
-        /// Name.
         name: String,
     },
     /// A new course.
     CourseCreated {
         /// New id.
         course: CourseId,
-        /// Slug.
         slug: Slug,
-        /// Settings.
         settings: CourseSettings,
-        /// Creator.
         created_by: PersonId,
-        /// When.
         at: DateTime<Utc>,
         /// Pairing seed.
         seed: u64,
     },
     /// `!course set`.
     CourseSettingsChanged {
-        /// Which.
         course: CourseId,
         /// All settings, after the change.
         settings: CourseSettings,
     },
     /// Pause, resume, end.
     CourseStatusChanged {
-        /// Which.
         course: CourseId,
         /// New status.
         status: CourseStatus,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A person joins a course or gets a new role in it.
-    MemberSet {
-        /// Course.
-        course: CourseId,
-        /// Person.
-        person: PersonId,
-        /// Role.
-        role: Role,
-        /// When.
-        at: DateTime<Utc>,
-    },
+    MemberSet { course: CourseId, person: PersonId, role: Role, at: DateTime<Utc> },
     /// A person leaves a course.
-    MemberRemoved {
-        /// Course.
-        course: CourseId,
-        /// Person.
-        person: PersonId,
-    },
+    MemberRemoved { course: CourseId, person: PersonId },
     /// A syllabus loaded or replaced.
     SyllabusLoaded {
-        /// Course.
         course: CourseId,
         /// The syllabus.
         syllabus: Box<Syllabus>,
-        /// Who.
         by: PersonId,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A week's prompt was posted.
-    WeekOpened {
-        /// Course.
-        course: CourseId,
-        /// Week.
-        week: u32,
-        /// Record.
-        opened: OpenedWeek,
-    },
+    WeekOpened { course: CourseId, week: u32, opened: OpenedWeek },
     /// The pending prompt jobs of a course, replacing its earlier pending prompt jobs.
     JobsPlanned {
-        /// Course.
         course: CourseId,
         /// Jobs and due times.
         jobs: Vec<(JobKey, DateTime<Utc>)>,
     },
     /// One job scheduled (or moved).
-    JobScheduled {
-        /// Which.
-        job: JobKey,
-        /// When.
-        due: DateTime<Utc>,
-    },
+    JobScheduled { job: JobKey, due: DateTime<Utc> },
     /// A week's reviewers were paired.
-    WeekPaired {
-        /// Course.
-        course: CourseId,
-        /// Week.
-        week: u32,
-        /// When.
-        at: DateTime<Utc>,
-    },
+    WeekPaired { course: CourseId, week: u32, at: DateTime<Utc> },
     /// A review assignment.
     AssignmentMade {
-        /// Course.
         course: CourseId,
         /// The assignment.
         assignment: Assignment,
     },
     /// An assignment's lease ran out.
-    AssignmentExpired {
-        /// Course.
-        course: CourseId,
-        /// Which.
-        assignment: AssignmentId,
-    },
+    AssignmentExpired { course: CourseId, assignment: AssignmentId },
     /// Reminders went out for these assignments.
-    RemindersSent {
-        /// Course.
-        course: CourseId,
-        /// Which.
-        assignments: Vec<AssignmentId>,
-        /// When.
-        at: DateTime<Utc>,
-    },
+    RemindersSent { course: CourseId, assignments: Vec<AssignmentId>, at: DateTime<Utc> },
     /// A review or a revision of one.
     ReviewRecorded {
-        /// Course.
         course: CourseId,
         /// The assignment.
         assignment: AssignmentId,
-        /// Feedback.
         feedback: String,
-        /// Score.
         score: Option<u8>,
-        /// When.
         at: DateTime<Utc>,
         /// 1 for the first version.
         revision: u32,
@@ -675,52 +590,38 @@ pub enum Change {
     },
     /// A badge awarded.
     BadgeAwarded {
-        /// Course.
         course: CourseId,
-        /// Badge.
         badge: Slug,
         /// Learner.
         person: PersonId,
-        /// Why.
         reason: String,
         /// By whom (`None`: criteria).
         by: Option<PersonId>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A nomination for a badge.
     BadgeNominated {
-        /// Course.
         course: CourseId,
-        /// Badge.
         badge: Slug,
         /// Who is nominated.
         nominee: PersonId,
         /// By whom.
         nominator: PersonId,
-        /// Why.
         reason: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A job ran.
-    JobDone {
-        /// Which.
-        job: JobKey,
-    },
+    JobDone { job: JobKey },
     /// A submission or a revision of one.
     SubmissionRecorded {
         /// Id (the same for every revision).
         submission: SubmissionId,
-        /// Course.
         course: CourseId,
-        /// Week.
         week: u32,
         /// Learner.
         author: PersonId,
         /// Text or link.
         body: String,
-        /// When.
         at: DateTime<Utc>,
         /// After the deadline.
         late: bool,
@@ -732,13 +633,10 @@ pub enum Change {
 /// Everything the domain knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
-    /// People.
     pub persons: BTreeMap<PersonId, Person>,
     /// Account to person.
     pub accounts: BTreeMap<Account, PersonId>,
-    /// Schools.
     pub schools: BTreeMap<SchoolId, School>,
-    /// Courses.
     pub courses: BTreeMap<CourseId, Course>,
     /// Slug to course.
     pub course_slugs: BTreeMap<Slug, CourseId>,

@@ -48,7 +48,6 @@ pub struct Syllabus {
 /// One `## Week N: title` section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekPlan {
-    /// N.
     pub number: u32,
     /// The title after the colon.
     pub title: String,

@@ -78,7 +78,6 @@ pub enum RoomOwner {
 /// A stored room mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomRow {
-    /// Owner.
     pub owner: RoomOwner,
     /// Platform name.
     pub platform: String,
@@ -89,9 +88,7 @@ pub struct RoomRow {
 /// The platform thread a week's prompt opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadRow {
-    /// Course.
     pub course: facilitator_bot::CourseId,
-    /// Week.
     pub week: u32,
     /// Platform name.
     pub platform: String,
@@ -564,7 +561,6 @@ async fn threads(conn: &mut sqlx::AnyConnection) -> Result<Vec<ThreadRow>> {
 pub struct Snapshot {
     /// The domain state.
     pub state: State,
-    /// Rooms.
     pub rooms: Vec<RoomRow>,
     /// Week threads.
     pub threads: Vec<ThreadRow>,

@@ -9,9 +9,7 @@ use std::sync::Arc;
 pub enum Platform {
     /// The in-memory adapter (console, demo, tests).
     Memory,
-    /// Matrix.
     Matrix,
-    /// Discord.
     Discord,
 }
 

@@ -56,14 +56,12 @@ pub enum DeliveryKind {
     Invited {
         /// Room name.
         room: String,
-        /// User.
         user: String,
     },
     /// A topic changed.
     Topic {
         /// Room name.
         room: String,
-        /// Topic.
         topic: String,
     },
 }

@@ -13,9 +13,7 @@ pub enum ChatEvent {
     MemberJoined {
         /// The platform's unique id of this event (for deduplication).
         event_id: String,
-        /// Room.
         room: RoomRef,
-        /// User.
         user: UserRef,
         /// Their display name.
         name: String,
@@ -111,7 +109,6 @@ pub enum Segment {
     Code(String),
     /// A mention of a user.
     Mention {
-        /// Who.
         user: UserRef,
         /// Display name.
         name: String,
@@ -129,7 +126,6 @@ pub enum Segment {
 /// A message to send.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct OutgoingMessage {
-    /// Content.
     pub segments: Vec<Segment>,
     /// Answer this message (a reply), if set.
     pub reply_to: Option<MessageRef>,
@@ -173,7 +169,6 @@ impl OutgoingMessage {
 pub struct RoomSpec {
     /// Short name, also the alias or channel name (`data-101`).
     pub name: String,
-    /// Topic.
     pub topic: String,
     /// The school's space or category.
     pub parent: Option<RoomRef>,

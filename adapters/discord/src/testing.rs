@@ -39,9 +39,7 @@ pub struct Posted {
     pub id: u64,
     /// Channel (for interaction responses, the interaction's channel).
     pub channel: u64,
-    /// Author.
     pub author: u64,
-    /// Content.
     pub content: String,
     /// Embeds, as sent.
     pub embeds: Vec<Value>,

@@ -16,9 +16,7 @@ pub(crate) fn fail<T>(problem: impl Into<String>, name: &str) -> Result<T, Comma
 /// Add or remove.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleAction {
-    /// Add.
     Add,
-    /// Remove.
     Remove,
 }
 

@@ -11,7 +11,6 @@ use crate::text::Text;
 /// `!badge award @user BADGE [reason]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadgeAward {
-    /// Who.
     pub user: Mention,
     /// Which badge.
     pub badge: Slug,

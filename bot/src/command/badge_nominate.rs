@@ -11,11 +11,9 @@ use crate::text::Text;
 /// `!badge nominate @user BADGE <reason>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadgeNominate {
-    /// Who.
     pub user: Mention,
     /// Which badge.
     pub badge: Slug,
-    /// Why.
     pub reason: String,
 }
 

@@ -10,7 +10,6 @@ use crate::text::Text;
 /// `!badges [@user]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Badges {
-    /// Whose.
     pub user: Option<Mention>,
 }
 

@@ -11,7 +11,6 @@ use crate::state::Role;
 pub struct Mentor {
     /// Add or remove.
     pub action: RoleAction,
-    /// Who.
     pub user: Mention,
 }
 

@@ -11,7 +11,6 @@ use crate::state::Role;
 pub struct Organizer {
     /// Add or remove.
     pub action: RoleAction,
-    /// Who.
     pub user: Mention,
 }
 

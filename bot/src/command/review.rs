@@ -11,7 +11,6 @@ use crate::text::Text;
 pub struct Review {
     /// The assignment.
     pub id: AssignmentId,
-    /// Feedback.
     pub feedback: String,
     /// Score 1 to 5.
     pub score: Option<u8>,

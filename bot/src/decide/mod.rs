@@ -51,7 +51,6 @@ pub struct CommandInput {
     pub actor: PersonId,
     /// Whether the actor is a bot admin (from the config).
     pub admin: bool,
-    /// Where.
     pub place: Place,
     /// Where to answer.
     pub reply_to: ReplyTo,
@@ -78,16 +77,12 @@ pub enum Input {
     Command(CommandInput),
     /// Someone joined a course room on the platform itself.
     MemberJoined {
-        /// Who.
         person: PersonId,
         /// Which course's room.
         course: CourseId,
     },
     /// A scheduled job is due.
-    JobDue {
-        /// Which.
-        job: JobKey,
-    },
+    JobDue { job: JobKey },
 }
 
 /// Something to say or do on the chat platforms.
@@ -95,25 +90,21 @@ pub enum Input {
 pub enum Effect {
     /// Create the space (Matrix) or category (Discord) for a school.
     CreateSchoolSpace {
-        /// School.
         school: SchoolId,
         /// Its name.
         name: String,
     },
     /// Create a course's room inside its school's space.
     CreateCourseRoom {
-        /// Course.
         course: CourseId,
         /// Parent school.
         school: Option<SchoolId>,
         /// Room name / alias.
         slug: Slug,
-        /// Topic.
         topic: String,
     },
     /// Change a course room's topic.
     SetTopic {
-        /// Course.
         course: CourseId,
         /// New topic.
         topic: String,
@@ -121,25 +112,16 @@ pub enum Effect {
     /// Give a member their role's rights in the course room (a moderator for organizers), or
     /// take them away (`None`).
     SetRole {
-        /// Course.
         course: CourseId,
-        /// Person.
         person: PersonId,
         /// Role, or none.
         role: Option<Role>,
     },
     /// Invite a person into a course's room.
-    Invite {
-        /// Course.
-        course: CourseId,
-        /// Person.
-        person: PersonId,
-    },
+    Invite { course: CourseId, person: PersonId },
     /// Post in a course's room.
     Post {
-        /// Course.
         course: CourseId,
-        /// Message.
         text: Text,
         /// This post opens a week's thread (a prompt, when the course threads its weeks).
         #[serde(default)]
@@ -149,14 +131,12 @@ pub enum Effect {
     Direct {
         /// To whom.
         person: PersonId,
-        /// Message.
         text: Text,
     },
     /// Answer a command where it was said.
     Reply {
         /// The command's reply handle.
         to: ReplyTo,
-        /// Message.
         text: Text,
         /// A hint that only the author needs to see it (ephemeral where the platform can).
         private: bool,
