@@ -409,7 +409,7 @@ impl Engine {
             let mut result = Ok(());
             while outcome.decided < JOBS_PER_BATCH {
                 let Some((due, job)) = self.state.next_due_job(now) else { break };
-                let span = info_span!("job", %job, course = %job.course);
+                let span = info_span!("job", %job);
                 let _guard = span.enter();
                 self.tally.job(job.kind.as_str(), now - due);
                 let mut decision = self.decide_safely(Input::JobDue { job }, now);

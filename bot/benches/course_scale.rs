@@ -119,7 +119,7 @@ fn measure(n: usize) -> (f64, f64, usize, usize) {
     // The leases job when every lease of the week runs out at once and nobody has reviewed.
     let lease_end =
         w.state.courses[&course].assignments.values().filter(|a| a.week == week).map(|a| a.due).max().unwrap();
-    let job = JobKey { course, kind: JobKind::Leases, week };
+    let job = JobKey::course(course, JobKind::Leases, week);
     let now = lease_end;
     let started = Instant::now();
     let d = decide(&w.state, Input::JobDue { job }, &Ctx { now, seed: 7 });

@@ -24,7 +24,7 @@ pub mod text;
 pub use command::{Command, CommandError, Mention};
 pub use decide::{CommandInput, Ctx, Decision, Effect, Input, Place, WeekThread, decide};
 pub use ids::{Account, CourseId, PersonId, ReplyTo, SchoolId, Slug, SubmissionId, Zone};
-pub use state::{Change, Course, JobKey, JobKind, Role, State};
+pub use state::{About, Change, Course, JobKey, JobKind, Role, State};
 pub use text::{Span, Text};
 pub mod pairing;
 pub mod rng;

@@ -482,17 +482,54 @@ impl JobKind {
     }
 }
 
-/// Identifies a job: one of each kind per course and week.
+/// What a job is about. A job names its subject rather than assuming a course, so anything
+/// with a schedule of its own (a proposal's vote, a help ticket, a survey) becomes one more
+/// variant here, stored in the same table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum About {
+    /// A course (its weeks are the jobs' `week`).
+    Course(CourseId),
+}
+
+impl About {
+    /// The stored form: the kind of subject and its id.
+    pub fn stored(self) -> (&'static str, i64) {
+        match self {
+            About::Course(c) => ("course", c.0),
+        }
+    }
+
+    /// From the stored form.
+    pub fn parse(kind: &str, id: i64) -> Option<About> {
+        match kind {
+            "course" => Some(About::Course(CourseId(id))),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies a job: one of each kind per subject and week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobKey {
-    pub course: CourseId,
+    pub about: About,
     pub kind: JobKind,
+    /// The course week it is for; 0 for a subject without weeks.
     pub week: u32,
+}
+
+impl JobKey {
+    /// A job of a course's week.
+    pub fn course(course: CourseId, kind: JobKind, week: u32) -> JobKey {
+        JobKey { about: About::Course(course), kind, week }
+    }
 }
 
 impl std::fmt::Display for JobKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.kind.as_str(), self.course, self.week)
+        match self.about {
+            // Also the claim key of a run job: unchanged since jobs were keyed by course.
+            About::Course(course) => write!(f, "{}:{}:{}", self.kind.as_str(), course, self.week),
+        }
     }
 }
 
@@ -704,8 +741,8 @@ impl State {
 
     /// Pending jobs of one course.
     pub fn course_jobs(&self, course: CourseId) -> impl Iterator<Item = (&JobKey, &DateTime<Utc>)> {
-        let from = JobKey { course, kind: JobKind::Prompt, week: 0 };
-        self.jobs.range(from..).take_while(move |(k, _)| k.course == course)
+        let from = JobKey::course(course, JobKind::Prompt, 0);
+        self.jobs.range(from..).take_while(move |(k, _)| k.about == About::Course(course))
     }
 
     /// When week `n` of a course opens (opened or planned).
@@ -713,7 +750,7 @@ impl State {
         if let Some(o) = course.opened.get(&week) {
             return Some(o.prompt_at);
         }
-        self.jobs.get(&JobKey { course: course.id, kind: JobKind::Prompt, week }).copied()
+        self.jobs.get(&JobKey::course(course.id, JobKind::Prompt, week)).copied()
     }
 
     /// The zones to show a person a time of this course in: the course's, then theirs.

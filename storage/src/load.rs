@@ -8,8 +8,8 @@ use sqlx::{AnyConnection, Row};
 use facilitator_bot::ids::AssignmentId;
 use facilitator_bot::schedule::{Offset, PromptSchedule};
 use facilitator_bot::state::{
-    Assignment, AssignmentStatus, Award, Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek,
-    Person, Review, ReviewerRole, Role, School, Submission,
+    About, Assignment, AssignmentStatus, Award, Course, CourseSettings, CourseStatus, JobKey, JobKind, Member,
+    OpenedWeek, Person, Review, ReviewerRole, Role, School, Submission,
 };
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
@@ -172,10 +172,11 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             c.insert_submission(submission);
         }
     }
-    for row in sqlx::query("SELECT course_id, kind, week, due_at FROM jobs").fetch_all(&mut *conn).await? {
+    for row in sqlx::query("SELECT about, about_id, kind, week, due_at FROM jobs").fetch_all(&mut *conn).await? {
         let kind: String = row.try_get("kind")?;
+        let about: String = row.try_get("about")?;
         let key = JobKey {
-            course: CourseId(row.try_get("course_id")?),
+            about: About::parse(&about, row.try_get("about_id")?).ok_or_else(|| corrupt("job subject", &about))?,
             kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
             week: week(row.try_get("week")?)?,
         };

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
-use facilitator_bot::state::{Change, CourseSettings};
+use facilitator_bot::state::{About, Change, CourseSettings};
 use facilitator_bot::{CourseId, Effect};
 
 use crate::{Backend, PENDING, Result, Snapshot, StoreError, ms};
@@ -278,13 +278,17 @@ impl Batch {
                 .await?;
             }
             Change::JobsPlanned { course, jobs } => {
-                sqlx::query("DELETE FROM jobs WHERE course_id = $1 AND kind = 'prompt'")
-                    .bind(course.0)
+                let (about, about_id) = About::Course(*course).stored();
+                sqlx::query("DELETE FROM jobs WHERE about = $1 AND about_id = $2 AND kind = 'prompt'")
+                    .bind(about)
+                    .bind(about_id)
                     .execute(&mut *tx)
                     .await?;
                 for (key, at) in jobs {
-                    sqlx::query("INSERT INTO jobs (course_id, kind, week, due_at) VALUES ($1, $2, $3, $4)")
-                        .bind(key.course.0)
+                    let (about, about_id) = key.about.stored();
+                    sqlx::query("INSERT INTO jobs (about, about_id, kind, week, due_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(about)
+                        .bind(about_id)
                         .bind(key.kind.as_str())
                         .bind(i64::from(key.week))
                         .bind(ms(*at))
@@ -293,8 +297,10 @@ impl Batch {
                 }
             }
             Change::JobDone { job } => {
-                sqlx::query("DELETE FROM jobs WHERE course_id = $1 AND kind = $2 AND week = $3")
-                    .bind(job.course.0)
+                let (about, about_id) = job.about.stored();
+                sqlx::query("DELETE FROM jobs WHERE about = $1 AND about_id = $2 AND kind = $3 AND week = $4")
+                    .bind(about)
+                    .bind(about_id)
                     .bind(job.kind.as_str())
                     .bind(i64::from(job.week))
                     .execute(&mut *tx)
@@ -325,11 +331,13 @@ impl Batch {
                     .await?;
             }
             Change::JobScheduled { job, due } => {
+                let (about, about_id) = job.about.stored();
                 sqlx::query(
-                    "INSERT INTO jobs (course_id, kind, week, due_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (course_id, kind, week) DO UPDATE SET due_at = excluded.due_at",
+                    "INSERT INTO jobs (about, about_id, kind, week, due_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (about, about_id, kind, week) DO UPDATE SET due_at = excluded.due_at",
                 )
-                .bind(job.course.0)
+                .bind(about)
+                .bind(about_id)
                 .bind(job.kind.as_str())
                 .bind(i64::from(job.week))
                 .bind(ms(*due))

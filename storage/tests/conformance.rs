@@ -522,3 +522,27 @@ async fn the_sqlite_and_postgresql_migrations_describe_the_same_tables_columns_a
     );
     assert_eq!(lite_indexes, pg_indexes);
 }
+
+#[tokio::test]
+async fn a_database_from_before_jobs_named_their_subject_keeps_its_jobs() {
+    use facilitator_bot::{CourseId, JobKey, JobKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // The schema as of migration 7, when a job was keyed by its course.
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).foreign_keys(false);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("../migrations/sqlite").run_to(7, &pool).await.unwrap();
+        sqlx::query("INSERT INTO jobs (course_id, kind, week, due_at) VALUES (5, 'prompt', 2, 1700000000000)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let store = Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let state = store.load_state().await.unwrap();
+    let due = DateTime::<Utc>::from_timestamp_millis(1_700_000_000_000).unwrap();
+    assert_eq!(state.jobs, BTreeMap::from([(JobKey::course(CourseId(5), JobKind::Prompt, 2), due)]));
+    store.close().await;
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Ctx, Decision, Effect, WeekThread};
-use crate::state::{Change, Course, CourseStatus, JobKey, JobKind, OpenedWeek, State, late_grace};
+use crate::state::{About, Change, Course, CourseStatus, JobKey, JobKind, OpenedWeek, State, late_grace};
 use crate::text::Text;
 
 /// The prompt jobs a course should have from `now` on: one per week not yet posted, at
@@ -27,7 +27,7 @@ pub fn plan_prompts(course: &Course, now: DateTime<Utc>) -> Vec<(JobKey, DateTim
     firings
         .into_iter()
         .zip(posted + 1..)
-        .map(|(at, week)| (JobKey { course: course.id, kind: JobKind::Prompt, week }, at))
+        .map(|(at, week)| (JobKey::course(course.id, JobKind::Prompt, week), at))
         .collect()
 }
 
@@ -65,7 +65,8 @@ pub(crate) fn job_due(state: &State, job: JobKey, ctx: &Ctx) -> Decision {
         return out;
     };
     out.change(Change::JobDone { job });
-    let Some(course) = state.courses.get(&job.course) else {
+    let About::Course(course) = job.about;
+    let Some(course) = state.courses.get(&course) else {
         return out;
     };
     match job.kind {
@@ -88,7 +89,7 @@ fn post_prompt(course: &Course, week: u32, due: DateTime<Utc>, now: DateTime<Utc
     let mut after = course.clone();
     after.opened.insert(week, opened);
     for (kind, at) in review_jobs(&after, week) {
-        out.change(Change::JobScheduled { job: JobKey { course: course.id, kind, week }, due: at });
+        out.change(Change::JobScheduled { job: JobKey::course(course.id, kind, week), due: at });
     }
     let thread = course.settings.threads.then(|| {
         let title = course.syllabus.as_ref().and_then(|s| s.week(week)).map(|p| p.title.clone());

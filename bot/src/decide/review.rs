@@ -30,7 +30,7 @@ impl Ids {
 }
 
 pub(crate) fn job(course: &Course, kind: JobKind, week: u32) -> JobKey {
-    JobKey { course: course.id, kind, week }
+    JobKey::course(course.id, kind, week)
 }
 
 /// The message that gives a reviewer an assignment.

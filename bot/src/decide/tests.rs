@@ -178,7 +178,7 @@ fn each_prompt_is_posted_once_on_schedule() {
     assert!(p[0].contains("Week 1 of 3: Getting started"), "{}", p[0]);
     assert!(!p[0].contains("Posted late"));
     // Running the same job again (a replay after a crash) changes nothing.
-    let job = JobKey { course: w.course().id, kind: JobKind::Prompt, week: 1 };
+    let job = JobKey::course(w.course().id, JobKind::Prompt, 1);
     let again = decide(&w.state, Input::JobDue { job }, &Ctx { now: w.now, seed: 7 });
     assert_eq!(again, Decision::default());
     let ran = w.advance(Duration::days(7));
@@ -301,7 +301,7 @@ fn changing_the_schedule_replans_every_future_prompt_and_tells_the_room() {
         .collect();
     assert_eq!(due, vec!["2026-10-20T08:00:00+00:00", "2026-10-27T09:00:00+00:00"]);
     // Week 1's pairing moved with its deadline (3 days after Monday 09:00 UTC).
-    let pair = w.state.jobs[&JobKey { course: w.course().id, kind: JobKind::Pair, week: 1 }];
+    let pair = w.state.jobs[&JobKey::course(w.course().id, JobKind::Pair, 1)];
     assert_eq!(pair.to_rfc3339(), "2026-10-22T09:00:00+00:00");
 }
 
