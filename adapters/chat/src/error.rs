@@ -31,6 +31,21 @@ pub enum AdapterErrorKind {
 }
 
 impl AdapterErrorKind {
+    /// What an HTTP answer's status means, the same on every platform: 429 is a rate limit
+    /// (one second when the platform did not say how long), 401 refused credentials, 403 and
+    /// 404 what they say, any other 4xx a request that resending will not fix, and a 5xx or no
+    /// answer at all a failure that may pass. Platforms read their own error codes first.
+    pub fn from_http_status(status: Option<u16>, retry_after: Option<Duration>) -> AdapterErrorKind {
+        match status {
+            Some(429) => AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
+            Some(401) => AdapterErrorKind::Fatal,
+            Some(403) => AdapterErrorKind::Forbidden,
+            Some(404) => AdapterErrorKind::NotFound,
+            Some(400..=499) => AdapterErrorKind::InvalidInput,
+            _ => AdapterErrorKind::Transient,
+        }
+    }
+
     /// Whether trying again later can succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, AdapterErrorKind::RateLimited { .. } | AdapterErrorKind::Transient)

@@ -142,6 +142,15 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
     async fn checkpoint(&self, token: &str) -> Result<(), AdapterError>;
 }
 
+/// The token a platform deduplicates by (a Discord nonce, a Matrix transaction id), made from an
+/// effect's idempotency key: the first `hex_digits` hex digits of its SHA-256, so the same key
+/// always gives the same token, across restarts and instances.
+pub fn key_digest(key: &str, hex_digits: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    hex[..hex_digits.min(hex.len())].to_owned()
+}
+
 /// Who a typed name means, as the platform answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserLookup {
@@ -207,6 +216,26 @@ impl CappedBody {
 #[cfg(test)]
 mod capped_tests {
     use super::*;
+
+    #[test]
+    fn a_key_gives_the_same_digest_every_time_cut_to_the_length_asked() {
+        // SHA-256 of "abc", a published test vector.
+        assert_eq!(key_digest("abc", 25), "ba7816bf8f01cfea414140de5");
+        assert_eq!(key_digest("abc", 99).len(), 64);
+    }
+
+    #[test]
+    fn http_statuses_mean_the_same_on_every_platform() {
+        use std::time::Duration;
+        assert_eq!(
+            AdapterErrorKind::from_http_status(Some(429), None),
+            AdapterErrorKind::RateLimited { retry_after: Duration::from_secs(1) }
+        );
+        assert_eq!(AdapterErrorKind::from_http_status(Some(401), None), AdapterErrorKind::Fatal);
+        assert_eq!(AdapterErrorKind::from_http_status(Some(422), None), AdapterErrorKind::InvalidInput);
+        assert_eq!(AdapterErrorKind::from_http_status(Some(502), None), AdapterErrorKind::Transient);
+        assert_eq!(AdapterErrorKind::from_http_status(None, None), AdapterErrorKind::Transient);
+    }
 
     #[test]
     fn a_file_declared_too_large_is_refused_before_reading() {

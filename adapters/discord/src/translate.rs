@@ -2,7 +2,6 @@
 //! Discord content and embeds, reading users and errors. Pure functions, tested here.
 
 use facilitator_chat::{AdapterErrorKind, OutgoingMessage, Segment};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// Discord's limit on a message's content.
@@ -180,8 +179,8 @@ pub fn chunks(text: &str, limit: usize) -> Vec<String> {
 /// A nonce for a message from an effect's idempotency key (Discord keeps nonces of up to 25
 /// characters and, with `enforce_nonce`, answers a repeat with the message already made).
 pub fn nonce(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().take(13).map(|b| format!("{b:02x}")).collect::<String>()[..25].to_owned()
+    // Discord takes a nonce of at most 25 characters.
+    facilitator_chat::key_digest(key, 25)
 }
 
 /// Reads a user as people write them: `<@81234>`, `<@!81234>`, or a bare id.
@@ -195,15 +194,9 @@ pub fn parse_user_id(text: &str) -> Option<u64> {
 
 /// What an HTTP failure means to the executor.
 pub fn classify(status: u16, retry_after: Option<Duration>) -> AdapterErrorKind {
-    match status {
-        429 => AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
-        401 => AdapterErrorKind::Fatal,
-        403 => AdapterErrorKind::Forbidden,
-        404 => AdapterErrorKind::NotFound,
-        // 50035 (invalid form body), 50006 (empty message) and the like: resending won't help.
-        400..=499 => AdapterErrorKind::InvalidInput,
-        _ => AdapterErrorKind::Transient,
-    }
+    // 50035 (invalid form body), 50006 (empty message) and the like come as a 400: resending
+    // won't help, as the shared reading of statuses says.
+    AdapterErrorKind::from_http_status(Some(status), retry_after)
 }
 
 /// A course's roles, as named in the server.

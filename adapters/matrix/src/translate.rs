@@ -312,24 +312,16 @@ pub fn classify(errcode: Option<&str>, status: Option<u16>, retry_after: Option<
             | "M_TOO_LARGE"
             | "M_INVALID_ROOM_STATE",
         ) => AdapterErrorKind::InvalidInput,
-        _ => match status {
-            Some(429) => AdapterErrorKind::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
-            Some(s) if s >= 500 => AdapterErrorKind::Transient,
-            Some(403) => AdapterErrorKind::Forbidden,
-            Some(404) => AdapterErrorKind::NotFound,
-            Some(s) if (400..500).contains(&s) => AdapterErrorKind::InvalidInput,
-            // No answer at all: the network or the homeserver went away.
-            _ => AdapterErrorKind::Transient,
-        },
+        // Otherwise the status, read as on every platform (no answer at all: the network or the
+        // homeserver went away).
+        _ => AdapterErrorKind::from_http_status(status, retry_after),
     }
 }
 
 /// A Matrix transaction id for an idempotency key: the same key gives the same id, so the
 /// homeserver drops a resend after a crash.
 pub fn transaction_id(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(key.as_bytes());
-    format!("fac-{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+    format!("fac-{}", facilitator_chat::key_digest(key, 32))
 }
 
 #[cfg(test)]
