@@ -30,7 +30,7 @@ pub struct Delivery {
     pub message: Option<OutgoingMessage>,
     /// The name of the thread it was posted in, if any.
     pub thread: Option<String>,
-    /// The message, for posts and direct messages.
+    /// Where the platform keeps the message (its room and id), for posts and direct messages.
     pub id: Option<MessageRef>,
     /// When the platform received it.
     pub at: Instant,
