@@ -224,17 +224,7 @@ mod matrix {
         async fn say_with_file(&self, user: &UserRef, room: &RoomRef, text: &str, file: (&str, &[u8])) -> String {
             let person = self.person_of(user);
             // Invited by the bot a moment ago: the person's client joins when it sees it.
-            let id = Self::room_id(room);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            let joined = loop {
-                if let Some(r) = person.client.get_room(&id)
-                    && r.state() == matrix_sdk::RoomState::Joined
-                {
-                    break r;
-                }
-                assert!(std::time::Instant::now() < deadline, "{} never joined {id}", person.id);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            };
+            let joined = person.room(&Self::room_id(room)).await;
             let mime = "text/markdown".parse().unwrap();
             let upload = person.client.media().upload(&mime, file.1.to_vec(), None).await.unwrap();
             let mut content = FileMessageEventContent::plain(text.to_owned(), upload.content_uri);

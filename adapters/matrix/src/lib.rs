@@ -264,8 +264,7 @@ impl MatrixAdapter {
             let found = json
                 .pointer("/content/key")
                 .or_else(|| json.pointer("/event/content/key"))
-                .or_else(|| json.pointer("/Sync/content/key"))
-                .or_else(|| json.get("key"))?;
+                .or_else(|| json.pointer("/Sync/content/key"))?;
             found.as_str().map(str::to_owned)
         };
         for room in self.client.joined_rooms() {

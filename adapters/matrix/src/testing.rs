@@ -255,7 +255,8 @@ impl Person {
         self.wait_for(&format!("a reply to {event}"), |m| m.reply_to.as_ref() == Some(event)).await
     }
 
-    async fn room(&self, id: &RoomId) -> Room {
+    /// The room `id`, once this person has joined it (waits up to 30 s).
+    pub async fn room(&self, id: &RoomId) -> Room {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(room) = self.client.get_room(id)
