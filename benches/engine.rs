@@ -36,7 +36,7 @@ async fn start(url: &str, now: DateTime<Utc>) -> Bot {
     adapters.add(Arc::clone(&chat));
     let clock = ManualClock::new(now);
     let engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
-    let executor = Executor::new(store, adapters, engine.directory(), Arc::new(clock.clone()));
+    let executor = Executor::new(store, adapters, engine.directory(), engine.reporter(), Arc::new(clock.clone()));
     let events = chat.connect().await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runtime = Runtime::new(engine, executor, Arc::new(clock.clone()), events);

@@ -125,12 +125,13 @@ async fn post_all(url: &str, n: usize, courses: usize) -> (Duration, bool) {
         adapters.add(Arc::new(chat) as Arc<dyn ChatAdapter>);
         let engine = Engine::open(store.clone(), Admins::new(Vec::new()), adapters.clone()).await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(due + chrono::Duration::seconds(20)));
-        let executor = Executor::new(store.clone(), adapters, engine.directory(), clock);
-        instances.push((engine, executor, driver, store));
+        let executor =
+            Executor::new(store.clone(), adapters, engine.directory(), engine.reporter(), Arc::clone(&clock));
+        instances.push((engine, executor, driver, store, clock));
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (mut engine, executor, driver, store) in instances {
+    for (mut engine, executor, driver, store, clock) in instances {
         let posted = Arc::clone(&posted);
         let per_room = Arc::clone(&per_room);
         tasks.push(tokio::spawn(async move {
@@ -138,7 +139,7 @@ async fn post_all(url: &str, n: usize, courses: usize) -> (Duration, bool) {
             let deadline = Instant::now() + Duration::from_secs(600);
             while posted.load(Ordering::SeqCst) < courses && Instant::now() < deadline {
                 engine.run_due_once(now).await.unwrap();
-                let delivered = executor.deliver_pending().await.unwrap();
+                let delivered = engine.serving_reports(executor.deliver_pending(), clock.as_ref()).await.unwrap();
                 for d in driver.take_deliveries() {
                     if let (DeliveryKind::Room(room), Some(text)) = (&d.kind, d.text())
                         && text.contains("**Week 1 of 4")

@@ -58,7 +58,7 @@ impl<W: Write> Console<W> {
         adapters.add(chat);
         let clock = ManualClock::new(now);
         let engine = Engine::open(store.clone(), admins, adapters.clone()).await?;
-        let executor = Executor::new(store, adapters, engine.directory(), Arc::new(clock.clone()));
+        let executor = Executor::new(store, adapters, engine.directory(), engine.reporter(), Arc::new(clock.clone()));
         let mut console = Console { engine, executor, driver, events, clock, out, echo: false };
         console.restore_rooms().await?;
         // Effects left over from an earlier run (a crash before they were performed) go out now.
@@ -268,7 +268,7 @@ impl<W: Write> Console<W> {
             let now = self.clock.now();
             let handled = if events.is_empty() { 0 } else { self.engine.handle_events(events, now).await?.decided };
             let jobs = self.engine.run_due_once(now).await?.decided;
-            self.executor.deliver_pending().await?;
+            self.engine.serving_reports(self.executor.deliver_pending(), &self.clock).await?;
             self.print_deliveries()?;
             if handled == 0 && jobs == 0 {
                 return Ok(());

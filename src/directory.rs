@@ -23,9 +23,6 @@ pub struct Directory {
     courses_by_room: BTreeMap<RoomRef, CourseId>,
     contacts: BTreeMap<PersonId, Contact>,
     threads: BTreeMap<MessageRef, (CourseId, u32)>,
-    /// Generations of the stored state whose only change is a mapping this process stored and
-    /// already holds here: the engine need not reload for them.
-    own_generations: std::collections::BTreeSet<i64>,
 }
 
 impl Directory {
@@ -72,19 +69,6 @@ impl Directory {
     /// The course whose room this is.
     pub fn course_of(&self, room: &RoomRef) -> Option<CourseId> {
         self.courses_by_room.get(room).copied()
-    }
-
-    /// Notes that `generation` only added a mapping this directory already holds.
-    pub fn already_reflects(&mut self, generation: i64) {
-        self.own_generations.insert(generation);
-    }
-
-    /// Whether every generation after `from` up to `to` is one this process made and already
-    /// reflects; they are forgotten either way, as the engine is about to be at `to`.
-    pub fn reflects_all(&mut self, from: i64, to: i64) -> bool {
-        let all = to > from && (from + 1..=to).all(|g| self.own_generations.contains(&g));
-        self.own_generations = self.own_generations.split_off(&(to + 1));
-        all
     }
 
     /// Records the thread a week's prompt opened.

@@ -18,18 +18,22 @@ use tracing::{debug, error, info, info_span, warn};
 
 use facilitator_bot::command::{self, Mention};
 use facilitator_bot::{
-    Account, Change, CommandInput, Ctx, Decision, Effect, Input, PersonId, Place, ReplyTo, State, Text, decide,
+    Account, Change, CommandInput, Ctx, Decision, Effect, Input, Invitation, PersonId, Place, ReplyTo, State, Text,
+    decide,
 };
 use facilitator_chat::{ChatAdapter, ChatEvent, MessageRef, Platform, RoomRef, UserLookup, UserRef};
-use facilitator_storage::Store;
+use facilitator_storage::{RoomRow, Store, ThreadRow};
 
 use crate::adapters::Adapters;
 use crate::budget::{BudgetConfig, Budgets, Verdict};
+use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::ops::{Metrics, Tally};
+use crate::report::{Report, Reported, Reporter, Reports};
 
 /// Bot admins from the config: platform user ids, optionally prefixed with the platform
-/// (`@olga:example.org`, `discord:81234`, `olga`).
+/// (`@olga:example.org`, `discord:81234`, `olga`). They become people in the domain with the
+/// admin flag when the engine opens ([`Engine::open`]).
 #[derive(Clone, Debug, Default)]
 pub struct Admins(BTreeSet<String>);
 
@@ -39,9 +43,34 @@ impl Admins {
         Admins(list.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
     }
 
-    /// Whether this account is an admin.
-    pub fn contains(&self, platform: &str, handle: &str) -> bool {
-        self.0.contains(handle) || self.0.contains(&format!("{platform}:{handle}"))
+    /// The accounts the list names on these platforms: `platform:id` on that platform, a full
+    /// Matrix id (`@olga:example.org`) on Matrix, and an id without a platform on each platform
+    /// where it can be one (digits on Discord, any name in memory).
+    pub fn accounts(&self, platforms: &[Platform]) -> BTreeSet<Account> {
+        let mut out = BTreeSet::new();
+        let account = |platform: Platform, handle: &str| Account {
+            platform: platform.as_str().to_owned(),
+            handle: handle.to_owned(),
+        };
+        for entry in &self.0 {
+            if let Some((prefix, handle)) = entry.split_once(':')
+                && let Some(platform) = Platform::parse(prefix)
+            {
+                out.insert(account(platform, handle));
+                continue;
+            }
+            for &platform in platforms {
+                let plausible = match platform {
+                    Platform::Matrix => entry.starts_with('@') && entry.contains(':'),
+                    Platform::Discord => entry.chars().all(|c| c.is_ascii_digit()),
+                    _ => !entry.starts_with('@'),
+                };
+                if plausible {
+                    out.insert(account(platform, entry));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -57,6 +86,17 @@ pub struct ReplyTarget {
     /// The thread the message was said in (room and root), so the answer stays there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<(String, String)>,
+}
+
+/// The room of an invitation, encoded into the domain's opaque [`Invitation`].
+fn invitation_of(room: &RoomRef) -> Invitation {
+    Invitation(format!("{}:{}", room.platform().as_str(), room.raw()))
+}
+
+/// The room an invitation is into, if the token is one of ours.
+pub fn invitation_room(invitation: &Invitation) -> Option<RoomRef> {
+    let (platform, raw) = invitation.0.split_once(':')?;
+    RoomRef::new(Platform::parse(platform)?, raw).ok()
 }
 
 impl ReplyTarget {
@@ -179,6 +219,9 @@ pub struct Engine {
     generation: i64,
     /// Per-person command budgets (none: unlimited, as at the console).
     budgets: Option<Budgets>,
+    /// What the executor reports back, and the end it reports through.
+    reports: Reports,
+    reporter: Reporter,
 }
 
 /// Most jobs run in one transaction.
@@ -197,7 +240,8 @@ impl Engine {
         let rooms = store.rooms().await.context("loading rooms")?;
         let threads = store.threads().await.context("loading week threads")?;
         let directory = Arc::new(RwLock::new(Directory::new(&rooms, &threads, &state)));
-        Ok(Engine {
+        let (reporter, reports) = crate::report::channel();
+        let mut engine = Engine {
             state,
             store,
             directory,
@@ -208,7 +252,41 @@ impl Engine {
             tally: Tally::default(),
             generation,
             budgets: None,
-        })
+            reports,
+            reporter,
+        };
+        engine.sync_admins(Utc::now()).await.context("storing the bot admins from the config")?;
+        Ok(engine)
+    }
+
+    /// Makes the configured admins' accounts bot admins in the domain (registering people not
+    /// met yet) and takes the flag from anyone no longer listed. Several instances may do this
+    /// at once: it reads the state inside its batch, so the last one to start wins.
+    async fn sync_admins(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let platforms: Vec<Platform> = self.adapters.iter().map(|a| a.platform()).collect();
+        let accounts = self.admins.accounts(&platforms);
+        let mut batch = self.begin(now).await?;
+        let mut changes = Vec::new();
+        let mut wanted = BTreeSet::new();
+        for account in &accounts {
+            // Until they speak, an admin is known by their id's local part, like a mentioned person.
+            let short = account.handle.trim_start_matches('@').split(':').next().unwrap_or(&account.handle).to_owned();
+            wanted.insert(self.person_for(&account.platform, &account.handle, &short, &mut changes));
+        }
+        let granted =
+            wanted.iter().filter(|p| !self.state.is_admin(**p)).map(|p| Change::AdminSet { person: *p, admin: true });
+        let revoked =
+            self.state.admins().filter(|p| !wanted.contains(p)).map(|p| Change::AdminSet { person: p, admin: false });
+        let sets: Vec<Change> = granted.chain(revoked).collect();
+        let mut outcome = Outcome::default();
+        let result = if sets.is_empty() && changes.is_empty() {
+            Ok(())
+        } else {
+            info!(admins = wanted.len(), changed = sets.len(), "bot admins synced from the config");
+            changes.extend(sets);
+            self.commit_decision(&mut batch, Decision { changes, ..Decision::default() }, "admins", &mut outcome).await
+        };
+        self.finish(batch, result, outcome).await.map(|_| ())
     }
 
     /// The process's metrics (shared with the executor and the ops endpoints).
@@ -234,6 +312,89 @@ impl Engine {
     /// The directory shared with the executor.
     pub fn directory(&self) -> Arc<RwLock<Directory>> {
         Arc::clone(&self.directory)
+    }
+
+    /// Where the executor reports what its effects did (see [`crate::report`]).
+    pub fn reporter(&self) -> Reporter {
+        self.reporter.clone()
+    }
+
+    /// The next report from the executor (for a loop that also takes events).
+    pub async fn next_report(&mut self) -> Reported {
+        // The engine holds a sender itself, so the channel never closes.
+        std::future::poll_fn(|cx| self.reports.0.poll_recv(cx)).await.expect("the engine holds a sender")
+    }
+
+    /// Runs `work` (the executor delivering) while recording what it reports, for callers that
+    /// drive the engine and the executor in one task.
+    pub async fn serving_reports<F: std::future::Future>(&mut self, work: F, clock: &dyn Clock) -> F::Output {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                reported = self.next_report() => self.record(reported, clock.now()).await,
+            }
+        }
+    }
+
+    /// Stores what the executor reported, and answers it: a room or thread joins the directory;
+    /// an effect given up is marked failed in the same transaction as what the domain decides
+    /// about it (claimed under its key, so it is decided once).
+    pub async fn record(&mut self, reported: Reported, now: DateTime<Utc>) {
+        let Reported { report, stored } = reported;
+        let result = async {
+            let mut batch = self.begin(now).await?;
+            let mut outcome = Outcome::default();
+            let result = self.record_in(&mut batch, report, now, &mut outcome).await;
+            self.finish(batch, result, outcome).await
+        }
+        .await;
+        if let Err(e) = &result {
+            error!(error = %format!("{e:#}"), "storing what the executor reported failed; it reports again");
+        }
+        // The executor may have given up waiting (shutdown): nothing to answer then.
+        let _ = stored.send(result.map(|_| ()).map_err(|e| format!("{e:#}")));
+    }
+
+    async fn record_in(
+        &mut self,
+        batch: &mut facilitator_storage::Batch,
+        report: Report,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<()> {
+        match report {
+            Report::RoomMade { owner, room } => {
+                let row = RoomRow { owner, platform: room.platform().as_str().to_owned(), room: room.raw().to_owned() };
+                batch.set_room(&row).await?;
+                self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).set_room(owner, room);
+            }
+            Report::ThreadOpened { course, week, thread } => {
+                let row = ThreadRow {
+                    course,
+                    week,
+                    platform: thread.room.platform().as_str().to_owned(),
+                    room: thread.room.raw().to_owned(),
+                    root: thread.id.raw().to_owned(),
+                };
+                batch.set_thread(&row).await?;
+                self.directory
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .set_thread(course, week, thread);
+            }
+            Report::GaveUp { outbox, key, effect, error } => {
+                let key = format!("gave-up:{key}");
+                if batch.claim_inbound(std::slice::from_ref(&key)).await?.first().copied().unwrap_or(false) {
+                    let failure = crate::report::failure_of(&error);
+                    let decision = self.decide_safely(Input::EffectFailed { effect, failure }, now);
+                    self.commit_decision(batch, decision, &key, outcome).await?;
+                }
+                batch.give_up_effect(outbox, &error.to_string()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The store.
@@ -263,6 +424,16 @@ impl Engine {
                 other => acted_on.push(other),
             }
         }
+        // Invitations first: their answers (joining a room) go in the rooms lane, which holds
+        // back everything queued after them, so a command said in a new direct room is
+        // answered once the bot is in it.
+        let mut invited = Outcome::default();
+        if !invites.is_empty() {
+            match self.decide_invites(std::mem::take(&mut invites), now).await {
+                Ok(answered) => invited = answered,
+                Err(e) => warn!(error = %format!("{e:#}"), "deciding on invitations failed; they are not answered"),
+            }
+        }
         // Only events the bot acts on are claimed: plain chat is not recorded.
         let mut prepared: Vec<Prepared> = acted_on.into_iter().filter_map(|e| self.prepare(e)).collect();
         self.look_up_names(&mut prepared, now).await;
@@ -284,15 +455,13 @@ impl Engine {
         // Stored: the platforms may now forget what came before.
         for (platform, token) in checkpoints {
             if let Some(adapter) = self.adapters.get(platform)
-                && let Err(e) = adapter.checkpoint(&token).await
+                && let Some(resume) = adapter.resume_points()
+                && let Err(e) = resume.checkpoint(&token).await
             {
                 warn!(%platform, error = %e, "saving the resume point failed; events after the last one will be delivered again");
             }
         }
-        for (room, inviter, is_direct) in invites {
-            self.answer_invite(&room, &inviter, is_direct).await;
-        }
-        Ok(outcome)
+        Ok(Outcome { effects: outcome.effects + invited.effects, ..outcome })
     }
 
     /// Claims and decides prepared events in one transaction. `charge`: take each command from
@@ -379,22 +548,29 @@ impl Engine {
         self.finish(batch, result, outcome).await
     }
 
-    /// The bot takes direct conversations with anyone, and group rooms only from bot admins and
-    /// organizers (any other room would be a lobby anyone could fill with commands).
-    async fn answer_invite(&self, room: &RoomRef, inviter: &UserRef, is_direct: bool) {
-        let platform = inviter.platform();
-        let Some(adapter) = self.adapters.get(platform) else { return };
-        let account = Account { platform: platform.as_str().to_owned(), handle: inviter.raw().to_owned() };
-        let organizer =
-            self.state.accounts.get(&account).is_some_and(|p| {
-                self.state.courses.values().any(|c| c.role(*p) == Some(facilitator_bot::Role::Organizer))
-            });
-        let accept = is_direct || organizer || self.admins.contains(platform.as_str(), inviter.raw());
-        if let Err(e) = adapter.answer_invite(room, accept).await {
-            warn!(%room, %inviter, accept, error = %e, "answering an invitation failed");
-        } else {
-            info!(%room, %inviter, accept, is_direct, "answered an invitation");
+    /// Asks the domain whether to accept each invitation, in one batch; the answers go out
+    /// through the outbox like every other effect.
+    async fn decide_invites(&mut self, invites: Vec<(RoomRef, UserRef, bool)>, now: DateTime<Utc>) -> Result<Outcome> {
+        let mut batch = self.begin(now).await?;
+        let mut outcome = Outcome::default();
+        let mut result = Ok(());
+        for (n, (room, inviter, direct)) in invites.into_iter().enumerate() {
+            let platform = inviter.platform();
+            // An invitation that is refused stores nobody: the inviter is registered only if
+            // the decision changes something, and it never does.
+            let mut registrations = Vec::new();
+            let person = self.person_for(platform.as_str(), inviter.raw(), inviter.raw(), &mut registrations);
+            let invitation = invitation_of(&room);
+            info!(%room, %inviter, direct, "invited");
+            let decision = self.decide_safely(Input::Invited { inviter: person, direct, invitation }, now);
+            // Invitations carry no event id: the time and the position in the batch make the key.
+            let key = format!("invite:{platform}:{}:{}:{n}", room.raw(), now.timestamp_millis());
+            if let Err(e) = self.commit_decision(&mut batch, decision, &key, &mut outcome).await {
+                result = Err(e);
+                break;
+            }
         }
+        self.finish(batch, result, outcome).await
     }
 
     /// Runs every job due at `now`.
@@ -453,11 +629,23 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Vec<Text>> {
         let Some(parsed) = command::parse(text) else { anyhow::bail!("not a command: {text}") };
+        let mut batch = self.begin(now).await?;
+        let mut outcome = Outcome::default();
+        // Whoever runs the command line on the bot's database is a bot admin while they do
+        // (the next start takes the flag back unless the config lists them).
         let mut registrations = Vec::new();
         let actor = self.person_for("cli", operator, operator, &mut registrations);
+        if !self.state.is_admin(actor) {
+            registrations.push(Change::AdminSet { person: actor, admin: true });
+            let operator_is_admin = Decision { changes: registrations, ..Decision::default() };
+            let made = self.commit_decision(&mut batch, operator_is_admin, "cli-admin", &mut outcome).await;
+            if let Err(e) = made {
+                self.finish(batch, Err(e), outcome).await?;
+                return Ok(Vec::new());
+            }
+        }
         let input = CommandInput {
             actor,
-            admin: true,
             place,
             reply_to: ReplyTo(CLI_REPLY.into()),
             command: parsed,
@@ -476,11 +664,6 @@ impl Engine {
             })
             .collect();
         decision.effects.retain(|e| !matches!(e, Effect::Reply { to, .. } if to.0 == CLI_REPLY));
-        if !decision.changes.is_empty() {
-            decision.changes.splice(0..0, registrations);
-        }
-        let mut batch = self.begin(now).await?;
-        let mut outcome = Outcome::default();
         let key = format!("cli:{}:{}", operator, now.timestamp_millis());
         let result = self.commit_decision(&mut batch, decision, &key, &mut outcome).await;
         self.finish(batch, result, outcome).await?;
@@ -520,16 +703,7 @@ impl Engine {
     /// decides until it commits).
     async fn begin(&mut self, now: DateTime<Utc>) -> Result<facilitator_storage::Batch> {
         let mut batch = self.store.begin(now).await?;
-        let only_own = batch.generation() != self.generation
-            && self
-                .directory
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .reflects_all(self.generation, batch.generation());
-        if only_own {
-            // Only this process's own room or thread mappings since: nothing to reload.
-            self.generation = batch.generation();
-        } else if batch.generation() != self.generation {
+        if batch.generation() != self.generation {
             self.tally.catch_up();
             let snapshot = batch.snapshot().await.context("catching up with the stored state")?;
             debug!(from = self.generation, to = batch.generation(), "caught up with the stored state");
@@ -632,11 +806,9 @@ impl Engine {
         let Place::Course(course) = self.place_of(message).0 else { return false };
         let platform = message.author.platform();
         let account = Account { platform: platform.as_str().to_owned(), handle: message.author.raw().to_owned() };
-        let admin = self.admins.contains(platform.as_str(), message.author.raw());
-        self.state
-            .courses
-            .get(&course)
-            .is_some_and(|c| c.organized_by(self.state.accounts.get(&account).copied(), admin))
+        let person = self.state.accounts.get(&account).copied();
+        let admin = person.is_some_and(|p| self.state.is_admin(p));
+        self.state.courses.get(&course).is_some_and(|c| c.organized_by(person, admin))
     }
 
     /// Where a message was said, for the domain, and the week of the thread it was said in.
@@ -721,7 +893,6 @@ impl Engine {
                 let kind = parsed.as_ref().map_or("unreadable", facilitator_bot::Command::name);
                 let input = CommandInput {
                     actor,
-                    admin: self.admins.contains(platform.as_str(), message.author.raw()),
                     place,
                     reply_to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
                     command: parsed,
@@ -732,15 +903,6 @@ impl Engine {
                 };
                 let mut decision = self.decide_safely(Input::Command(input), now);
                 self.tally.command(kind, if decision.refused { "refused" } else { "ok" });
-                // A slash command waits for an answer; one that only posts (an award's
-                // announcement) still gets a private acknowledgement.
-                if message.needs_answer && !decision.effects.iter().any(|e| matches!(e, Effect::Reply { .. })) {
-                    decision.effects.push(Effect::Reply {
-                        to: ReplyTarget::encode(&message.id, message.thread.as_ref()),
-                        text: facilitator_bot::Text::md("✅ Done."),
-                        private: true,
-                    });
-                }
                 if !decision.changes.is_empty() {
                     decision.changes.splice(0..0, registrations);
                 }
@@ -897,5 +1059,38 @@ impl Engine {
             },
             other => facilitator_storage::default_lane(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(accounts: &BTreeSet<Account>) -> Vec<String> {
+        accounts.iter().map(|a| format!("{}:{}", a.platform, a.handle)).collect()
+    }
+
+    #[test]
+    fn configured_admins_name_accounts_only_where_they_can_be_ids() {
+        let admins = Admins::new(
+            ["@olga:example.org", "discord:81234", "matrix:@ana:example.org", "4242", "ben", " "].map(String::from),
+        );
+        let all = admins.accounts(&[Platform::Matrix, Platform::Discord, Platform::Memory]);
+        assert_eq!(
+            names(&all),
+            vec![
+                "discord:4242",
+                "discord:81234",
+                "matrix:@ana:example.org",
+                "matrix:@olga:example.org",
+                "memory:4242",
+                "memory:ben",
+            ]
+        );
+        // Only the platforms the bot runs on, unless the entry names its platform.
+        assert_eq!(
+            names(&admins.accounts(&[Platform::Memory])),
+            vec!["discord:81234", "matrix:@ana:example.org", "memory:4242", "memory:ben"]
+        );
     }
 }

@@ -3,7 +3,12 @@
 //! Each effect was stored with an idempotency key before this runs; the key (with the platform
 //! appended) goes to the adapter, so performing an effect again after a crash does not repeat
 //! it on the platform. A retryable failure (rate limit, network) holds the queue so effects stay
-//! in order; a permanent one (forbidden, not found) is logged with the effect and skipped.
+//! in order; a permanent one (forbidden, not found) is logged with the effect and reported to
+//! the engine, which marks it failed and lets the domain decide who needs to know.
+//!
+//! The executor writes no state: what an effect made (a room, a week's thread) is reported to
+//! the engine ([`crate::report`]), which stores it before the executor goes on. It keeps only the
+//! outbox's delivery marks (attempts, done).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -16,7 +21,7 @@ use facilitator_bot::{Effect, WeekThread};
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, ChatAdapter, CourseRole, MessageRef, Platform, RoomRef, RoomSpec,
 };
-use facilitator_storage::{Backend, DeliveryLock, OutboxRow, ROOMS_LANE, RoomOwner, RoomRow, Store, ThreadRow};
+use facilitator_storage::{Backend, DeliveryLock, OutboxRow, ROOMS_LANE, RoomOwner, Store};
 
 use crate::adapters::Adapters;
 use crate::clock::Clock;
@@ -24,6 +29,7 @@ use crate::directory::Directory;
 use crate::engine::ReplyTarget;
 use crate::ops::Metrics;
 use crate::render::render;
+use crate::report::{Report, Reporter};
 
 /// How often an instance that does not deliver checks whether the deliverer is gone.
 const STANDBY_RETRY: Duration = Duration::from_secs(2);
@@ -63,6 +69,7 @@ pub struct Executor {
     store: Store,
     adapters: Adapters,
     directory: Arc<RwLock<Directory>>,
+    reporter: Reporter,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     delivery: tokio::sync::Mutex<Option<DeliveryLock>>,
@@ -74,12 +81,20 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor over the engine's store and directory.
-    pub fn new(store: Store, adapters: Adapters, directory: Arc<RwLock<Directory>>, clock: Arc<dyn Clock>) -> Executor {
+    /// An executor over the engine's store and directory, reporting to the engine through
+    /// `reporter` ([`crate::engine::Engine::reporter`]).
+    pub fn new(
+        store: Store,
+        adapters: Adapters,
+        directory: Arc<RwLock<Directory>>,
+        reporter: Reporter,
+        clock: Arc<dyn Clock>,
+    ) -> Executor {
         Executor {
             store,
             adapters,
             directory,
+            reporter,
             clock,
             metrics: Arc::default(),
             delivery: tokio::sync::Mutex::new(None),
@@ -177,12 +192,28 @@ impl Executor {
                         }
                     }
                     Performed::Retry(e) | Performed::GaveUp(e) => {
-                        progressed = true;
                         // The kind of effect only: its text may be a private message.
                         error!(effect = row.key, kind = effect_kind(&row.effect), error = %e, "effect failed for good; skipped");
+                        // Were the report not stored, the effect is performed again on every
+                        // platform (its key keeps that from doubling anything) and given up again.
                         self.partial().remove(&row.id);
-                        self.store.fail_effect(row.id, &e.to_string(), true, self.clock.now()).await?;
-                        total.failed += 1;
+                        let report = Report::GaveUp {
+                            outbox: row.id,
+                            key: row.key.clone(),
+                            effect: row.effect.clone(),
+                            error: e,
+                        };
+                        match self.reporter.report(report).await {
+                            Ok(()) => {
+                                progressed = true;
+                                total.failed += 1;
+                            }
+                            Err(e) => {
+                                warn!(effect = row.key, error = %e, "the failure could not be recorded; its lane waits");
+                                blocked.insert(row.lane.clone());
+                                self.holds().insert(row.lane.clone(), Instant::now() + backoff(row.attempts));
+                            }
+                        }
                     }
                 }
             }
@@ -204,19 +235,6 @@ impl Executor {
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
         self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn remember_room(&self, owner: RoomOwner, room: RoomRef) -> Result<(), AdapterError> {
-        let row = RoomRow { owner, platform: room.platform().as_str().to_owned(), room: room.raw().to_owned() };
-        let generation = self
-            .store
-            .set_room(&row)
-            .await
-            .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("storing the new room: {e}")))?;
-        let mut dir = self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        dir.set_room(owner, room);
-        dir.already_reflects(generation);
-        Ok(())
     }
 
     /// Performs an effect on every platform. Each platform is independent: one platform's
@@ -274,7 +292,7 @@ impl Executor {
                         return Ok(());
                     }
                     let room = adapter.create_space(name, &key).await?;
-                    self.remember_room(RoomOwner::School(*school), room).await?;
+                    self.reporter.report(Report::RoomMade { owner: RoomOwner::School(*school), room }).await?;
                 }
                 Effect::CreateCourseRoom { course, school, slug, topic } => {
                     if self.directory().course_room(*course, platform).is_some() {
@@ -283,7 +301,7 @@ impl Executor {
                     let parent = school.and_then(|s| self.directory().school_room(s, platform).cloned());
                     let spec = RoomSpec { name: slug.to_string(), topic: topic.clone(), parent };
                     let room = adapter.create_room(&spec, &key).await?;
-                    self.remember_room(RoomOwner::Course(*course), room).await?;
+                    self.reporter.report(Report::RoomMade { owner: RoomOwner::Course(*course), room }).await?;
                 }
                 Effect::SetTopic { course, topic } => {
                     let Some(room) = self.course_room(*course, platform) else { return Ok(()) };
@@ -339,6 +357,23 @@ impl Executor {
                     };
                     adapter.send_direct(&user, &message, &key).await?;
                 }
+                Effect::AnswerInvite { invitation, accept } => {
+                    let Some(room) = crate::engine::invitation_room(invitation) else {
+                        return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable invitation"));
+                    };
+                    // Only a platform with invitations reports them, so one without has none
+                    // of its own to answer.
+                    if room.platform() != platform {
+                        return Ok(());
+                    }
+                    let Some(invitations) = adapter.invitations() else {
+                        return Err(AdapterError::new(
+                            AdapterErrorKind::InvalidInput,
+                            "this platform has no invitations",
+                        ));
+                    };
+                    invitations.answer_invite(&room, *accept).await?;
+                }
                 Effect::Reply { to, text, private } => {
                     let Some((target, thread)) = ReplyTarget::decode(to) else {
                         return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable reply target"));
@@ -370,22 +405,7 @@ impl Executor {
         key: &str,
     ) -> Result<(), AdapterError> {
         let handle = adapter.open_thread(prompt, &thread.name, &format!("{key}:thread")).await?;
-        let row = ThreadRow {
-            course,
-            week: thread.week,
-            platform: handle.room.platform().as_str().to_owned(),
-            room: handle.room.raw().to_owned(),
-            root: handle.id.raw().to_owned(),
-        };
-        let generation =
-            self.store.set_thread(&row).await.map_err(|e| {
-                AdapterError::new(AdapterErrorKind::Transient, format!("storing the week's thread: {e}"))
-            })?;
-        {
-            let mut dir = self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            dir.set_thread(course, thread.week, handle.clone());
-            dir.already_reflects(generation);
-        }
+        self.reporter.report(Report::ThreadOpened { course, week: thread.week, thread: handle.clone() }).await?;
         let mut opening = render(&thread.opening, handle.room.platform(), &self.directory());
         opening.thread = Some(handle.clone());
         adapter.send(&handle.room, &opening, &format!("{key}:opening")).await?;
@@ -417,5 +437,6 @@ fn effect_kind(effect: &Effect) -> &'static str {
         Effect::Post { .. } => "post",
         Effect::Direct { .. } => "direct",
         Effect::Reply { .. } => "reply",
+        Effect::AnswerInvite { .. } => "answer-invite",
     }
 }

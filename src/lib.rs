@@ -16,4 +16,5 @@ pub mod lock;
 pub mod openbadges;
 pub mod ops;
 pub mod render;
+pub mod report;
 pub mod runtime;

@@ -318,8 +318,9 @@ async fn run(config: Config) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
     engine.set_budget(config.limits);
-    let executor = Executor::new(store.clone(), adapters.clone(), engine.directory(), Arc::clone(&clock))
-        .with_metrics(engine.metrics());
+    let executor =
+        Executor::new(store.clone(), adapters.clone(), engine.directory(), engine.reporter(), Arc::clone(&clock))
+            .with_metrics(engine.metrics());
     let (ops_stop, ops_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = &config.ops.listen {
         let listener = ops::bind(address).await.with_context(|| format!("serving the ops endpoints on {address}"))?;

@@ -1,8 +1,9 @@
 //! The long-running loop of `facilitator run`: events and the schedule into the engine, the
 //! outbox out through the executor, until shutdown.
 //!
-//! Two tasks: the engine (which alone touches the domain state) takes events in batches and
-//! runs due jobs; the executor performs effects as they are committed. A slow platform (rate
+//! Two tasks: the engine (which alone touches the domain state and writes the store) takes
+//! events in batches, runs due jobs and records what the executor reports; the executor
+//! performs effects as they are committed. A slow platform (rate
 //! limits, a homeserver that went away) therefore delays delivery, never decisions.
 
 use std::future::Future;
@@ -71,6 +72,11 @@ impl Runtime {
                     info!("shutting down");
                     break;
                 }
+                // Before events: the executor waits on each report, and they are few.
+                reported = engine.next_report() => {
+                    engine.record(reported, clock.now()).await;
+                    continue;
+                }
                 event = events.recv() => {
                     let Some(event) = event else {
                         info!("every event source has closed");
@@ -102,7 +108,8 @@ impl Runtime {
         }
         let _ = stop_tx.send(true);
         wake.notify_one();
-        executor_task.await?;
+        // The executor's drain may still report (a room made), so the engine keeps answering.
+        engine.serving_reports(executor_task, clock.as_ref()).await?;
         Ok(engine)
     }
 }

@@ -275,6 +275,12 @@ pub struct Account {
 #[serde(transparent)]
 pub struct ReplyTo(pub String);
 
+/// An invitation of the bot into a room, opaque to the domain like [`ReplyTo`]: the domain
+/// decides whether to accept it, the runtime knows which room it is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Invitation(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

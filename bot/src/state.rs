@@ -89,6 +89,9 @@ pub struct Person {
     pub zone: Option<Zone>,
     /// Their chat accounts.
     pub accounts: Vec<Account>,
+    /// A bot admin: may create courses and schools and acts as an organizer of every course.
+    /// Synced from the config's `[bot] admins` when the bot starts.
+    pub admin: bool,
 }
 
 /// A school.
@@ -547,6 +550,8 @@ pub enum Change {
     },
     /// `!tz`.
     PersonZoneSet { person: PersonId, zone: Zone },
+    /// Made a bot admin, or no longer one (the config's list, synced at start).
+    AdminSet { person: PersonId, admin: bool },
     /// A new school.
     SchoolCreated {
         /// New id.
@@ -698,6 +703,16 @@ impl State {
         self.schools.values().find(|s| &s.slug == slug)
     }
 
+    /// Whether `person` is a bot admin.
+    pub fn is_admin(&self, person: PersonId) -> bool {
+        self.persons.get(&person).is_some_and(|p| p.admin)
+    }
+
+    /// The bot admins, in id order.
+    pub fn admins(&self) -> impl Iterator<Item = PersonId> + '_ {
+        self.persons.values().filter(|p| p.admin).map(|p| p.id)
+    }
+
     /// The next free person id.
     pub fn next_person_id(&self) -> PersonId {
         PersonId(self.persons.keys().next_back().map_or(1, |p| p.0 + 1))
@@ -774,6 +789,7 @@ impl State {
                     name: name.clone(),
                     zone: None,
                     accounts: Vec::new(),
+                    admin: false,
                 });
                 if !entry.accounts.contains(account) {
                     entry.accounts.push(account.clone());
@@ -784,6 +800,11 @@ impl State {
             Change::PersonZoneSet { person, zone } => {
                 if let Some(p) = self.persons.get_mut(person) {
                     p.zone = Some(*zone);
+                }
+            }
+            Change::AdminSet { person, admin } => {
+                if let Some(p) = self.persons.get_mut(person) {
+                    p.admin = *admin;
                 }
             }
             Change::SchoolCreated { school, slug, name } => {

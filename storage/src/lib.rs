@@ -122,7 +122,12 @@ pub const ROOMS_LANE: &str = "rooms";
 /// runtime can name ([`crate::Batch::enqueue_in_lane`]); without it they share one lane.
 pub fn default_lane(effect: &Effect) -> String {
     match effect {
-        Effect::CreateCourseRoom { .. } | Effect::CreateSchoolSpace { .. } => ROOMS_LANE.to_owned(),
+        // Joining a room is like making one: what is said there after must wait for it. A
+        // refusal holds nothing back.
+        Effect::CreateCourseRoom { .. }
+        | Effect::CreateSchoolSpace { .. }
+        | Effect::AnswerInvite { accept: true, .. } => ROOMS_LANE.to_owned(),
+        Effect::AnswerInvite { accept: false, .. } => "invites".to_owned(),
         Effect::SetTopic { course, .. }
         | Effect::SetRole { course, .. }
         | Effect::Invite { course, .. }
@@ -327,17 +332,8 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn fail_effect(&self, id: i64, error: &str, give_up: bool, at: DateTime<Utc>) -> Result<()> {
-        let error: String = error.chars().take(1000).collect();
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, state = $2, done_at = $3 WHERE id = $4",
-        )
-        .bind(error)
-        .bind(if give_up { FAILED } else { PENDING })
-        .bind(give_up.then(|| ms(at)))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        fail_effect(&mut conn, id, error, give_up, at).await
     }
 
     /// Counts outbox rows by state: (pending, done, failed).
@@ -368,32 +364,6 @@ impl Store {
         rooms(&mut conn).await
     }
 
-    /// Stores the platform room of a course or school (a new generation, returned: other
-    /// instances pick the room up before their next decision).
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn set_room(&self, row: &RoomRow) -> Result<i64> {
-        let (kind, id) = match row.owner {
-            RoomOwner::Course(c) => ("course", c.0),
-            RoomOwner::School(s) => ("school", s.0),
-        };
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO rooms (owner_kind, owner_id, platform, room) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (owner_kind, owner_id, platform) DO UPDATE SET room = excluded.room",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(row.platform.clone())
-        .bind(row.room.clone())
-        .execute(&mut *tx)
-        .await?;
-        let generation = write::next_generation(&mut tx).await?;
-        tx.commit().await?;
-        Ok(generation)
-    }
-
     /// Whether the database answers.
     ///
     /// # Errors
@@ -410,28 +380,6 @@ impl Store {
     pub async fn threads(&self) -> Result<Vec<ThreadRow>> {
         let mut conn = self.pool.acquire().await?;
         threads(&mut conn).await
-    }
-
-    /// Stores the thread a week's prompt opened on a platform (a new generation, returned).
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn set_thread(&self, row: &ThreadRow) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO week_threads (course_id, week, platform, room, root) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (course_id, week, platform) DO UPDATE SET room = excluded.room, root = excluded.root",
-        )
-        .bind(row.course.0)
-        .bind(i64::from(row.week))
-        .bind(row.platform.clone())
-        .bind(row.room.clone())
-        .bind(row.root.clone())
-        .execute(&mut *tx)
-        .await?;
-        let generation = write::next_generation(&mut tx).await?;
-        tx.commit().await?;
-        Ok(generation)
     }
 
     /// Takes, or confirms, the right to perform effects. Only one process on a database
@@ -613,4 +561,23 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Self> {
         Backend::of_url(s)
     }
+}
+
+/// Records a failed attempt at an effect; `give_up` marks it failed for good.
+pub(crate) async fn fail_effect(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    error: &str,
+    give_up: bool,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let error: String = error.chars().take(1000).collect();
+    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, state = $2, done_at = $3 WHERE id = $4")
+        .bind(error)
+        .bind(if give_up { FAILED } else { PENDING })
+        .bind(give_up.then(|| ms(at)))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

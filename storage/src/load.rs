@@ -31,11 +31,12 @@ fn week(value: i64) -> Result<u32> {
 pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     let mut state = State::default();
 
-    for row in sqlx::query("SELECT id, name, tz FROM persons ORDER BY id").fetch_all(&mut *conn).await? {
+    for row in sqlx::query("SELECT id, name, tz, admin FROM persons ORDER BY id").fetch_all(&mut *conn).await? {
         let id = PersonId(row.try_get("id")?);
         let tz: Option<String> = row.try_get("tz")?;
         let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
-        state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new() });
+        let admin = row.try_get::<i64, _>("admin")? != 0;
+        state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new(), admin });
     }
     for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle")
         .fetch_all(&mut *conn)

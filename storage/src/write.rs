@@ -120,6 +120,59 @@ impl Batch {
         Ok(())
     }
 
+    /// Stores the platform room of a course or school, as the executor reported it made: a new
+    /// generation, so other instances pick the room up before their next decision.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn set_room(&mut self, row: &crate::RoomRow) -> Result<()> {
+        self.changed = true;
+        let (kind, id) = match row.owner {
+            crate::RoomOwner::Course(c) => ("course", c.0),
+            crate::RoomOwner::School(s) => ("school", s.0),
+        };
+        sqlx::query(
+            "INSERT INTO rooms (owner_kind, owner_id, platform, room) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (owner_kind, owner_id, platform) DO UPDATE SET room = excluded.room",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(row.platform.clone())
+        .bind(row.room.clone())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the thread a week's prompt opened on a platform (a new generation).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn set_thread(&mut self, row: &crate::ThreadRow) -> Result<()> {
+        self.changed = true;
+        sqlx::query(
+            "INSERT INTO week_threads (course_id, week, platform, room, root) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (course_id, week, platform) DO UPDATE SET room = excluded.room, root = excluded.root",
+        )
+        .bind(row.course.0)
+        .bind(i64::from(row.week))
+        .bind(row.platform.clone())
+        .bind(row.room.clone())
+        .bind(row.root.clone())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a queued effect failed for good, in the same transaction as what is decided
+    /// about the failure (so the decision is neither lost nor made twice).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn give_up_effect(&mut self, id: i64, error: &str) -> Result<()> {
+        crate::fail_effect(&mut self.tx, id, error, true, self.now).await
+    }
+
     /// Writes the buffered claims and effects, and commits.
     ///
     /// # Errors
@@ -189,6 +242,13 @@ impl Batch {
             Change::PersonZoneSet { person, zone } => {
                 sqlx::query("UPDATE persons SET tz = $1 WHERE id = $2")
                     .bind(zone.name())
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::AdminSet { person, admin } => {
+                sqlx::query("UPDATE persons SET admin = $1 WHERE id = $2")
+                    .bind(i64::from(*admin))
                     .bind(person.0)
                     .execute(&mut *tx)
                     .await?;

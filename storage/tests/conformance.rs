@@ -71,7 +71,7 @@ impl Community {
     async fn new(store: &Store) -> Community {
         let mut c =
             Community { state: State::default(), now: "2026-10-19T08:00:00Z".parse().unwrap(), replies: Vec::new() };
-        let changes: Vec<Change> = NAMES
+        let mut changes: Vec<Change> = NAMES
             .iter()
             .enumerate()
             .map(|(i, n)| Change::PersonRegistered {
@@ -80,6 +80,10 @@ impl Community {
                 name: (*n).into(),
             })
             .collect();
+        // olga is a bot admin; ana was one, and is no longer.
+        changes.push(Change::AdminSet { person: PersonId(1), admin: true });
+        changes.push(Change::AdminSet { person: PersonId(2), admin: true });
+        changes.push(Change::AdminSet { person: PersonId(2), admin: false });
         c.commit(store, Decision { changes, ..Decision::default() }, "setup").await;
         c
     }
@@ -104,7 +108,6 @@ impl Community {
             NAMES.iter().enumerate().map(|(i, n)| (Mention(format!("@{n}")), PersonId(i as i64 + 1))).collect();
         let input = CommandInput {
             actor: PersonId(who as i64 + 1),
-            admin: who == 0,
             place,
             reply_to: ReplyTo(format!("r{}", self.replies.len())),
             command: command::parse(text).unwrap(),
@@ -248,7 +251,8 @@ async fn batches_run_one_at_a_time_and_each_sees_what_the_one_before_stored(stor
     assert!(snapshot.state.persons.contains_key(&PersonId(900)), "and its changes, read inside the batch");
     // A batch that changes nothing leaves the generation alone; a new room is a new one.
     assert_eq!(second.commit().await.unwrap().generation, start + 1);
-    store
+    let mut third = store.begin(now).await.unwrap();
+    third
         .set_room(&RoomRow {
             owner: RoomOwner::Course(facilitator_bot::CourseId(7)),
             platform: "matrix".into(),
@@ -256,6 +260,7 @@ async fn batches_run_one_at_a_time_and_each_sees_what_the_one_before_stored(stor
         })
         .await
         .unwrap();
+    assert_eq!(third.commit().await.unwrap().generation, start + 2);
     assert_eq!(store.generation().await.unwrap(), start + 2);
 }
 
@@ -300,7 +305,10 @@ async fn effects_are_queued_once_per_key_and_drained_in_order(store: &Store) {
     store.fail_effect(a, "timeout", false, now).await.unwrap();
     assert_eq!(store.pending_effects(0, 10).await.unwrap()[0].attempts, 1);
     store.complete_effects(&[a], now).await.unwrap();
-    store.fail_effect(b, "forbidden", true, now).await.unwrap();
+    // Given up inside a batch, with what was decided about it.
+    let mut batch = store.begin(now).await.unwrap();
+    batch.give_up_effect(b, "forbidden").await.unwrap();
+    batch.commit().await.unwrap();
     assert!(store.pending_effects(0, 10).await.unwrap().is_empty());
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 1, 1));
 }
@@ -311,14 +319,19 @@ async fn rooms_are_stored_per_owner_and_platform(store: &Store) {
         platform: "matrix".into(),
         room: "!a:x".into(),
     };
-    store.set_room(&course).await.unwrap();
-    store.set_room(&RoomRow { room: "!b:x".into(), ..course.clone() }).await.unwrap();
+    let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    batch.set_room(&course).await.unwrap();
+    batch.commit().await.unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    batch.set_room(&RoomRow { room: "!b:x".into(), ..course.clone() }).await.unwrap();
     let school = RoomRow {
         owner: RoomOwner::School(facilitator_bot::SchoolId(1)),
         platform: "discord".into(),
         room: "123".into(),
     };
-    store.set_room(&school).await.unwrap();
+    batch.set_room(&school).await.unwrap();
+    batch.commit().await.unwrap();
     let rooms = store.rooms().await.unwrap();
     assert_eq!(rooms.len(), 2);
     assert!(rooms.contains(&RoomRow { room: "!b:x".into(), ..course }));
@@ -332,12 +345,17 @@ async fn week_threads_are_stored_per_course_week_and_platform(store: &Store) {
         room: "!a:x".into(),
         root: "$root1".into(),
     };
-    store.set_thread(&thread).await.unwrap();
-    store.set_thread(&ThreadRow { root: "$root2".into(), ..thread.clone() }).await.unwrap();
-    store
+    let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    batch.set_thread(&thread).await.unwrap();
+    batch.commit().await.unwrap();
+    let mut batch = store.begin(now).await.unwrap();
+    batch.set_thread(&ThreadRow { root: "$root2".into(), ..thread.clone() }).await.unwrap();
+    batch
         .set_thread(&ThreadRow { platform: "discord".into(), room: "55".into(), root: "56".into(), ..thread.clone() })
         .await
         .unwrap();
+    batch.commit().await.unwrap();
     let threads = store.threads().await.unwrap();
     assert_eq!(threads.len(), 2);
     assert!(threads.contains(&ThreadRow { root: "$root2".into(), ..thread }));

@@ -67,7 +67,8 @@ impl Instance {
         let mut engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
         engine.set_entropy(Entropy::seeded(seed));
         let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
-        let executor = Executor::new(store.clone(), adapters, engine.directory(), clock).with_metrics(engine.metrics());
+        let executor = Executor::new(store.clone(), adapters, engine.directory(), engine.reporter(), clock)
+            .with_metrics(engine.metrics());
         Instance { engine, executor, store }
     }
 }
@@ -111,8 +112,9 @@ impl Cluster {
             }
         }))
         .await;
-        futures_join_all(self.instances.iter().map(|i| async move {
-            i.executor.deliver_pending().await.unwrap();
+        let clock = &*self.clock;
+        futures_join_all(self.instances.iter_mut().map(|i| async move {
+            i.engine.serving_reports(i.executor.deliver_pending(), clock).await.unwrap();
         }))
         .await;
     }

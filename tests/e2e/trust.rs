@@ -57,7 +57,7 @@ async fn bot_on(
     adapters.add(Arc::new(chat.clone()));
     let engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
-    let executor = Executor::new(store, adapters, engine.directory(), clock);
+    let executor = Executor::new(store, adapters, engine.directory(), engine.reporter(), clock);
     (engine, executor, chat, driver)
 }
 
@@ -79,10 +79,10 @@ async fn on_postgresql_a_bad_event_is_refused_alone_and_everyone_else_in_its_bat
     driver.say("ana", "lobby", "!join data-101").await.unwrap();
     driver.say("ben", "lobby", "!join data-101").await.unwrap();
     engine.handle_events(take(&mut events), start).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     clock.set(start + chrono::Duration::hours(2));
     engine.run_due_once(clock.now()).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     driver.take_deliveries();
 
     // One batch: a submission with a NUL byte, a command whose platform event id PostgreSQL
@@ -98,7 +98,7 @@ async fn on_postgresql_a_bad_event_is_refused_alone_and_everyone_else_in_its_bat
     }
     let outcome = engine.handle_events(batch, clock.now()).await.expect("the batch as a whole is not lost");
     assert!(outcome.decided >= 3, "{outcome:?}");
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said: Vec<(DeliveryKind, String)> =
         driver.take_deliveries().into_iter().filter_map(|d| Some((d.kind.clone(), d.text()?))).collect();
     let to = |room: &str, needle: &str| {
@@ -139,7 +139,7 @@ async fn sqlite_bot() -> (
     driver.say("olga", "lobby", "!course new data-101 \"Intro to Data\" weeks=3").await.unwrap();
     driver.say("ben", "lobby", "!join data-101").await.unwrap();
     engine.handle_events(drain(&mut events), start).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     driver.take_deliveries();
     (engine, executor, driver, events, clock, dir)
 }
@@ -170,13 +170,13 @@ async fn one_rooms_retry_backoff_never_holds_another_rooms_replies() {
     engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
     // The first send (the answer in the course room) fails with a network error.
     driver.fail_next("send", facilitator_chat::AdapterErrorKind::Transient);
-    let first = executor.deliver_pending().await.unwrap();
+    let first = engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said = answered(&driver.take_deliveries());
     assert!(said.iter().any(|s| s.contains("pong") && !s.starts_with("data-101")), "ben is answered at once: {said:?}");
     assert!(!said.iter().any(|s| s.starts_with("data-101")), "{said:?}");
     let wait = first.retry_in.expect("the course room's lane waits");
     tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said = answered(&driver.take_deliveries());
     assert_eq!(said.iter().filter(|s| s.starts_with("data-101") && s.contains("pong")).count(), 1, "{said:?}");
 }
@@ -189,7 +189,7 @@ async fn a_rooms_backlog_takes_turns_with_other_rooms_and_keeps_its_own_order() 
     }
     driver.say("ben", "dm", "!ping").await.unwrap();
     engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said = answered(&driver.take_deliveries());
     assert_eq!(said.len(), 31, "{said:#?}");
     let ben = said.iter().position(|s| s.contains("pong")).unwrap();
@@ -213,7 +213,7 @@ async fn an_attached_file_is_read_only_for_who_may_use_it_and_never_past_the_lim
     // Not text.
     driver.say_with_file("olga", "data-101", "!syllabus load", ("s.md", &[0xff, 0xfe, 0x00]), true).await.unwrap();
     engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said = answered(&driver.take_deliveries());
     assert_eq!(driver.fetched_files().len(), 2, "only the organizer's files were fetched: {said:#?}");
     assert!(said.iter().any(|s| s.contains("Only organizers")), "{said:#?}");
@@ -224,7 +224,39 @@ async fn an_attached_file_is_read_only_for_who_may_use_it_and_never_past_the_lim
     // The organizer's file within the limit loads.
     driver.say_with_file("olga", "data-101", "!syllabus load", ("s.md", syllabus.as_bytes()), false).await.unwrap();
     engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
-    executor.deliver_pending().await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     let said = answered(&driver.take_deliveries());
     assert!(said.iter().any(|s| s.contains("Loaded the syllabus")), "{said:#?}");
+}
+
+#[tokio::test]
+async fn an_effect_the_platform_refuses_for_good_is_marked_failed_and_its_organizers_are_told_once_by_dm() {
+    let (mut engine, executor, driver, mut events, clock, _dir) = sqlite_bot().await;
+    driver.say("olga", "data-101", "!course set title=\"Data for Everyone\"").await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    // The room's topic cannot be changed: the bot lost the permission.
+    driver.fail_next("set_topic", facilitator_chat::AdapterErrorKind::Forbidden);
+    let delivered = engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
+    assert_eq!(delivered.failed, 1, "{delivered:?}");
+    let deliveries = driver.take_deliveries();
+    let said = answered(&deliveries);
+    let told: Vec<&String> = said.iter().filter(|s| s.contains("topic")).collect();
+    assert_eq!(told.len(), 1, "{said:#?}");
+    assert!(told[0].starts_with("olga: "), "to the organizer: {}", told[0]);
+    assert!(told[0].contains("data-101") && told[0].contains("did not allow"), "{}", told[0]);
+    assert!(
+        !said.iter().any(|s| s.starts_with("data-101") && s.contains("did not allow")),
+        "not in the room: {said:#?}"
+    );
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| matches!(&d.kind, DeliveryKind::Direct(_)) && d.text().is_some_and(|t| t.contains("topic"))),
+        "by direct message: {deliveries:#?}"
+    );
+    let (pending, _, failed) = engine.store().outbox_counts().await.unwrap();
+    assert_eq!((pending, failed), (0, 1), "the topic change is marked failed, nothing is left waiting");
+    // Delivering again neither retries the effect nor tells anyone twice.
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
+    assert!(driver.take_deliveries().is_empty());
 }

@@ -163,13 +163,20 @@ async fn next_message(
         match tokio::time::timeout(left, events.recv()).await {
             Ok(Some(ChatEvent::Message(m))) if want(&m) => return m,
             Ok(Some(ChatEvent::Checkpoint { token, .. })) => {
-                adapter.checkpoint(&token).await.unwrap_or_else(|e| panic!("saving a checkpoint: {e}"));
+                save_checkpoint(adapter, &token).await;
             }
             Ok(Some(_)) => {}
             Ok(None) => panic!("the event stream ended while waiting for {what}"),
             Err(_) => panic!("waited {WAIT:?} for {what}"),
         }
     }
+}
+
+/// Hands a resume point back, as the engine does once what came before it is stored: a platform
+/// that reports resume points must be able to save them.
+async fn save_checkpoint(adapter: &Arc<dyn ChatAdapter>, token: &str) {
+    let resume = adapter.resume_points().expect("a platform that reports resume points offers to save them");
+    resume.checkpoint(token).await.unwrap_or_else(|e| panic!("saving a checkpoint: {e}"));
 }
 
 /// Reads events for `period`, handing checkpoints back; returns the messages.
@@ -186,7 +193,7 @@ async fn messages_for(
         match event {
             ChatEvent::Message(m) => seen.push(m),
             ChatEvent::Checkpoint { token, .. } => {
-                adapter.checkpoint(&token).await.unwrap_or_else(|e| panic!("saving a checkpoint: {e}"));
+                save_checkpoint(adapter, &token).await;
             }
             _ => {}
         }

@@ -129,12 +129,33 @@ pub trait ChatAdapter: Send + Sync + std::fmt::Debug {
     /// An [`AdapterError`] whose kind tells whether to retry.
     async fn set_role(&self, room: &RoomRef, user: &UserRef, role: Option<CourseRole>) -> Result<(), AdapterError>;
 
+    /// Invitations into rooms, where the platform has them (Matrix): the bot is asked into a
+    /// room and answers. `None` (the default): nobody invites the bot here.
+    fn invitations(&self) -> Option<&dyn Invitations> {
+        None
+    }
+
+    /// Resume points, where the platform reads back what was missed from a saved position
+    /// (a Matrix sync token). `None` (the default): the platform has its own way back after a
+    /// restart (Discord's session resume and read-back of recent commands) or none at all.
+    fn resume_points(&self) -> Option<&dyn ResumePoints> {
+        None
+    }
+}
+
+/// The capability to answer invitations ([`ChatAdapter::invitations`]).
+#[async_trait]
+pub trait Invitations: Send + Sync {
     /// Accepts or declines an invitation reported by [`ChatEvent::Invited`].
     ///
     /// # Errors
     /// An [`AdapterError`] whose kind tells whether to retry.
     async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError>;
+}
 
+/// The capability to resume from a saved position ([`ChatAdapter::resume_points`]).
+#[async_trait]
+pub trait ResumePoints: Send + Sync {
     /// Records that everything up to a [`ChatEvent::Checkpoint`] has been stored.
     ///
     /// # Errors

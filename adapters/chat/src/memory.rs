@@ -359,16 +359,6 @@ impl ChatAdapter for InMemoryChat {
         Ok(())
     }
 
-    async fn answer_invite(&self, _room: &RoomRef, _accept: bool) -> Result<(), AdapterError> {
-        // Nobody invites the bot on the in-memory platform: it is in every room.
-        Ok(())
-    }
-
-    async fn checkpoint(&self, _token: &str) -> Result<(), AdapterError> {
-        // Nothing to resume: the in-memory platform does not outlive the process.
-        Ok(())
-    }
-
     async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
         let bytes = {
             let mut inner = lock(&self.inner);

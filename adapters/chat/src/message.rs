@@ -18,8 +18,8 @@ pub enum ChatEvent {
         /// Their display name.
         name: String,
     },
-    /// Someone invited the bot into a room; the runtime answers with
-    /// [`ChatAdapter::answer_invite`](crate::ChatAdapter::answer_invite).
+    /// Someone invited the bot into a room; the domain decides, and the runtime answers with
+    /// [`Invitations::answer_invite`](crate::Invitations::answer_invite).
     Invited {
         /// The room.
         room: RoomRef,
@@ -30,7 +30,7 @@ pub enum ChatEvent {
     },
     /// Everything the platform delivered before this point has been sent on; once the runtime
     /// has stored what it decided about those events, it hands the token back with
-    /// [`ChatAdapter::checkpoint`](crate::ChatAdapter::checkpoint), and after a restart the
+    /// [`ResumePoints::checkpoint`](crate::ResumePoints::checkpoint), and after a restart the
     /// platform resumes from there (events after it are delivered again and deduplicated).
     Checkpoint {
         /// The platform.

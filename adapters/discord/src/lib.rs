@@ -417,17 +417,6 @@ impl ChatAdapter for DiscordAdapter {
         }
         Ok(())
     }
-
-    /// Discord has no invitations for bots to answer.
-    async fn answer_invite(&self, _room: &RoomRef, _accept: bool) -> Result<(), AdapterError> {
-        Ok(())
-    }
-
-    /// Discord replays missed events only within a live session (resume); a new session reads
-    /// back recent commands instead (see the module's docs), so there is no position to save.
-    async fn checkpoint(&self, _token: &str) -> Result<(), AdapterError> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

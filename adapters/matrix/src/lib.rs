@@ -40,8 +40,8 @@ use tracing::{info, warn};
 
 use facilitator_chat::{
     AdapterError, AdapterErrorKind, Attachment, AttachmentError, CappedBody, ChatAdapter, ChatEvent, ChatId,
-    CourseRole, EventStream, IncomingMessage, MessageRef, OutgoingMessage, Platform, RoomRef, RoomSpec, Segment,
-    UserRef,
+    CourseRole, EventStream, IncomingMessage, Invitations, MessageRef, OutgoingMessage, Platform, ResumePoints,
+    RoomRef, RoomSpec, Segment, UserRef,
 };
 
 pub use translate::{
@@ -751,16 +751,6 @@ impl ChatAdapter for MatrixAdapter {
         room.send_state_event_raw("m.room.power_levels", "", content).await.map(|_| ()).map_err(|e| error_from(&e))
     }
 
-    async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError> {
-        let id = RoomId::parse(room.raw()).map_err(|e| invalid(e.to_string()))?;
-        let Some(room) = self.client.get_room(&id) else { return Ok(()) };
-        if accept {
-            room.join().await.map_err(|e| error_from(&e))
-        } else {
-            room.leave().await.map_err(|e| error_from(&e))
-        }
-    }
-
     async fn fetch_attachment(&self, attachment: &Attachment, limit: u64) -> Result<Vec<u8>, AttachmentError> {
         let (uri, encrypted) = match attachment.source.strip_prefix(ENCRYPTED_SOURCE) {
             Some(json) => {
@@ -801,6 +791,35 @@ impl ChatAdapter for MatrixAdapter {
         Ok(plain)
     }
 
+    fn invitations(&self) -> Option<&dyn Invitations> {
+        Some(self)
+    }
+
+    fn resume_points(&self) -> Option<&dyn ResumePoints> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Invitations for MatrixAdapter {
+    async fn answer_invite(&self, room: &RoomRef, accept: bool) -> Result<(), AdapterError> {
+        let id = RoomId::parse(room.raw()).map_err(|e| invalid(e.to_string()))?;
+        // The answer may be given by another instance on the same account than the one that
+        // saw the invitation, whose client need not have synced it yet: joining goes by id, and
+        // declining waits for the invitation to arrive.
+        if accept {
+            return self.client.join_room_by_id(&id).await.map(|_| ()).map_err(|e| error_from(&e));
+        }
+        match self.client.get_room(&id) {
+            Some(room) => room.leave().await.map_err(|e| error_from(&e)),
+            None => Err(AdapterError::new(AdapterErrorKind::Transient, "the invitation has not arrived here yet")),
+        }
+    }
+}
+
+#[async_trait]
+impl ResumePoints for MatrixAdapter {
+    /// Saves the sync token the next start resumes from.
     async fn checkpoint(&self, token: &str) -> Result<(), AdapterError> {
         write_atomically(&self.checkpoint_path(), token)
     }

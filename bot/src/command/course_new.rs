@@ -74,7 +74,7 @@ impl Cmd for CourseNew {
 
 fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
     let usage = crate::command::usage("course new").map(|u| u.syntax);
-    if !turn.input.admin {
+    if !turn.is_admin() {
         turn.refuse(
             Text::md("only bot admins can create courses; ask one of them (they are listed in the bot's config)."),
             None,

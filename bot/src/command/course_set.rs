@@ -128,7 +128,7 @@ fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     }
     if let Some(name) = &patch.school {
         let exists = Slug::from_name(name).ok().and_then(|slug| turn.state.school_by_slug(&slug)).is_some();
-        if !exists && !turn.input.admin {
+        if !exists && !turn.is_admin() {
             let mut known: Vec<&str> = turn.state.schools.values().map(|s| s.name.as_str()).collect();
             known.sort_unstable();
             let text =

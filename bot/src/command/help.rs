@@ -52,7 +52,7 @@ fn audiences(turn: &Turn<'_>) -> Vec<Audience> {
         Place::Course(id) => state.courses.get(&id).and_then(|c| c.role(actor)).into_iter().collect(),
         _ => state.courses.values().filter_map(|c| c.role(actor)).collect(),
     };
-    let admin = turn.input.admin;
+    let admin = turn.is_admin();
     let mut audiences = vec![Audience::Everyone];
     if !roles.is_empty() || admin {
         audiences.push(Audience::Member);

@@ -87,3 +87,13 @@ pub(crate) fn member_joined(state: &State, person: PersonId, course: CourseId, c
     out.effect(Effect::Post { course: course.id, text, thread: None });
     out
 }
+
+/// The bot takes direct conversations with anyone, and group rooms only from bot admins and
+/// organizers of a course: any other room would be a lobby anyone could fill with commands.
+pub(crate) fn invited(state: &State, inviter: PersonId, direct: bool, invitation: crate::ids::Invitation) -> Decision {
+    let admin = state.is_admin(inviter);
+    let organizer = state.courses.values().any(|c| c.role(inviter) == Some(Role::Organizer));
+    let mut out = Decision::default();
+    out.effect(Effect::AnswerInvite { invitation, accept: direct || admin || organizer });
+    out
+}

@@ -8,6 +8,7 @@
 pub(crate) mod badge;
 pub(crate) mod community;
 pub(crate) mod course;
+pub(crate) mod delivery;
 pub(crate) mod plan;
 pub(crate) mod review;
 
@@ -17,10 +18,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandError, Mention, Where};
-use crate::ids::{CourseId, PersonId, ReplyTo, SchoolId, Slug};
+use crate::ids::{CourseId, Invitation, PersonId, ReplyTo, SchoolId, Slug};
 use crate::state::{Change, Course, JobKey, Role, State};
 use crate::text::{Span, Text};
 
+pub use delivery::Failure;
 pub use plan::plan_prompts;
 
 /// What a decision may depend on besides the state and the input.
@@ -49,8 +51,6 @@ pub enum Place {
 pub struct CommandInput {
     /// Who said it (possibly a person the runtime has not stored yet).
     pub actor: PersonId,
-    /// Whether the actor is a bot admin (from the config).
-    pub admin: bool,
     pub place: Place,
     /// Where to answer.
     pub reply_to: ReplyTo,
@@ -64,9 +64,9 @@ pub struct CommandInput {
     /// Said in the thread a week's prompt opened: the week it is about, where the command
     /// leaves the week out.
     pub thread_week: Option<u32>,
-    /// The platform can answer this command so that only its author sees the answer (a
-    /// Discord slash command). Elsewhere a private answer said in a shared room goes by direct
-    /// message instead.
+    /// The platform can answer this command so that only its author sees the answer, and waits
+    /// for an answer (a Discord slash command): one that decides nothing to say is acknowledged.
+    /// Elsewhere a private answer said in a shared room goes by direct message instead.
     pub private_reply: bool,
 }
 
@@ -83,6 +83,16 @@ pub enum Input {
     },
     /// A scheduled job is due.
     JobDue { job: JobKey },
+    /// The platforms refused an effect for good (the executor's report).
+    EffectFailed { effect: Effect, failure: Failure },
+    /// Someone invited the bot into a room.
+    Invited {
+        /// Who invited it (possibly a person the runtime has not stored yet).
+        inviter: PersonId,
+        /// A direct conversation (the bot and the inviter), not a group room.
+        direct: bool,
+        invitation: Invitation,
+    },
 }
 
 /// Something to say or do on the chat platforms.
@@ -133,6 +143,8 @@ pub enum Effect {
         person: PersonId,
         text: Text,
     },
+    /// Accept or decline an invitation into a room.
+    AnswerInvite { invitation: Invitation, accept: bool },
     /// Answer a command where it was said.
     Reply {
         /// The command's reply handle.
@@ -183,6 +195,8 @@ pub fn decide(state: &State, input: Input, ctx: &Ctx) -> Decision {
         Input::Command(cmd) => command(state, &cmd, ctx),
         Input::MemberJoined { person, course } => community::member_joined(state, person, course, ctx),
         Input::JobDue { job } => plan::job_due(state, job, ctx),
+        Input::EffectFailed { effect, failure } => delivery::effect_failed(state, &effect, failure),
+        Input::Invited { inviter, direct, invitation } => community::invited(state, inviter, direct, invitation),
     }
 }
 
@@ -260,6 +274,11 @@ impl<'a> Turn<'a> {
         self.input.actor
     }
 
+    /// Whether the actor is a bot admin.
+    pub fn is_admin(&self) -> bool {
+        self.state.is_admin(self.input.actor)
+    }
+
     /// The course whose room this is, or a refusal explaining where to say it.
     pub fn course_here(&mut self, usage: &str) -> Option<&'a Course> {
         let state: &'a State = self.state;
@@ -275,15 +294,15 @@ impl<'a> Turn<'a> {
     /// The actor's role in a course, treating bot admins as organizers.
     pub fn effective_role(&self, course: &Course) -> Option<Role> {
         match course.role(self.actor()) {
-            Some(role) => Some(if self.input.admin { Role::Organizer } else { role }),
-            None if self.input.admin => Some(Role::Organizer),
+            Some(role) => Some(if self.is_admin() { Role::Organizer } else { role }),
+            None if self.is_admin() => Some(Role::Organizer),
             None => None,
         }
     }
 
     /// Refuses unless the actor organizes `course` (or is a bot admin).
     pub fn require_organizer(&mut self, course: &Course, usage: &str) -> bool {
-        if course.organized_by(Some(self.actor()), self.input.admin) {
+        if course.organized_by(Some(self.actor()), self.is_admin()) {
             return true;
         }
         self.refuse(
@@ -312,6 +331,13 @@ fn command(state: &State, input: &CommandInput, ctx: &Ctx) -> Decision {
     let (replies, rest): (Vec<Effect>, Vec<Effect>) =
         std::mem::take(&mut turn.out.effects).into_iter().partition(|e| matches!(e, Effect::Reply { .. }));
     let (posts, others): (Vec<Effect>, Vec<Effect>) = rest.into_iter().partition(|e| matches!(e, Effect::Post { .. }));
+    // A command that waits for an answer and has nothing to say (one that only posts, like an
+    // award's announcement) is still acknowledged, privately.
+    let replies = if replies.is_empty() && input.private_reply {
+        vec![Effect::Reply { to: input.reply_to.clone(), text: Text::md("✅ Done."), private: true }]
+    } else {
+        replies
+    };
     turn.out.effects = others.into_iter().chain(replies).chain(posts).collect();
     turn.out
 }

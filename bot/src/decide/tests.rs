@@ -29,6 +29,7 @@ impl World {
                 name: name.into(),
             });
         }
+        state.apply(&Change::AdminSet { person: OLGA, admin: true });
         World { state, now: now.parse().unwrap() }
     }
 
@@ -48,6 +49,12 @@ impl World {
     }
 
     pub(super) fn say(&mut self, actor: PersonId, place: Place, text: &str) -> Decision {
+        self.say_waiting(actor, place, text, false)
+    }
+
+    /// Says a command the way a slash command is said: the platform waits for an answer that
+    /// only the author sees.
+    pub(super) fn say_waiting(&mut self, actor: PersonId, place: Place, text: &str, waits: bool) -> Decision {
         let command = command::parse(text).expect("a command");
         let mut mentions = BTreeMap::new();
         for (id, person) in &self.state.persons {
@@ -55,14 +62,13 @@ impl World {
         }
         let input = CommandInput {
             actor,
-            admin: actor == OLGA,
             place,
             reply_to: ReplyTo("r".into()),
             command,
             mentions,
             unclear: BTreeMap::new(),
             thread_week: None,
-            private_reply: false,
+            private_reply: waits,
         };
         let d = decide(&self.state, Input::Command(input), &Ctx { now: self.now, seed: 7 });
         self.apply(&d);
@@ -73,7 +79,6 @@ impl World {
     pub(super) fn say_in_thread(&mut self, actor: PersonId, week: u32, text: &str) -> Decision {
         let input = CommandInput {
             actor,
-            admin: actor == OLGA,
             place: self.room(),
             reply_to: ReplyTo("r".into()),
             command: command::parse(text).expect("a command"),

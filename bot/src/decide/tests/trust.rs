@@ -300,3 +300,44 @@ fn a_review_sent_in_the_course_room_is_confirmed_privately() {
         d.effects
     );
 }
+
+#[test]
+fn a_slash_command_that_only_announces_is_still_acknowledged_privately_after_nothing_else() {
+    let mut w = paired_world();
+    let d = w.say_waiting(OLGA, w.room(), "!badge award @ana helper", true);
+    let replies: Vec<&Effect> = d.effects.iter().filter(|e| matches!(e, Effect::Reply { .. })).collect();
+    let [Effect::Reply { text, private: true, .. }] = replies.as_slice() else {
+        panic!("one private answer: {:?}", d.effects)
+    };
+    assert_eq!(text.plain(), "✅ Done.");
+    assert!(d.effects.iter().any(|e| matches!(e, Effect::Post { .. })), "and the announcement");
+    // Said as a plain message, the announcement is the answer.
+    let d = w.say(OLGA, w.room(), "!badge award @ben helper");
+    assert!(!d.effects.iter().any(|e| matches!(e, Effect::Reply { .. })), "{:?}", d.effects);
+    // An answer of its own is never doubled with an acknowledgement.
+    let d = w.say_waiting(OLGA, w.room(), "!ping", true);
+    assert_eq!(d.effects.iter().filter(|e| matches!(e, Effect::Reply { .. })).count(), 1);
+}
+
+#[test]
+fn the_bot_joins_direct_rooms_from_anyone_and_group_rooms_only_from_admins_and_organizers() {
+    let mut w = world_with_course();
+    w.register(PersonId(40), "root");
+    w.state.apply(&Change::AdminSet { person: PersonId(40), admin: true });
+    let answer = |inviter: PersonId, direct: bool| {
+        let invitation = crate::ids::Invitation("i".into());
+        let d = decide(&w.state, Input::Invited { inviter, direct, invitation }, &Ctx { now: w.now, seed: 1 });
+        assert!(d.changes.is_empty());
+        match d.effects.as_slice() {
+            [Effect::AnswerInvite { accept, .. }] => *accept,
+            other => panic!("one answer: {other:?}"),
+        }
+    };
+    assert!(answer(BEN, true), "a direct conversation with anyone");
+    assert!(!answer(BEN, false), "not a group room from a learner");
+    assert!(!answer(PersonId(99), false), "nor from a stranger");
+    assert!(answer(PersonId(40), false), "a group room from a bot admin");
+    let organizer = w.course().members.iter().find(|(_, m)| m.role == Role::Organizer).map(|(p, _)| *p).unwrap();
+    assert_ne!(organizer, PersonId(40));
+    assert!(answer(organizer, false), "a group room from an organizer");
+}
