@@ -32,15 +32,22 @@ use crate::ops::{Metrics, Tally};
 use crate::report::{Report, Reported, Reporter, Reports};
 
 /// Bot admins from the config: platform user ids, optionally prefixed with the platform
-/// (`@olga:example.org`, `discord:81234`, `olga`). They become people in the domain with the
-/// admin flag when the engine opens ([`Engine::open`]).
-#[derive(Clone, Debug, Default)]
-pub struct Admins(BTreeSet<String>);
+/// (`@olga:example.org`, `discord:81234`, `olga`). When the engine opens ([`Engine::open`]) they
+/// become people in the domain with the admin flag, and whoever is no longer listed loses it;
+/// [`Admins::unchanged`] leaves the stored admins as they are (a command-line tool that runs
+/// without the platforms).
+#[derive(Clone, Debug)]
+pub struct Admins(Option<BTreeSet<String>>);
 
 impl Admins {
     /// From the configured list.
     pub fn new(list: impl IntoIterator<Item = String>) -> Admins {
-        Admins(list.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        Admins(Some(list.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()))
+    }
+
+    /// The stored admins stay as they are.
+    pub fn unchanged() -> Admins {
+        Admins(None)
     }
 
     /// The accounts the list names on these platforms: `platform:id` on that platform, a full
@@ -48,11 +55,12 @@ impl Admins {
     /// where it can be one (digits on Discord, any name in memory).
     pub fn accounts(&self, platforms: &[Platform]) -> BTreeSet<Account> {
         let mut out = BTreeSet::new();
+        let Some(entries) = &self.0 else { return out };
         let account = |platform: Platform, handle: &str| Account {
             platform: platform.as_str().to_owned(),
             handle: handle.to_owned(),
         };
-        for entry in &self.0 {
+        for entry in entries {
             if let Some((prefix, handle)) = entry.split_once(':')
                 && let Some(platform) = Platform::parse(prefix)
             {
@@ -263,6 +271,9 @@ impl Engine {
     /// met yet) and takes the flag from anyone no longer listed. Several instances may do this
     /// at once: it reads the state inside its batch, so the last one to start wins.
     async fn sync_admins(&mut self, now: DateTime<Utc>) -> Result<()> {
+        if self.admins.0.is_none() {
+            return Ok(());
+        }
         let platforms: Vec<Platform> = self.adapters.iter().map(|a| a.platform()).collect();
         let accounts = self.admins.accounts(&platforms);
         let mut batch = self.begin(now).await?;

@@ -236,7 +236,7 @@ async fn load_syllabus(config: &Config, course: &str, file: &PathBuf) -> Result<
         "the running bot keeps its state in memory; load the syllabus from chat with `!syllabus load`, or stop the bot",
     )?;
     let store = Store::open(url).await.with_context(|| format!("opening {}", redact_url(url)))?;
-    let mut engine = Engine::open(store.clone(), Admins::default(), Adapters::default()).await?;
+    let mut engine = Engine::open(store.clone(), Admins::unchanged(), Adapters::default()).await?;
     let slug = Slug::parse(course).map_err(|e| anyhow::anyhow!("'{course}' is not a course name: {e}"))?;
     let Some(id) = engine.state().course_by_slug(&slug).map(|c| c.id) else {
         bail!("there is no course '{course}'");

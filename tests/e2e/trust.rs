@@ -260,3 +260,38 @@ async fn an_effect_the_platform_refuses_for_good_is_marked_failed_and_its_organi
     engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
     assert!(driver.take_deliveries().is_empty());
 }
+
+#[tokio::test]
+async fn bot_admins_follow_the_config_at_each_start_and_a_command_line_tool_leaves_them_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let (chat, driver) = InMemoryChat::new();
+    let mut events = chat.connect().await.unwrap();
+    let mut adapters = Adapters::default();
+    adapters.add(Arc::new(chat));
+    let admin = |engine: &Engine, handle: &str| {
+        let account = facilitator_bot::Account { platform: "memory".into(), handle: handle.into() };
+        engine.state().accounts.get(&account).is_some_and(|p| engine.state().is_admin(*p))
+    };
+    let now: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
+    let engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
+    assert!(admin(&engine, "olga"), "an admin is a person before they ever speak");
+    assert!(!admin(&engine, "ben"));
+    drop(engine);
+    // olga is taken off the list and ben put on it.
+    let engine = Engine::open(store.clone(), Admins::new(["ben".to_owned()]), adapters.clone()).await.unwrap();
+    assert!(!admin(&engine, "olga") && admin(&engine, "ben"));
+    drop(engine);
+    // A tool that runs without the config's platforms changes nobody.
+    let engine = Engine::open(store.clone(), Admins::unchanged(), Adapters::default()).await.unwrap();
+    assert!(!admin(&engine, "olga") && admin(&engine, "ben"));
+    drop(engine);
+    // And the domain asks the state: olga may no longer create a course, ben may.
+    let mut engine = Engine::open(store.clone(), Admins::new(["ben".to_owned()]), adapters.clone()).await.unwrap();
+    driver.say("olga", "lobby", "!course new c-1 \"One\"").await.unwrap();
+    driver.say("ben", "lobby", "!course new c-2 \"Two\"").await.unwrap();
+    engine.handle_events(drain(&mut events), now).await.unwrap();
+    let slugs: Vec<String> = engine.state().courses.values().map(|c| c.slug.to_string()).collect();
+    assert_eq!(slugs, vec!["c-2"]);
+}
