@@ -66,6 +66,13 @@ impl Directory {
         contact.accounts.entry(platform).or_insert(user);
     }
 
+    /// A person's name changed.
+    pub fn rename(&mut self, person: PersonId, name: &str) {
+        if let Some(contact) = self.contacts.get_mut(&person) {
+            name.clone_into(&mut contact.name);
+        }
+    }
+
     /// The course whose room this is.
     pub fn course_of(&self, room: &RoomRef) -> Option<CourseId> {
         self.courses_by_room.get(room).copied()

@@ -96,6 +96,13 @@ pub struct ReplyTarget {
     pub thread: Option<(String, String)>,
 }
 
+/// A name as people show it on a platform, without invisible characters and at most 80
+/// characters; none when nothing visible is left.
+fn shown_name(name: &str) -> Option<String> {
+    let name: String = name.chars().filter(|c| !facilitator_bot::ids::is_invisible(*c)).take(80).collect();
+    (!name.trim().is_empty()).then_some(name)
+}
+
 /// The room of an invitation, encoded into the domain's opaque [`Invitation`].
 fn invitation_of(room: &RoomRef) -> Invitation {
     Invitation(format!("{}:{}", room.platform().as_str(), room.raw()))
@@ -330,10 +337,16 @@ impl Engine {
         self.reporter.clone()
     }
 
-    /// The next report from the executor (for a loop that also takes events).
-    pub async fn next_report(&mut self) -> Reported {
+    /// The reports the executor has sent, once there is at least one (for a loop that also
+    /// takes events): all that are waiting, so they are stored in one transaction.
+    pub async fn next_reports(&mut self) -> Vec<Reported> {
         // The engine holds a sender itself, so the channel never closes.
-        std::future::poll_fn(|cx| self.reports.0.poll_recv(cx)).await.expect("the engine holds a sender")
+        let first = std::future::poll_fn(|cx| self.reports.0.poll_recv(cx)).await.expect("the engine holds a sender");
+        let mut all = vec![first];
+        while let Ok(more) = self.reports.0.try_recv() {
+            all.push(more);
+        }
+        all
     }
 
     /// Runs `work` (the executor delivering) while recording what it reports, for callers that
@@ -344,28 +357,38 @@ impl Engine {
             tokio::select! {
                 biased;
                 out = &mut work => return out,
-                reported = self.next_report() => self.record(reported, clock.now()).await,
+                reported = self.next_reports() => self.record(reported, clock.now()).await,
             }
         }
     }
 
     /// Stores what the executor reported, and answers it: a room or thread joins the directory;
     /// an effect given up is marked failed in the same transaction as what the domain decides
-    /// about it (claimed under its key, so it is decided once).
-    pub async fn record(&mut self, reported: Reported, now: DateTime<Utc>) {
-        let Reported { report, stored } = reported;
+    /// about it (claimed under its key, so it is decided once). Several reports go into one
+    /// transaction: stored together, or none of them.
+    pub async fn record(&mut self, reported: Vec<Reported>, now: DateTime<Utc>) {
+        let (reports, answers): (Vec<Report>, Vec<_>) = reported.into_iter().map(|r| (r.report, r.stored)).unzip();
         let result = async {
             let mut batch = self.begin(now).await?;
             let mut outcome = Outcome::default();
-            let result = self.record_in(&mut batch, report, now, &mut outcome).await;
+            let mut result = Ok(());
+            for report in reports {
+                result = self.record_in(&mut batch, report, now, &mut outcome).await;
+                if result.is_err() {
+                    break;
+                }
+            }
             self.finish(batch, result, outcome).await
         }
         .await;
         if let Err(e) = &result {
             error!(error = %format!("{e:#}"), "storing what the executor reported failed; it reports again");
         }
-        // The executor may have given up waiting (shutdown): nothing to answer then.
-        let _ = stored.send(result.map(|_| ()).map_err(|e| format!("{e:#}")));
+        let answer = result.map(|_| ()).map_err(|e| format!("{e:#}"));
+        for stored in answers {
+            // The executor may have given up waiting (shutdown): nothing to answer then.
+            let _ = stored.send(answer.clone());
+        }
     }
 
     async fn record_in(
@@ -894,6 +917,7 @@ impl Engine {
                 let mut registrations = Vec::new();
                 let actor =
                     self.person_for(platform.as_str(), message.author.raw(), &message.author_name, &mut registrations);
+                self.follow_rename(batch, actor, &message.author_name).await?;
                 let span = info_span!("command", user = %actor, platform = %platform);
                 let _guard = span.enter();
                 let (place, in_week) = self.place_of(&message);
@@ -922,6 +946,7 @@ impl Engine {
             Prepared::Joined { key, course, user, name } => {
                 let mut registrations = Vec::new();
                 let person = self.person_for(user.platform().as_str(), user.raw(), &name, &mut registrations);
+                self.follow_rename(batch, person, &name).await?;
                 let mut decision = self.decide_safely(Input::MemberJoined { person, course }, now);
                 self.tally.join();
                 if !decision.changes.is_empty() {
@@ -951,10 +976,29 @@ impl Engine {
             }
         }
         let id = PersonId(self.state.next_person_id().0 + registrations.len() as i64);
-        let name: String = name.chars().filter(|c| !facilitator_bot::ids::is_invisible(*c)).take(80).collect();
-        let name = if name.trim().is_empty() { handle.chars().take(80).collect() } else { name };
+        let name = shown_name(name).unwrap_or_else(|| handle.chars().take(80).collect());
         registrations.push(Change::PersonRegistered { person: id, account, name });
         id
+    }
+
+    /// Stores the name a known person now shows on the platform, when it changed (before the
+    /// decision, so what the bot says next uses it). Stored whatever the command decides: a
+    /// read-only command is enough to be known by one's new name.
+    async fn follow_rename(
+        &mut self,
+        batch: &mut facilitator_storage::Batch,
+        person: PersonId,
+        shown: &str,
+    ) -> Result<()> {
+        let Some(name) = shown_name(shown) else { return Ok(()) };
+        if self.state.persons.get(&person).is_none_or(|p| p.name == name) {
+            return Ok(());
+        }
+        self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner).rename(person, &name);
+        let change = Change::PersonRenamed { person, name };
+        batch.apply(&change).await?;
+        self.state.apply(&change);
+        Ok(())
     }
 
     /// The people a command names: from the text where it says, else from what the platform

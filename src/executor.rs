@@ -7,10 +7,12 @@
 //! the engine, which marks it failed and lets the domain decide who needs to know.
 //!
 //! The executor writes no state: what an effect made (a room, a week's thread) is reported to
-//! the engine ([`crate::report`]), which stores it before the executor goes on. It keeps only the
-//! outbox's delivery marks (attempts, done).
+//! the engine ([`crate::report`]), which stores it; the effect is marked done once it is stored.
+//! Until then the executor remembers the rooms it made itself, so the rest of the pass can use
+//! them without waiting for the engine. It keeps only the outbox's delivery marks (attempts,
+//! done).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -29,7 +31,7 @@ use crate::directory::Directory;
 use crate::engine::ReplyTarget;
 use crate::ops::Metrics;
 use crate::render::render;
-use crate::report::{Report, Reporter};
+use crate::report::{Ack, Report, Reporter};
 
 /// How often an instance that does not deliver checks whether the deliverer is gone.
 const STANDBY_RETRY: Duration = Duration::from_secs(2);
@@ -78,6 +80,18 @@ pub struct Executor {
     held: std::sync::Mutex<HashMap<String, Instant>>,
     /// Platforms an effect is already done on while another platform is retried.
     partial: std::sync::Mutex<HashMap<i64, BTreeSet<Platform>>>,
+    /// Rooms made in this pass and reported, until the engine has stored them.
+    made: std::sync::Mutex<BTreeMap<(RoomOwner, Platform), RoomRef>>,
+    /// The engine's answers still to come, by outbox row (and the room each one is about).
+    unanswered: std::sync::Mutex<Vec<Pending>>,
+}
+
+/// A report handed to the engine whose answer the executor has not seen yet.
+#[derive(Debug)]
+struct Pending {
+    row: i64,
+    room: Option<(RoomOwner, Platform)>,
+    ack: Ack,
 }
 
 impl Executor {
@@ -101,6 +115,8 @@ impl Executor {
             delivers: std::sync::atomic::AtomicBool::new(false),
             held: std::sync::Mutex::default(),
             partial: std::sync::Mutex::default(),
+            made: std::sync::Mutex::default(),
+            unanswered: std::sync::Mutex::default(),
         }
     }
 
@@ -145,10 +161,12 @@ impl Executor {
         let one_by_one = self.store.backend() == Backend::Postgres;
         loop {
             // Lanes take turns: the first effect of every lane, then the second, and so on.
-            let rows = self.store.pending_effects_fairly(PER_LANE, PASS).await?;
+            let mut rows = self.store.pending_effects_fairly(PER_LANE, PASS).await?;
             if rows.is_empty() {
                 return Ok(total);
             }
+            // Rooms first (a stable sort keeps each lane's order): what follows may be said in them.
+            rows.sort_by_key(|r| r.lane != ROOMS_LANE);
             let mut blocked: BTreeSet<String> = {
                 let mut holds = self.holds();
                 let now = Instant::now();
@@ -157,22 +175,35 @@ impl Executor {
             };
             let mut progressed = false;
             let mut done = Vec::with_capacity(rows.len());
-            // A room still to be created holds everything queued after it, in every lane.
-            let barrier = rows.iter().filter(|r| r.lane == ROOMS_LANE).map(|r| r.id).min();
+            // A room not made in this pass holds everything queued after it, in every lane; so
+            // does the last room read when more rooms may be queued than were read (the lane's
+            // share was full, or the pass was cut short: a later room may then be unread while
+            // what is said in it, first in its own lane, was read).
+            let rooms_read: Vec<i64> = rows.iter().filter(|r| r.lane == ROOMS_LANE).map(|r| r.id).collect();
+            let all_rooms_read = (rooms_read.len() as i64) < PER_LANE && (rows.len() as i64) < PASS;
+            let mut barrier = if all_rooms_read { None } else { rooms_read.iter().copied().max() };
             for row in rows {
-                if row.lane != ROOMS_LANE && barrier.is_some_and(|b| row.id > b) {
+                let room_lane = row.lane == ROOMS_LANE;
+                if !room_lane && barrier.is_some_and(|b| row.id > b) {
                     blocked.insert(row.lane.clone());
                 }
                 // Order within a lane: nothing of a lane goes past its held effect.
                 if blocked.contains(&row.lane) {
+                    if room_lane {
+                        barrier = Some(barrier.map_or(row.id, |b| b.min(row.id)));
+                    }
                     continue;
                 }
                 match self.perform(&row).await {
                     Performed::Done => {
                         progressed = true;
                         if one_by_one {
-                            self.store.complete_effects(&[row.id], self.clock.now()).await?;
-                            total.sent += 1;
+                            if self.answered(&[row.id]).await.is_empty() {
+                                self.store.complete_effects(&[row.id], self.clock.now()).await?;
+                                total.sent += 1;
+                            } else {
+                                self.report_unstored(&row, room_lane, &mut blocked, &mut barrier).await?;
+                            }
                         } else {
                             done.push(row.id);
                         }
@@ -184,6 +215,9 @@ impl Executor {
                         };
                         warn!(effect = row.key, lane = row.lane, error = %e, attempt = row.attempts + 1, ?wait, "effect failed; its lane waits, the others go on");
                         blocked.insert(row.lane.clone());
+                        if room_lane {
+                            barrier = Some(barrier.map_or(row.id, |b| b.min(row.id)));
+                        }
                         self.holds().insert(row.lane.clone(), Instant::now() + wait);
                         // A rate limit is the platform asking to wait, not a failure of this
                         // effect: it costs no attempt.
@@ -217,6 +251,15 @@ impl Executor {
                     }
                 }
             }
+            // Done only once what the effects made is stored.
+            let unstored = self.answered(&[]).await;
+            if !unstored.is_empty() {
+                done.retain(|id| !unstored.contains(id));
+                warn!(effects = unstored.len(), "what some effects made was not stored; they are performed again");
+                for id in &unstored {
+                    self.store.fail_effect(*id, "what the effect made was not stored", false, self.clock.now()).await?;
+                }
+            }
             self.store.complete_effects(&done, self.clock.now()).await?;
             total.sent += done.len();
             if !progressed {
@@ -227,6 +270,79 @@ impl Executor {
                 return Ok(total);
             }
         }
+    }
+
+    /// Waits for the engine's answers to the reports of these rows (every row when empty), and
+    /// returns the rows whose report could not be stored. The rooms they made are forgotten here
+    /// either way: stored, they are in the directory; not, their effect is performed again.
+    async fn answered(&self, rows: &[i64]) -> BTreeSet<i64> {
+        let waiting: Vec<Pending> = {
+            let mut unanswered = self.unanswered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if rows.is_empty() {
+                std::mem::take(&mut *unanswered)
+            } else {
+                let (mine, others) = std::mem::take(&mut *unanswered).into_iter().partition(|p| rows.contains(&p.row));
+                *unanswered = others;
+                mine
+            }
+        };
+        let mut unstored = BTreeSet::new();
+        for Pending { row, room, ack } in waiting {
+            if let Err(e) = ack.stored().await {
+                warn!(outbox = row, error = %e, "the engine did not store what an effect made");
+                unstored.insert(row);
+            }
+            if let Some(room) = room {
+                self.made.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&room);
+            }
+        }
+        unstored
+    }
+
+    /// After an effect's report was not stored (one effect at a time): its lane waits, and so
+    /// does everything after it when it made a room.
+    async fn report_unstored(
+        &self,
+        row: &OutboxRow,
+        room_lane: bool,
+        blocked: &mut BTreeSet<String>,
+        barrier: &mut Option<i64>,
+    ) -> Result<()> {
+        blocked.insert(row.lane.clone());
+        if room_lane {
+            *barrier = Some(barrier.map_or(row.id, |b| b.min(row.id)));
+        }
+        self.holds().insert(row.lane.clone(), Instant::now() + backoff(row.attempts));
+        self.store.fail_effect(row.id, "what the effect made was not stored", false, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Hands a report to the engine; the effect is marked done once the answer says stored.
+    fn report_made(&self, row: i64, report: Report) -> Result<(), AdapterError> {
+        let room = match &report {
+            Report::RoomMade { owner, room } => {
+                self.made
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert((*owner, room.platform()), room.clone());
+                Some((*owner, room.platform()))
+            }
+            _ => None,
+        };
+        let ack = self.reporter.send(report)?;
+        self.unanswered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Pending { row, room, ack });
+        Ok(())
+    }
+
+    /// A course's room or a school's space on a platform: stored, or made in this pass.
+    fn room(&self, owner: RoomOwner, platform: Platform) -> Option<RoomRef> {
+        let stored = match owner {
+            RoomOwner::Course(course) => self.directory().course_room(course, platform).cloned(),
+            RoomOwner::School(school) => self.directory().school_room(school, platform).cloned(),
+        };
+        stored.or_else(|| {
+            self.made.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&(owner, platform)).cloned()
+        })
     }
 
     fn holds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
@@ -288,45 +404,35 @@ impl Executor {
         {
             match &row.effect {
                 Effect::CreateSchoolSpace { school, name } => {
-                    if self.directory().school_room(*school, platform).is_some() {
+                    if self.room(RoomOwner::School(*school), platform).is_some() {
                         return Ok(());
                     }
                     let room = adapter.create_space(name, &key).await?;
-                    self.reporter.report(Report::RoomMade { owner: RoomOwner::School(*school), room }).await?;
+                    self.report_made(row.id, Report::RoomMade { owner: RoomOwner::School(*school), room })?;
                 }
                 Effect::CreateCourseRoom { course, school, slug, topic } => {
-                    if self.directory().course_room(*course, platform).is_some() {
+                    if self.room(RoomOwner::Course(*course), platform).is_some() {
                         return Ok(());
                     }
-                    let parent = school.and_then(|s| self.directory().school_room(s, platform).cloned());
+                    let parent = school.and_then(|s| self.room(RoomOwner::School(s), platform));
                     let spec = RoomSpec { name: slug.to_string(), topic: topic.clone(), parent };
                     let room = adapter.create_room(&spec, &key).await?;
-                    self.reporter.report(Report::RoomMade { owner: RoomOwner::Course(*course), room }).await?;
+                    self.report_made(row.id, Report::RoomMade { owner: RoomOwner::Course(*course), room })?;
                 }
                 Effect::SetTopic { course, topic } => {
                     let Some(room) = self.course_room(*course, platform) else { return Ok(()) };
                     adapter.set_topic(&room, topic).await?;
                 }
                 Effect::Invite { course, person } => {
-                    let (room, user) = {
-                        let dir = self.directory();
-                        (
-                            dir.course_room(*course, platform).cloned(),
-                            dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()),
-                        )
-                    };
+                    let room = self.room(RoomOwner::Course(*course), platform);
+                    let user = self.directory().contact(*person).and_then(|c| c.accounts.get(&platform).cloned());
                     if let (Some(room), Some(user)) = (room, user) {
                         adapter.invite(&room, &user).await?;
                     }
                 }
                 Effect::SetRole { course, person, role } => {
-                    let (room, user) = {
-                        let dir = self.directory();
-                        (
-                            dir.course_room(*course, platform).cloned(),
-                            dir.contact(*person).and_then(|c| c.accounts.get(&platform).cloned()),
-                        )
-                    };
+                    let room = self.room(RoomOwner::Course(*course), platform);
+                    let user = self.directory().contact(*person).and_then(|c| c.accounts.get(&platform).cloned());
                     if let (Some(room), Some(user)) = (room, user) {
                         let role = role.map(|r| match r {
                             facilitator_bot::Role::Organizer => CourseRole::Organizer,
@@ -341,7 +447,7 @@ impl Executor {
                     let message = render(text, platform, &self.directory());
                     let posted = adapter.send(&room, &message, &key).await?;
                     if let Some(thread) = thread {
-                        self.open_week_thread(adapter, *course, thread, &posted, &key).await?;
+                        self.open_week_thread(adapter, row.id, *course, thread, &posted, &key).await?;
                     }
                 }
                 Effect::Direct { person, text } => {
@@ -399,13 +505,14 @@ impl Executor {
     async fn open_week_thread(
         &self,
         adapter: &dyn ChatAdapter,
+        row: i64,
         course: facilitator_bot::CourseId,
         thread: &WeekThread,
         prompt: &MessageRef,
         key: &str,
     ) -> Result<(), AdapterError> {
         let handle = adapter.open_thread(prompt, &thread.name, &format!("{key}:thread")).await?;
-        self.reporter.report(Report::ThreadOpened { course, week: thread.week, thread: handle.clone() }).await?;
+        self.report_made(row, Report::ThreadOpened { course, week: thread.week, thread: handle.clone() })?;
         let mut opening = render(&thread.opening, handle.room.platform(), &self.directory());
         opening.thread = Some(handle.clone());
         adapter.send(&handle.room, &opening, &format!("{key}:opening")).await?;
@@ -413,7 +520,7 @@ impl Executor {
     }
 
     fn course_room(&self, course: facilitator_bot::CourseId, platform: Platform) -> Option<RoomRef> {
-        let room = self.directory().course_room(course, platform).cloned();
+        let room = self.room(RoomOwner::Course(course), platform);
         if room.is_none() {
             warn!(%course, %platform, "the course has no room on this platform; skipped");
         }

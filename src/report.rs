@@ -2,9 +2,12 @@
 //!
 //! The executor talks to the platforms; the engine alone writes the store. So when an effect
 //! produces something the bot must remember (a room made, with its platform id; a week's thread
-//! opened) or fails for good, the executor reports it and waits until the engine has stored it
-//! (and decided what follows, for a failure) before it goes on: the next effect may need that
-//! room, and an effect is marked done only once what it produced is stored. This is the shape of
+//! opened) or fails for good, the executor reports it, and an effect is marked done only once
+//! the engine has stored what it produced (and decided what follows, for a failure). The
+//! executor does not stop for the answer: it keeps the rooms it made in its own memory until
+//! they are stored, goes on with the pass, and waits for every answer before it marks the pass's
+//! effects done. A crash in between loses nothing: the effect is still queued, and performing it
+//! again finds the room by its idempotency key and reports it again. This is the shape of
 //! matrix-sdk-crypto's `outgoing_requests` / `mark_request_as_sent`: the side that performs
 //! requests pushes their results back into the one that owns the state.
 //!
@@ -66,10 +69,36 @@ impl Reporter {
     /// # Errors
     /// When the engine is gone or could not store the report.
     pub async fn report(&self, report: Report) -> Result<(), AdapterError> {
+        self.send(report)?.stored().await
+    }
+
+    /// Hands a report to the engine without waiting: the executor goes on with other effects
+    /// and waits for the answer before it marks the effect done.
+    ///
+    /// # Errors
+    /// When the engine is gone.
+    pub fn send(&self, report: Report) -> Result<Ack, AdapterError> {
         let (stored, answer) = oneshot::channel();
+        self.0
+            .send(Reported { report, stored })
+            .map_err(|_| AdapterError::new(AdapterErrorKind::Transient, "the engine has stopped"))?;
+        Ok(Ack(answer))
+    }
+}
+
+/// The engine's answer to one report, to be awaited.
+#[derive(Debug)]
+pub struct Ack(oneshot::Receiver<Result<(), String>>);
+
+impl Ack {
+    /// Waits until the engine has stored the report.
+    ///
+    /// # Errors
+    /// When the engine could not store it, or stopped first (transient: the effect is performed
+    /// and reported again).
+    pub async fn stored(self) -> Result<(), AdapterError> {
         let transient = |why: String| AdapterError::new(AdapterErrorKind::Transient, why);
-        self.0.send(Reported { report, stored }).map_err(|_| transient("the engine has stopped".into()))?;
-        match answer.await {
+        match self.0.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(transient(format!("storing what the effect did: {e}"))),
             Err(_) => Err(transient("the engine stopped before storing what the effect did".into())),

@@ -72,8 +72,8 @@ impl Runtime {
                     info!("shutting down");
                     break;
                 }
-                // Before events: the executor waits on each report, and they are few.
-                reported = engine.next_report() => {
+                // Before events: the executor waits for the answers, and reports are few.
+                reported = engine.next_reports() => {
                     engine.record(reported, clock.now()).await;
                     continue;
                 }

@@ -550,6 +550,8 @@ pub enum Change {
     },
     /// `!tz`.
     PersonZoneSet { person: PersonId, zone: Zone },
+    /// The name a person shows on the platform changed (seen when they next speak or join).
+    PersonRenamed { person: PersonId, name: String },
     /// Made a bot admin, or no longer one (the config's list, synced at start).
     AdminSet { person: PersonId, admin: bool },
     /// A new school.
@@ -805,6 +807,11 @@ impl State {
             Change::AdminSet { person, admin } => {
                 if let Some(p) = self.persons.get_mut(person) {
                     p.admin = *admin;
+                }
+            }
+            Change::PersonRenamed { person, name } => {
+                if let Some(p) = self.persons.get_mut(person) {
+                    p.name.clone_from(name);
                 }
             }
             Change::SchoolCreated { school, slug, name } => {

@@ -270,10 +270,12 @@ impl Store {
     /// On a database failure or an unreadable effect.
     pub async fn pending_effects_fairly(&self, per_lane: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, key, payload, attempts, lane FROM ( \
-               SELECT id, key, payload, attempts, lane, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS turn \
+            // The turns are numbered over the (state, lane, id) index alone; only the rows kept
+            // are read whole, so a long queue in one lane costs an index scan, not its payloads.
+            "SELECT o.id, o.key, o.payload, o.attempts, o.lane FROM ( \
+               SELECT id, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS turn \
                FROM outbox WHERE state = $1 \
-             ) t WHERE turn <= $2 ORDER BY turn, id LIMIT $3",
+             ) t JOIN outbox o ON o.id = t.id WHERE t.turn <= $2 ORDER BY t.turn, t.id LIMIT $3",
         )
         .bind(PENDING)
         .bind(per_lane)

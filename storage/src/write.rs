@@ -246,6 +246,13 @@ impl Batch {
                     .execute(&mut *tx)
                     .await?;
             }
+            Change::PersonRenamed { person, name } => {
+                sqlx::query("UPDATE persons SET name = $1 WHERE id = $2")
+                    .bind(name.clone())
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Change::AdminSet { person, admin } => {
                 sqlx::query("UPDATE persons SET admin = $1 WHERE id = $2")
                     .bind(i64::from(*admin))

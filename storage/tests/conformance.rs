@@ -84,6 +84,8 @@ impl Community {
         changes.push(Change::AdminSet { person: PersonId(1), admin: true });
         changes.push(Change::AdminSet { person: PersonId(2), admin: true });
         changes.push(Change::AdminSet { person: PersonId(2), admin: false });
+        // chen shows another name on the platform now.
+        changes.push(Change::PersonRenamed { person: PersonId(4), name: "Chen Wei".into() });
         c.commit(store, Decision { changes, ..Decision::default() }, "setup").await;
         c
     }

@@ -139,6 +139,33 @@ mod discord {
     }
 
     facilitator_chat::chat_adapter_conformance!(OnDiscord::new());
+
+    /// Beyond the contract: a channel an admin made with a course's name is never taken for
+    /// the course's room, and a bot that may not read the audit log still finds the channel it
+    /// made again after a restart (by name, its last resort) instead of making a second one.
+    #[tokio::test]
+    async fn discord_finds_the_channels_it_made_by_key_and_without_the_audit_log_by_name() {
+        let mut on = OnDiscord::new().await;
+        let adapter = on.adapter();
+        let events = adapter.connect().await.unwrap();
+        let name = facilitator_chat::conformance::unique("course");
+        let admins = on.discord.add_channel(&name);
+        let spec = facilitator_chat::RoomSpec { name: name.clone(), topic: "A course".into(), parent: None };
+        let made = adapter.create_room(&spec, "test:room:1").await.unwrap();
+        assert_ne!(made.raw(), admins.to_string(), "the admin's channel was taken for the course's");
+        assert_eq!(on.discord.channels_named(&name), 2);
+        on.discord.deny_audit_log();
+        drop(events);
+        let other = facilitator_chat::conformance::unique("course");
+        let spec = facilitator_chat::RoomSpec { name: other.clone(), topic: "Another".into(), parent: None };
+        let first = adapter.create_room(&spec, "test:room:2").await.unwrap();
+        let adapter = on.restart().await;
+        let _events = adapter.connect().await.unwrap();
+        let again = adapter.create_room(&spec, "test:room:2").await.unwrap();
+        assert_eq!(again, first);
+        assert_eq!(on.discord.channels_named(&other), 1, "a second channel was made");
+        assert!(on.discord.violations().is_empty(), "{:?}", on.discord.violations());
+    }
 }
 
 mod matrix {

@@ -295,3 +295,38 @@ async fn bot_admins_follow_the_config_at_each_start_and_a_command_line_tool_leav
     let slugs: Vec<String> = engine.state().courses.values().map(|c| c.slug.to_string()).collect();
     assert_eq!(slugs, vec!["c-2"]);
 }
+
+#[tokio::test]
+async fn a_person_who_changes_their_name_is_known_by_it_from_their_next_command_even_a_read_only_one() {
+    let (mut engine, executor, driver, mut events, clock, dir) = sqlite_bot().await;
+    let name_of = |engine: &Engine, handle: &str| {
+        let account = facilitator_bot::Account { platform: "memory".into(), handle: handle.into() };
+        let person = engine.state().accounts[&account];
+        engine.state().persons[&person].name.clone()
+    };
+    assert_eq!(name_of(&engine, "ben"), "ben");
+    driver.set_display_name("ben", "Ben Okafor");
+    driver.say("ben", "data-101", "!ping").await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    assert_eq!(name_of(&engine, "ben"), "Ben Okafor");
+    // What the bot says about him uses it: the announcement that he mentors now names him.
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
+    driver.take_deliveries();
+    driver.say("olga", "data-101", "!mentor add @ben").await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    engine.serving_reports(executor.deliver_pending(), &*clock).await.unwrap();
+    let said = answered(&driver.take_deliveries()).join("\n");
+    assert!(said.contains("Ben Okafor"), "{said}");
+    // A name with nothing visible in it changes nothing.
+    driver.set_display_name("ben", "\u{200b}");
+    driver.say("ben", "data-101", "!ping").await.unwrap();
+    engine.handle_events(drain(&mut events), clock.now()).await.unwrap();
+    assert_eq!(name_of(&engine, "ben"), "Ben Okafor");
+    // Stored: a restart knows him by it.
+    drop(engine);
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let again = Engine::open(Store::open(&url).await.unwrap(), Admins::new(["olga".to_owned()]), Adapters::default())
+        .await
+        .unwrap();
+    assert_eq!(name_of(&again, "ben"), "Ben Okafor");
+}

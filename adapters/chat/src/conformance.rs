@@ -237,6 +237,13 @@ pub async fn a_room_created_twice_with_one_key_is_one_room_also_after_a_restart<
     let (spec, key, first) = room(&adapter, "keyed").await;
     let again = adapter.create_room(&spec, &key).await.unwrap_or_else(|e| panic!("creating it again: {e}"));
     assert_eq!(again, first, "the same key made a second room");
+    // The key, not the name, tells rooms apart: a room of the same name (another course's, or
+    // one someone else made) is never taken for this one.
+    let other = adapter
+        .create_room(&spec, &format!("{key}:another"))
+        .await
+        .unwrap_or_else(|e| panic!("creating another room of the same name: {e}"));
+    assert_ne!(other, first, "another key found the first room by its name");
     drop(events);
     let adapter = platform.restart().await;
     let _events = connect(&adapter).await;

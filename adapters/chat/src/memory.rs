@@ -98,6 +98,8 @@ struct Inner {
     /// Attached files by source, and the sources the bot fetched, in order.
     files: BTreeMap<String, Vec<u8>>,
     fetched: Vec<String>,
+    /// Display names people chose (else they show their user name).
+    shown: BTreeMap<String, String>,
 }
 
 /// The in-memory chat platform.
@@ -144,6 +146,7 @@ impl InMemoryChat {
             failures: BTreeMap::new(),
             files: BTreeMap::new(),
             fetched: Vec::new(),
+            shown: BTreeMap::new(),
         }));
         (InMemoryChat { inner: Arc::clone(&inner) }, MemoryDriver { inner })
     }
@@ -493,7 +496,7 @@ impl MemoryDriver {
                 id: message_ref.clone(),
                 event_id: id,
                 author: UserRef::new(Platform::Memory, user).expect("checked above"),
-                author_name: user.to_owned(),
+                author_name: inner.shown.get(user).cloned().unwrap_or_else(|| user.to_owned()),
                 text: text.to_owned(),
                 is_direct,
                 thread,
@@ -548,6 +551,11 @@ impl MemoryDriver {
         lock(&self.inner).threads.insert(MessageRef { room, id }, name.to_owned());
     }
 
+    /// `user` changes the name others see (their messages carry it from now on).
+    pub fn set_display_name(&self, user: &str, name: &str) {
+        lock(&self.inner).shown.insert(user.to_owned(), name.to_owned());
+    }
+
     /// A user joins a room on the platform itself (not through the bot).
     ///
     /// # Errors
@@ -566,11 +574,12 @@ impl MemoryDriver {
                 return Ok(());
             }
             let event_id = inner.next_id();
+            let name = inner.shown.get(user).cloned().unwrap_or_else(|| user.to_owned());
             inner.emit(ChatEvent::MemberJoined {
                 event_id,
                 room: InMemoryChat::room_ref(&raw),
                 user: UserRef::new(Platform::Memory, user).expect("checked above"),
-                name: user.to_owned(),
+                name,
             })
         };
         if let Some((tx, event)) = pending {

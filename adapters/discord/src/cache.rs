@@ -25,6 +25,11 @@ pub(crate) struct Known {
     pub(crate) dms: HashMap<u64, u64>,
     /// Each member's roles as last seen, to tell when one is newly given.
     pub(crate) member_roles: HashMap<u64, BTreeSet<u64>>,
+    /// Channels and categories the bot made, by the audit-log reason that carries their key.
+    pub(crate) made: HashMap<String, u64>,
+    /// What the audit log told: not read yet (`None`), read (`Some(true)`), or not readable by
+    /// the bot (`Some(false)`: channels are then found again by name, as a last resort).
+    pub(crate) audit_read: Option<bool>,
 }
 
 pub(crate) fn channel_info(c: &GuildChannel) -> Channel {

@@ -2,8 +2,11 @@
 //!
 //! - Schools are channel categories; a course is a text channel in its school's category, with
 //!   three roles (`data-101 learners`, `... mentors`, `... organizers`); the organizers' role
-//!   may manage messages and threads there. Everything the bot creates is found again by name
-//!   before it is created, so a creation retried after a crash makes nothing twice.
+//!   may manage messages and threads there. A channel or category is made with its idempotency
+//!   key's digest as the audit log's reason, and found again by it (in what this process made,
+//!   then in the server's audit log) before it is made, so a creation retried after a crash
+//!   makes nothing twice, and a channel someone else named the same is never taken for it.
+//!   Course roles are found again by name.
 //! - Commands come as `!` messages and as slash commands (registered per guild at start); a
 //!   slash command is turned into the same `!` text, so one parser and one domain decide both.
 //!   Answers to slash commands are interaction responses, ephemeral when private; when the
@@ -80,8 +83,10 @@ const MEMBER_SEARCH_LIMIT: u64 = 10;
 
 /// The permissions to grant in the invite URL: view channels, send messages (and in threads),
 /// create public threads, embed links, attach files, read history, manage channels, roles,
-/// messages and threads.
+/// messages and threads, and view the audit log (where the bot finds again, after a crash, the
+/// channels it made: each one's entry carries its idempotency key).
 pub const INVITE_PERMISSIONS: u64 = (1 << 10) // VIEW_CHANNEL
+    | (1 << 7) // VIEW_AUDIT_LOG
     | (1 << 11) // SEND_MESSAGES
     | (1 << 38) // SEND_MESSAGES_IN_THREADS
     | (1 << 35) // CREATE_PUBLIC_THREADS
@@ -246,12 +251,16 @@ impl ChatAdapter for DiscordAdapter {
         }
     }
 
-    async fn create_space(&self, name: &str, _key: &str) -> Result<RoomRef, AdapterError> {
+    async fn create_space(&self, name: &str, key: &str) -> Result<RoomRef, AdapterError> {
         let name: String = name.trim().chars().take(100).collect();
-        Ok(room_ref(self.channel(&name, 4, None, json!({})).await?))
+        Ok(room_ref(self.channel(&name, 4, None, json!({}), key).await?))
     }
 
-    async fn create_room(&self, spec: &RoomSpec, _key: &str) -> Result<RoomRef, AdapterError> {
+    async fn create_room(&self, spec: &RoomSpec, key: &str) -> Result<RoomRef, AdapterError> {
+        // Found again by its key before anything is made: the roles below are found by name.
+        if let Some(id) = self.made_before(key).await? {
+            return Ok(room_ref(id));
+        }
         let parent = spec.parent.as_ref().map(|p| snowflake(p.raw())).transpose()?;
         let name = channel_name(&spec.name);
         let mut overwrites = Vec::new();
@@ -267,7 +276,8 @@ impl ChatAdapter for DiscordAdapter {
             overwrites.push(json!({"id": own.to_string(), "type": 1, "allow": BOT_ALLOW.to_string(), "deny": "0"}));
         }
         let topic: String = spec.topic.chars().take(1024).collect();
-        let id = self.channel(&name, 0, parent, json!({"topic": topic, "permission_overwrites": overwrites})).await?;
+        let id =
+            self.channel(&name, 0, parent, json!({"topic": topic, "permission_overwrites": overwrites}), key).await?;
         Ok(room_ref(id))
     }
 
@@ -425,6 +435,6 @@ mod tests {
 
     #[test]
     fn the_invite_permissions_are_the_documented_integer() {
-        assert_eq!(INVITE_PERMISSIONS, 326_686_075_920);
+        assert_eq!(INVITE_PERMISSIONS, 326_686_076_048);
     }
 }

@@ -1,7 +1,10 @@
 //! Discord's REST API: every request goes through serenity's one HTTP client and its
 //! ratelimiter (per-route and global limits honoured, a 429 waited out and retried); errors
-//! become an [`AdapterError`] whose kind tells the executor whether to retry. Channels, roles
-//! and direct channels are found in what the adapter knows before they are made.
+//! become an [`AdapterError`] whose kind tells the executor whether to retry. Channels are found
+//! again by their key (what this process made, then the audit log), roles and direct channels
+//! in what the adapter knows, before they are made.
+
+use serenity::model::guild::audit_log;
 
 use super::*;
 
@@ -33,6 +36,17 @@ pub(crate) const ACKNOWLEDGED: isize = 40_060;
 pub(crate) const THREAD_EXISTS: isize = 160_004;
 /// Unknown interaction: expired, or never seen by Discord.
 pub(crate) const UNKNOWN_INTERACTION: isize = 10_062;
+
+/// Audit-log entries asked for per page (Discord's maximum).
+const AUDIT_PAGE: u8 = 100;
+/// How the bot's audit-log reasons begin.
+const REASON_PREFIX: &str = "facilitator:";
+
+/// The audit-log reason a channel is made with: its idempotency key's digest, so the key itself
+/// (which may name people or courses) is not shown to the server's admins.
+pub(crate) fn made_reason(key: &str) -> String {
+    format!("{REASON_PREFIX}{}", facilitator_chat::key_digest(key, 32))
+}
 
 pub(crate) fn invalid(message: impl Into<String>) -> AdapterError {
     AdapterError::new(AdapterErrorKind::InvalidInput, message)
@@ -142,23 +156,28 @@ impl DiscordAdapter {
         Ok(role.id.get())
     }
 
-    /// A channel of the server with this name, kind and parent, made if missing.
+    /// A channel (or category) of the server made for this idempotency key, made if missing.
     pub(crate) async fn channel(
         &self,
         name: &str,
         kind: u8,
         parent: Option<u64>,
         extra: Value,
+        key: &str,
     ) -> Result<u64, AdapterError> {
-        let found = |known: &Known| {
-            known.channels.iter().find(|(_, c)| c.name == name && !c.thread && c.parent == parent).map(|(id, _)| *id)
-        };
-        if let Some(id) = found(&self.known()) {
+        if let Some(id) = self.made_before(key).await? {
             return Ok(id);
         }
-        // Not known: the server may have it anyway (made before a crash).
-        let channels = self.inner.http.get_channels(self.guild()).await.map_err(|e| http_error(&e))?;
-        {
+        if self.known().audit_read == Some(false) {
+            // Without the audit log the name is all there is to go by.
+            let found = |known: &Known| {
+                known
+                    .channels
+                    .iter()
+                    .find(|(_, c)| c.name == name && !c.thread && c.parent == parent)
+                    .map(|(id, _)| *id)
+            };
+            let channels = self.inner.http.get_channels(self.guild()).await.map_err(|e| http_error(&e))?;
             let mut known = self.known();
             for c in &channels {
                 known.channels.insert(c.id.get(), channel_info(c));
@@ -174,14 +193,67 @@ impl DiscordAdapter {
         if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
             b.extend(extra);
         }
-        let made = self
-            .inner
-            .http
-            .create_channel(self.guild(), &body, Some("Facilitator"))
-            .await
-            .map_err(|e| http_error(&e))?;
-        self.known().channels.insert(made.id.get(), channel_info(&made));
+        let reason = made_reason(key);
+        let made =
+            self.inner.http.create_channel(self.guild(), &body, Some(&reason)).await.map_err(|e| http_error(&e))?;
+        let mut known = self.known();
+        known.channels.insert(made.id.get(), channel_info(&made));
+        known.made.insert(reason, made.id.get());
         Ok(made.id.get())
+    }
+
+    /// The channel or category the bot made for this key, if it still exists: made by this
+    /// process, or named by the reason of one of the bot's entries in the server's audit log
+    /// (read once per process, newest first, as far back as Discord keeps it).
+    pub(crate) async fn made_before(&self, key: &str) -> Result<Option<u64>, AdapterError> {
+        let reason = made_reason(key);
+        let existing = |known: &Known| known.made.get(&reason).copied().filter(|id| known.channels.contains_key(id));
+        let (found, read) = {
+            let known = self.known();
+            (existing(&known), known.audit_read.is_some())
+        };
+        if found.is_some() || read {
+            return Ok(found);
+        }
+        let own = UserId::new(self.known().own.max(1));
+        let mut made = Vec::new();
+        let mut before = None;
+        let readable = loop {
+            let page = match self
+                .inner
+                .http
+                .get_audit_logs(
+                    self.guild(),
+                    Some(audit_log::Action::Channel(audit_log::ChannelAction::Create)),
+                    Some(own),
+                    before,
+                    Some(AUDIT_PAGE),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if matches!(http_error(&e).kind(), AdapterErrorKind::Forbidden) => {
+                    warn!("the bot may not view the server's audit log; channels it made are found again by name");
+                    break false;
+                }
+                Err(e) => return Err(http_error(&e)),
+            };
+            made.extend(page.entries.iter().filter_map(|entry| {
+                let reason = entry.reason.as_ref().filter(|r| r.starts_with(REASON_PREFIX))?;
+                Some((reason.clone(), entry.target_id?.get()))
+            }));
+            before = page.entries.iter().map(|entry| entry.id).min();
+            if page.entries.len() < usize::from(AUDIT_PAGE) || before.is_none() {
+                break true;
+            }
+        };
+        let mut known = self.known();
+        // What this process made meanwhile stays; older entries never replace newer ones.
+        for (reason, id) in made {
+            known.made.entry(reason).or_insert(id);
+        }
+        known.audit_read = Some(readable);
+        Ok(existing(&known))
     }
 
     /// The course names the server has roles for (for autocomplete).

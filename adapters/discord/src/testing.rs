@@ -147,6 +147,10 @@ struct World {
     resumes: u32,
     gateway_url: String,
     ws_token: String,
+    /// The audit log: (entry id, action type, target, reason), oldest first.
+    audit: Vec<(u64, u8, u64, Option<String>)>,
+    /// The bot lacks View Audit Log.
+    audit_denied: bool,
 }
 
 /// A local Discord server, with one guild that the bot is in.
@@ -369,6 +373,37 @@ impl LocalDiscord {
     /// The direct-message channel between a user and the bot.
     pub fn dm(&self, user: u64) -> u64 {
         self.dm_locked(&mut self.world(), user)
+    }
+
+    /// An admin makes a text channel in Discord's interface (not the bot: no audit entry of
+    /// the bot's); returns its id.
+    pub fn add_channel(&self, name: &str) -> u64 {
+        let mut w = self.world();
+        let id = w.snowflake();
+        w.channels.insert(
+            id,
+            Chan {
+                kind: 0,
+                name: name.to_owned(),
+                parent: None,
+                topic: None,
+                recipients: vec![],
+                overwrites: json!([]),
+            },
+        );
+        let v = w.channel_json(self.guild, id);
+        w.dispatch("CHANNEL_CREATE", v);
+        id
+    }
+
+    /// Takes View Audit Log from the bot (Discord answers 403 to reading it).
+    pub fn deny_audit_log(&self) {
+        self.world().audit_denied = true;
+    }
+
+    /// How many channels (and categories) exist with this name.
+    pub fn channels_named(&self, name: &str) -> usize {
+        self.world().channels.values().filter(|c| c.name == name && (c.kind == 0 || c.kind == 4)).count()
     }
 
     /// A channel by name (a course channel the bot made).
@@ -795,6 +830,7 @@ impl LocalDiscord {
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or_default().to_owned();
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let reason = req.headers().get("x-audit-log-reason").and_then(|v| v.to_str().ok()).map(decode_query);
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return error(StatusCode::BAD_REQUEST, 0, "unreadable body"),
@@ -854,7 +890,7 @@ impl LocalDiscord {
                     return r;
                 }
             }
-            self.route(&mut w, method.as_str(), rest, &query, &json)
+            self.route(&mut w, method.as_str(), rest, &query, &json, reason)
         };
         self.shaped(method.as_str(), rest, answer).await
     }
@@ -875,7 +911,15 @@ impl LocalDiscord {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn route(&self, w: &mut World, method: &str, rest: &[&str], query: &str, body: &Value) -> Response<Full<Bytes>> {
+    fn route(
+        &self,
+        w: &mut World,
+        method: &str,
+        rest: &[&str],
+        query: &str,
+        body: &Value,
+        reason: Option<String>,
+    ) -> Response<Full<Bytes>> {
         let guild = self.guild.to_string();
         let parse = |s: &str| s.parse::<u64>().unwrap_or(0);
         match (method, rest) {
@@ -934,6 +978,44 @@ impl LocalDiscord {
                     .collect();
                 response(StatusCode::OK, &Value::Array(list))
             }
+            ("GET", ["guilds", g, "audit-logs"]) if *g == guild => {
+                if w.audit_denied {
+                    return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
+                }
+                let param = |name: &str| {
+                    query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                };
+                let action = param("action_type").and_then(|a| a.parse::<u8>().ok());
+                let user = param("user_id").and_then(|u| u.parse::<u64>().ok());
+                let before = param("before").and_then(|b| b.parse::<u64>().ok());
+                let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(50);
+                // Every entry here is the bot's own (only the bot makes requests).
+                let entries: Vec<Value> = w
+                    .audit
+                    .iter()
+                    .rev()
+                    .filter(|(id, kind, _, _)| {
+                        action.is_none_or(|a| a == *kind)
+                            && user.is_none_or(|u| u == self.bot)
+                            && before.is_none_or(|b| *id < b)
+                    })
+                    .take(limit)
+                    .map(|(id, kind, target, reason)| {
+                        let mut e = json!({"id": id.to_string(), "action_type": kind, "user_id": self.bot.to_string(),
+                                           "target_id": target.to_string(), "changes": []});
+                        if let Some(r) = reason {
+                            e["reason"] = json!(r);
+                        }
+                        e
+                    })
+                    .collect();
+                response(
+                    StatusCode::OK,
+                    &json!({"audit_log_entries": entries, "users": [w.user_json(self.bot)], "integrations": [],
+                            "webhooks": [], "guild_scheduled_events": [], "threads": [], "application_commands": [],
+                            "auto_moderation_rules": []}),
+                )
+            }
             ("GET", ["guilds", g, "channels"]) if *g == guild => {
                 let list: Vec<Value> = w
                     .channels
@@ -985,6 +1067,12 @@ impl LocalDiscord {
                         overwrites: body.get("permission_overwrites").cloned().unwrap_or(json!([])),
                     },
                 );
+                if reason.as_ref().is_some_and(|r| r.is_empty() || r.chars().count() > 512) {
+                    w.violations
+                        .push(format!("an audit log reason of {} characters", reason.as_ref().map_or(0, String::len)));
+                }
+                let entry = w.snowflake();
+                w.audit.push((entry, 10, id, reason));
                 let v = w.channel_json(self.guild, id);
                 w.dispatch("CHANNEL_CREATE", v.clone());
                 response(StatusCode::CREATED, &v)
