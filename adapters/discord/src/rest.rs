@@ -215,7 +215,9 @@ impl DiscordAdapter {
         if found.is_some() || read {
             return Ok(found);
         }
-        let own = UserId::new(self.known().own.max(1));
+        // The bot's own entries (every entry when its id is not known yet: the reason's digest
+        // is the bot's alone anyway).
+        let own = Some(self.known().own).filter(|id| *id != 0).map(UserId::new);
         let mut made = Vec::new();
         let mut before = None;
         let readable = loop {
@@ -225,7 +227,7 @@ impl DiscordAdapter {
                 .get_audit_logs(
                     self.guild(),
                     Some(audit_log::Action::Channel(audit_log::ChannelAction::Create)),
-                    Some(own),
+                    own,
                     before,
                     Some(AUDIT_PAGE),
                 )
