@@ -270,12 +270,15 @@ impl Store {
     /// On a database failure or an unreadable effect.
     pub async fn pending_effects_fairly(&self, per_lane: i64, limit: i64) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            // The turns are numbered over the (state, lane, id) index alone; only the rows kept
-            // are read whole, so a long queue in one lane costs an index scan, not its payloads.
+            // The turns are numbered and the pass chosen over the (state, lane, id) index alone;
+            // only the rows chosen are read whole, so a long queue (in one lane or in many) costs
+            // an index scan, not its payloads.
             "SELECT o.id, o.key, o.payload, o.attempts, o.lane FROM ( \
-               SELECT id, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS turn \
-               FROM outbox WHERE state = $1 \
-             ) t JOIN outbox o ON o.id = t.id WHERE t.turn <= $2 ORDER BY t.turn, t.id LIMIT $3",
+               SELECT id, turn FROM ( \
+                 SELECT id, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS turn \
+                 FROM outbox WHERE state = $1 \
+               ) w WHERE turn <= $2 ORDER BY turn, id LIMIT $3 \
+             ) t JOIN outbox o ON o.id = t.id ORDER BY t.turn, t.id",
         )
         .bind(PENDING)
         .bind(per_lane)
