@@ -180,6 +180,8 @@ impl Executor {
             // share was full, or the pass was cut short: a later room may then be unread while
             // what is said in it, first in its own lane, was read).
             let rooms_read: Vec<i64> = rows.iter().filter(|r| r.lane == ROOMS_LANE).map(|r| r.id).collect();
+            let lanes: BTreeMap<i64, (String, i64)> =
+                rows.iter().map(|r| (r.id, (r.lane.clone(), r.attempts))).collect();
             let all_rooms_read = (rooms_read.len() as i64) < PER_LANE && (rows.len() as i64) < PASS;
             let mut barrier = if all_rooms_read { None } else { rooms_read.iter().copied().max() };
             for row in rows {
@@ -257,6 +259,10 @@ impl Executor {
                 done.retain(|id| !unstored.contains(id));
                 warn!(effects = unstored.len(), "what some effects made was not stored; they are performed again");
                 for id in &unstored {
+                    // Its lane waits, as after any retryable failure.
+                    if let Some((lane, attempts)) = lanes.get(id) {
+                        self.holds().insert(lane.clone(), Instant::now() + backoff(*attempts));
+                    }
                     self.store.fail_effect(*id, "what the effect made was not stored", false, self.clock.now()).await?;
                 }
             }
