@@ -6,6 +6,8 @@
 #     says how to install them.
 #   - Synapse: installed from PyPI into a venv under target/ (once), started on a free loopback
 #     port with a generated config (scripts/synapse.sh), stopped at the end.
+#   - 1EdTech's Open Badges validator: installed from PyPI into a venv under target/ (once)
+#     (scripts/openbadges.sh).
 # Then checks the code with clippy (every warning is an error) and runs every test of the
 # workspace.
 set -euo pipefail
@@ -59,6 +61,8 @@ export FACILITATOR_TEST_POSTGRES_URL="$PG_URL"
 source scripts/synapse.sh
 trap 'synapse_stop; cleanup' EXIT
 synapse_start
+source scripts/openbadges.sh
+openbadges_setup
 
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --lib --bins --tests --locked "$@"

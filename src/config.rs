@@ -27,6 +27,9 @@ pub struct Config {
     /// `[ops]`: the health and metrics endpoints.
     #[serde(default)]
     pub ops: OpsConfig,
+    /// `[web]`: the web face (hosted badges).
+    #[serde(default)]
+    pub web: WebConfig,
     /// `[limits]`: per-person command budgets.
     #[serde(default)]
     pub limits: crate::budget::BudgetConfig,
@@ -73,6 +76,41 @@ pub struct OpsConfig {
     /// Where `GET /healthz` and `GET /metrics` are served (`127.0.0.1:9464`); not served when
     /// unset. `FACILITATOR_OPS_LISTEN` overrides it.
     pub listen: Option<String>,
+}
+
+/// `[web]`: the community's web face, served by the bot itself.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where the web face is served (`127.0.0.1:8080`, usually behind a TLS reverse proxy);
+    /// not served when unset. `FACILITATOR_WEB_LISTEN` overrides it.
+    pub listen: Option<String>,
+    /// The origin people and badge verifiers see (`https://learn.example.org`, no trailing
+    /// slash): every hosted badge's address starts with it, so it must not change once badges
+    /// are issued. Defaults to `http://` and the listen address (for local trials).
+    /// `FACILITATOR_WEB_PUBLIC_URL` overrides it.
+    pub public_url: Option<String>,
+}
+
+impl WebConfig {
+    /// The public origin, checked: `http(s)://host[:port][/path]`, without a trailing slash.
+    ///
+    /// # Errors
+    /// When it is not an http(s) URL, or carries a query or fragment.
+    pub fn origin(&self, bound: Option<std::net::SocketAddr>) -> Result<String> {
+        let url = match (&self.public_url, bound) {
+            (Some(url), _) => url.trim().trim_end_matches('/').to_owned(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => bail!("[web] needs public_url or listen"),
+        };
+        let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+            bail!("[web] public_url '{url}' must start with https:// (or http:// for local trials)");
+        };
+        if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.starts_with('/') {
+            bail!("[web] public_url '{url}' must be an origin with an optional path, like https://learn.example.org");
+        }
+        Ok(url)
+    }
 }
 
 /// `[matrix]`. The password comes from `FACILITATOR_MATRIX_PASSWORD` (or the file named by
@@ -249,6 +287,12 @@ impl Config {
         if let Some(listen) = get("FACILITATOR_OPS_LISTEN").filter(|l| !l.is_empty()) {
             self.ops.listen = Some(listen);
         }
+        if let Some(listen) = get("FACILITATOR_WEB_LISTEN").filter(|l| !l.is_empty()) {
+            self.web.listen = Some(listen);
+        }
+        if let Some(url) = get("FACILITATOR_WEB_PUBLIC_URL").filter(|l| !l.is_empty()) {
+            self.web.public_url = Some(url);
+        }
         if let Some(admins) = get("FACILITATOR_ADMINS") {
             self.bot.admins = admins.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         }
@@ -288,6 +332,17 @@ mod tests {
         let config: Config = toml::from_str(include_str!("../facilitator.example.toml")).unwrap();
         assert_eq!(config.bot.admins, vec!["olga"]);
         assert_eq!(config.badges.base_url, "https://schoolofdata.example/badges");
+    }
+
+    #[test]
+    fn the_public_url_is_an_http_origin_without_a_trailing_slash() {
+        let web = |url: &str| WebConfig { listen: None, public_url: Some(url.into()) };
+        assert_eq!(web("https://learn.example.org/").origin(None).unwrap(), "https://learn.example.org");
+        assert_eq!(web("https://example.org/learn").origin(None).unwrap(), "https://example.org/learn");
+        assert!(web("learn.example.org").origin(None).is_err());
+        assert!(web("https://example.org/?a=b").origin(None).is_err());
+        let bound: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(WebConfig::default().origin(Some(bound)).unwrap(), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -30,6 +30,8 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::ops::{Metrics, Tally};
 use crate::report::{Report, Reported, Reporter, Reports};
+use crate::snapshot::{Publisher, Snapshot};
+use tokio::sync::watch;
 
 /// Bot admins from the config: platform user ids, optionally prefixed with the platform
 /// (`@olga:example.org`, `discord:81234`, `olga`). When the engine opens ([`Engine::open`]) they
@@ -237,6 +239,8 @@ pub struct Engine {
     /// What the executor reports back, and the end it reports through.
     reports: Reports,
     reporter: Reporter,
+    /// The snapshots the web pages read.
+    publisher: Publisher,
 }
 
 /// Most jobs run in one transaction.
@@ -269,6 +273,7 @@ impl Engine {
             budgets: None,
             reports,
             reporter,
+            publisher: Publisher::default(),
         };
         engine.sync_admins(Utc::now()).await.context("storing the bot admins from the config")?;
         Ok(engine)
@@ -325,6 +330,18 @@ impl Engine {
     /// The domain state.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// Snapshots of the state for readers that must not wait for the engine (the web pages):
+    /// the current one at once, then one after committed batches (see [`crate::snapshot`]).
+    pub fn snapshots(&mut self) -> watch::Receiver<Arc<Snapshot>> {
+        self.publisher.subscribe(&self.state, self.generation)
+    }
+
+    /// Publishes a snapshot if the state moved on and the last one is old enough; otherwise
+    /// how long until one is due (`None`: nothing waits).
+    pub fn publish_due(&mut self) -> Option<std::time::Duration> {
+        self.publisher.publish_due(&self.state, self.generation, std::time::Instant::now())
     }
 
     /// The directory shared with the executor.

@@ -84,6 +84,8 @@ pub struct Executor {
     made: std::sync::Mutex<BTreeMap<(RoomOwner, Platform), RoomRef>>,
     /// The engine's answers still to come, by outbox row (and the room each one is about).
     unanswered: std::sync::Mutex<Vec<Pending>>,
+    /// The web face's public origin, for links to its pages.
+    web: Option<String>,
 }
 
 /// A report handed to the engine whose answer the executor has not seen yet.
@@ -117,7 +119,15 @@ impl Executor {
             partial: std::sync::Mutex::default(),
             made: std::sync::Mutex::default(),
             unanswered: std::sync::Mutex::default(),
+            web: None,
         }
+    }
+
+    /// Links to the web face's pages under this public origin (`[web] public_url`).
+    #[must_use]
+    pub fn with_web(mut self, origin: Option<String>) -> Executor {
+        self.web = origin;
+        self
     }
 
     /// Counts into these metrics (the engine's, so one scrape shows both).
@@ -450,7 +460,7 @@ impl Executor {
                 }
                 Effect::Post { course, text, thread } => {
                     let Some(room) = self.course_room(*course, platform) else { return Ok(()) };
-                    let message = render(text, platform, &self.directory());
+                    let message = render(text, platform, &self.directory(), self.web.as_deref());
                     let posted = adapter.send(&room, &message, &key).await?;
                     if let Some(thread) = thread {
                         self.open_week_thread(adapter, row.id, *course, thread, &posted, &key).await?;
@@ -465,7 +475,7 @@ impl Executor {
                         if first != Some(platform) {
                             return Ok(());
                         }
-                        (contact.accounts[&platform].clone(), render(text, platform, &dir))
+                        (contact.accounts[&platform].clone(), render(text, platform, &dir, self.web.as_deref()))
                     };
                     adapter.send_direct(&user, &message, &key).await?;
                 }
@@ -493,7 +503,7 @@ impl Executor {
                     if target.room.platform() != platform {
                         return Ok(());
                     }
-                    let mut message = render(text, platform, &self.directory());
+                    let mut message = render(text, platform, &self.directory(), self.web.as_deref());
                     message.private = *private;
                     let room = target.room.clone();
                     message.reply_to = Some(target);
@@ -519,7 +529,7 @@ impl Executor {
     ) -> Result<(), AdapterError> {
         let handle = adapter.open_thread(prompt, &thread.name, &format!("{key}:thread")).await?;
         self.report_made(row, Report::ThreadOpened { course, week: thread.week, thread: handle.clone() })?;
-        let mut opening = render(&thread.opening, handle.room.platform(), &self.directory());
+        let mut opening = render(&thread.opening, handle.room.platform(), &self.directory(), self.web.as_deref());
         opening.thread = Some(handle.clone());
         adapter.send(&handle.room, &opening, &format!("{key}:opening")).await?;
         Ok(())

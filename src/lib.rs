@@ -18,3 +18,5 @@ pub mod ops;
 pub mod render;
 pub mod report;
 pub mod runtime;
+pub mod snapshot;
+pub mod web;

@@ -250,6 +250,7 @@ async fn load_syllabus(config: &Config, course: &str, file: &PathBuf) -> Result<
             &reply,
             facilitator_chat::Platform::Memory,
             &engine.directory().read().expect("not poisoned"),
+            None,
         );
         let text = message.plain();
         refused |= text.starts_with("⚠️");
@@ -318,16 +319,34 @@ async fn run(config: Config) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut engine = Engine::open(store.clone(), Admins::new(config.bot.admins.clone()), adapters.clone()).await?;
     engine.set_budget(config.limits);
-    let executor =
-        Executor::new(store.clone(), adapters.clone(), engine.directory(), engine.reporter(), Arc::clone(&clock))
-            .with_metrics(engine.metrics());
     let (ops_stop, ops_stopped) = tokio::sync::watch::channel(false);
-    if let Some(address) = &config.ops.listen {
+    let ops = Ops::new(engine.metrics(), store.clone(), adapters.clone());
+    // The ops endpoints share the web face's listener when both name the same address.
+    let ops_on_web = config.web.listen.is_some() && config.web.listen == config.ops.listen;
+    if let Some(address) = config.ops.listen.as_ref().filter(|_| !ops_on_web) {
         let listener = ops::bind(address).await.with_context(|| format!("serving the ops endpoints on {address}"))?;
         info!(address = %listener.local_addr().map_or_else(|_| address.clone(), |a| a.to_string()), "ops endpoints: /healthz and /metrics");
-        let ops = Ops::new(engine.metrics(), store.clone(), adapters.clone());
-        tokio::spawn(ops::serve(listener, ops, ops_stopped));
+        tokio::spawn(ops::serve(listener, ops.clone(), ops_stopped.clone()));
     }
+    let mut web_origin = None;
+    if let Some(address) = &config.web.listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("serving the web face on {address}"))?;
+        let origin = config.web.origin(listener.local_addr().ok())?;
+        info!(address = %listener.local_addr().map_or_else(|_| address.clone(), |a| a.to_string()), %origin, "web face");
+        let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone());
+        let mut router = facilitator::web::router(web);
+        if ops_on_web {
+            router = router.merge(ops::router(ops.clone()));
+        }
+        tokio::spawn(facilitator::web::serve(listener, router, ops_stopped.clone()));
+        web_origin = Some(origin);
+    }
+    let executor =
+        Executor::new(store.clone(), adapters.clone(), engine.directory(), engine.reporter(), Arc::clone(&clock))
+            .with_metrics(engine.metrics())
+            .with_web(web_origin);
     // Delivered messages and event claims are kept for the retention, then forgotten.
     tokio::spawn(prune_loop(store.clone(), Arc::clone(&clock), config.retention));
 
@@ -365,7 +384,27 @@ fn serve_local(driver: facilitator_chat::MemoryDriver) {
     let input = driver.clone();
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        // As at the console, a line ending in `\` continues the message on the next line.
+        let mut pending: Option<String> = None;
         while let Ok(Some(line)) = lines.next_line().await {
+            let line = line.trim_end_matches('\r');
+            let line = match (pending.take(), line.strip_suffix('\\')) {
+                (Some(mut buffer), Some(part)) => {
+                    buffer.push_str(part);
+                    buffer.push('\n');
+                    pending = Some(buffer);
+                    continue;
+                }
+                (Some(mut buffer), None) => {
+                    buffer.push_str(line);
+                    buffer
+                }
+                (None, Some(part)) if !line.trim_start().starts_with('#') => {
+                    pending = Some(format!("{part}\n"));
+                    continue;
+                }
+                (None, _) => line.to_owned(),
+            };
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }

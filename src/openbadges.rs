@@ -1,6 +1,7 @@
-//! Open Badges 2.0: every award of a course exported as a hosted assertion, with its BadgeClass
-//! and the community's issuer profile, as JSON files laid out the way their ids say they are
-//! hosted (`{base_url}/issuer.json`, `{base_url}/badges/...`, `{base_url}/assertions/...`).
+//! Open Badges 2.0 documents: the issuer profile, a badge class, an award's assertion. Written
+//! once, laid out two ways ([`Urls`]): served live by the bot's web face (`crate::web`), and
+//! exported as JSON files laid out the way their ids say they are hosted
+//! (`{base_url}/issuer.json`, `{base_url}/badges/...`, `{base_url}/assertions/...`).
 //!
 //! Nothing in the files identifies a learner to anyone who did not already know: the recipient
 //! is an unguessable per-person URL (not their chat profile, which anyone could hash and
@@ -54,34 +55,93 @@ pub fn recipient_url(base_url: &str, course: &Course, person: PersonId) -> Strin
     format!("{base_url}/recipients/{}", token(course, &format!("recipient:{}", person.0)))
 }
 
-fn badge_id(base: &str, course: &Course, badge: &BadgeDef) -> String {
-    format!("{base}/badges/{}-{}.json", course.slug, badge.slug)
+/// Where each document lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Urls<'a> {
+    /// Files written by `facilitator badges export`, served by someone at `base`.
+    Export {
+        /// `[badges] base_url`.
+        base: &'a str,
+    },
+    /// Served by the bot's web face at its public origin.
+    Hosted {
+        /// `[web] public_url`.
+        origin: &'a str,
+    },
+}
+
+impl Urls<'_> {
+    /// The issuer profile.
+    pub fn issuer(&self) -> String {
+        match self {
+            Urls::Export { base } => format!("{base}/issuer.json"),
+            Urls::Hosted { origin } => format!("{origin}/issuer"),
+        }
+    }
+
+    /// A badge class.
+    pub fn badge(&self, course: &Course, badge: &BadgeDef) -> String {
+        match self {
+            Urls::Export { base } => format!("{base}/badges/{}-{}.json", course.slug, badge.slug),
+            Urls::Hosted { origin } => format!("{origin}/badges/{}/{}", course.slug, badge.slug),
+        }
+    }
+
+    /// A badge class's image.
+    pub fn image(&self, course: &Course, badge: &BadgeDef) -> String {
+        match self {
+            Urls::Export { base } => format!("{base}/badges/{}-{}.svg", course.slug, badge.slug),
+            Urls::Hosted { origin } => format!("{origin}/badges/{}/{}/image.svg", course.slug, badge.slug),
+        }
+    }
+
+    /// An award's assertion.
+    pub fn assertion(&self, course: &Course, badge: &BadgeDef, person: PersonId) -> Option<String> {
+        match self {
+            Urls::Export { base } => Some(format!("{base}/assertions/{}.json", assertion_name(course, badge, person))),
+            Urls::Hosted { origin } => {
+                let award = course.awards.get(&(badge.slug.clone(), person))?;
+                Some(format!("{origin}/assertions/{}", award.assertion))
+            }
+        }
+    }
+
+    fn base(&self) -> &str {
+        match self {
+            Urls::Export { base } => base,
+            Urls::Hosted { origin } => origin,
+        }
+    }
 }
 
 /// The issuer profile.
-pub fn issuer(config: &IssuerConfig) -> Value {
+pub fn issuer(config: &IssuerConfig, urls: Urls<'_>) -> Value {
     json!({
         "@context": "https://w3id.org/openbadges/v2",
         "type": "Issuer",
-        "id": format!("{}/issuer.json", config.base_url),
+        "id": urls.issuer(),
         "name": config.name,
         "url": config.url,
         "email": config.email,
     })
 }
 
+/// What earns a badge, in a sentence.
+pub fn criteria(course: &Course, badge: &BadgeDef) -> String {
+    format!("{} ({}: {}).", capitalise(&badge.rule.describe()), course.slug, course.settings.title)
+}
+
 /// A badge class.
-pub fn badge_class(config: &IssuerConfig, course: &Course, badge: &BadgeDef) -> Value {
-    let base = &config.base_url;
+pub fn badge_class(urls: Urls<'_>, course: &Course, badge: &BadgeDef) -> Value {
     json!({
         "@context": "https://w3id.org/openbadges/v2",
         "type": "BadgeClass",
-        "id": badge_id(base, course, badge),
+        "id": urls.badge(course, badge),
         "name": badge.name,
-        "description": badge.description,
-        "image": format!("{base}/badges/{}-{}.svg", course.slug, badge.slug),
-        "criteria": { "narrative": format!("{} ({}: {}).", capitalise(&badge.rule.describe()), course.slug, course.settings.title) },
-        "issuer": format!("{base}/issuer.json"),
+        "description": if badge.description.trim().is_empty() { badge.name.clone() } else { badge.description.clone() },
+        "image": urls.image(course, badge),
+        "criteria": { "narrative": criteria(course, badge) },
+        "issuer": urls.issuer(),
         "tags": [course.slug.as_str()],
     })
 }
@@ -91,21 +151,9 @@ fn capitalise(text: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// An assertion for one award, or `None` if the learner has no account to identify them by.
-pub fn assertion(
-    config: &IssuerConfig,
-    state: &State,
-    course: &Course,
-    badge: &BadgeDef,
-    person: PersonId,
-) -> Option<Value> {
-    let award = course.awards.get(&(badge.slug.clone(), person))?;
-    state.persons.get(&person)?;
-    let base = &config.base_url;
-    let salt = token(course, &format!("salt:{}:{}", badge.slug, person.0))[..16].to_owned();
-    let identity = format!("sha256${}", sha256_hex(&format!("{}{salt}", recipient_url(base, course, person))));
-    // Evidence is what the learner published themselves: the links they submitted. Work
-    // submitted as text stays private.
+/// Evidence of an award: the links the learner submitted (work submitted as text stays
+/// private), each with its week; and how many peer submissions they reviewed.
+pub fn evidence(course: &Course, person: PersonId) -> Vec<Value> {
     let mut evidence: Vec<Value> = course
         .submissions
         .values()
@@ -128,12 +176,22 @@ pub fn assertion(
     if reviews > 0 {
         evidence.push(json!({ "narrative": format!("Reviewed {reviews} peer submission{} in {}.", if reviews == 1 { "" } else { "s" }, course.slug) }));
     }
+    evidence
+}
+
+/// An assertion for one award, or `None` if there is no such award or person.
+pub fn assertion(urls: Urls<'_>, state: &State, course: &Course, badge: &BadgeDef, person: PersonId) -> Option<Value> {
+    let award = course.awards.get(&(badge.slug.clone(), person))?;
+    state.persons.get(&person)?;
+    let salt = token(course, &format!("salt:{}:{}", badge.slug, person.0))[..16].to_owned();
+    let identity = format!("sha256${}", sha256_hex(&format!("{}{salt}", recipient_url(urls.base(), course, person))));
+    let evidence = evidence(course, person);
     Some(json!({
         "@context": "https://w3id.org/openbadges/v2",
         "type": "Assertion",
-        "id": format!("{base}/assertions/{}.json", assertion_name(course, badge, person)),
+        "id": urls.assertion(course, badge, person)?,
         "recipient": { "type": "url", "hashed": true, "salt": salt, "identity": identity },
-        "badge": badge_id(base, course, badge),
+        "badge": urls.badge(course, badge),
         "verification": { "type": "hosted" },
         "issuedOn": award.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "narrative": award.reason,
@@ -141,16 +199,45 @@ pub fn assertion(
     }))
 }
 
-fn svg(badge: &BadgeDef) -> String {
-    let initials: String =
-        badge.name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase();
-    let initials = initials.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+/// The generated image of a badge class: a disc in its school's colour with the badge's name.
+pub fn image(course: &Course, badge: &BadgeDef, school: Option<&facilitator_bot::state::School>) -> String {
+    let key = school.map_or(course.slug.as_str(), |s| s.slug.as_str());
+    let colour = PALETTE[usize::from(Sha256::digest(key.as_bytes())[0]) % PALETTE.len()];
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    // The name in up to three lines of about 12 characters.
+    let mut lines: Vec<String> = Vec::new();
+    for word in badge.name.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= 12 => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    if lines.len() > 3 {
+        lines.truncate(3);
+        lines[2].push('…');
+    }
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1).max(6);
+    let size = (300 / longest).clamp(18, 44);
+    let top = 128 - (lines.len() * size) / 2 + size * 4 / 5;
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("<tspan x=\"128\" y=\"{}\">{}</tspan>", top + i * size, escape(l)))
+        .collect();
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"256\" height=\"256\" viewBox=\"0 0 256 256\">\
-         <circle cx=\"128\" cy=\"128\" r=\"120\" fill=\"#2b6cb0\"/><circle cx=\"128\" cy=\"128\" r=\"100\" fill=\"#ffffff\"/>\
-         <text x=\"128\" y=\"150\" font-family=\"sans-serif\" font-size=\"72\" text-anchor=\"middle\" fill=\"#2b6cb0\">{initials}</text></svg>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"256\" height=\"256\" viewBox=\"0 0 256 256\" role=\"img\" aria-labelledby=\"t\">\
+         <title id=\"t\">{name} badge</title>\
+         <circle cx=\"128\" cy=\"128\" r=\"124\" fill=\"{colour}\"/><circle cx=\"128\" cy=\"128\" r=\"110\" fill=\"none\" stroke=\"#ffffff\" stroke-width=\"4\"/>\
+         <text font-family=\"sans-serif\" font-weight=\"bold\" font-size=\"{size}\" text-anchor=\"middle\" fill=\"#ffffff\">{text}</text></svg>\n",
+        name = escape(&badge.name)
     )
 }
+
+/// Colours that white text reads on (contrast at least 4.5:1), one per school.
+const PALETTE: [&str; 8] = ["#1d4ed8", "#047857", "#b91c1c", "#6d28d9", "#b45309", "#0f766e", "#be185d", "#4338ca"];
 
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")
@@ -167,19 +254,21 @@ pub fn export(config: &IssuerConfig, state: &State, course_slug: &str, out: &Pat
     let Some(course) = state.course_by_slug(&slug) else { bail!("there is no course '{course_slug}'") };
     std::fs::create_dir_all(out.join("badges"))?;
     std::fs::create_dir_all(out.join("assertions"))?;
-    write_json(&out.join("issuer.json"), &issuer(config))?;
+    let urls = Urls::Export { base: &config.base_url };
+    write_json(&out.join("issuer.json"), &issuer(config, urls))?;
     let mut exported = Exported::default();
     for badge in course.badges() {
         write_json(
             &out.join(format!("badges/{}-{}.json", course.slug, badge.slug)),
-            &badge_class(config, course, badge),
+            &badge_class(urls, course, badge),
         )?;
-        std::fs::write(out.join(format!("badges/{}-{}.svg", course.slug, badge.slug)), svg(badge))?;
+        let school = course.settings.school.and_then(|s| state.schools.get(&s));
+        std::fs::write(out.join(format!("badges/{}-{}.svg", course.slug, badge.slug)), image(course, badge, school))?;
         exported.badges += 1;
     }
     for (badge_slug, person) in course.awards.keys() {
         let Some(badge) = course.badge(badge_slug) else { continue };
-        let Some(doc) = assertion(config, state, course, badge, *person) else { continue };
+        let Some(doc) = assertion(urls, state, course, badge, *person) else { continue };
         write_json(&out.join(format!("assertions/{}.json", assertion_name(course, badge, *person))), &doc)?;
         exported.assertions += 1;
     }

@@ -1,18 +1,22 @@
 //! The operator's endpoints: `GET /healthz` (the database and every adapter answer) and
 //! `GET /metrics` (Prometheus text format), served on the address in `[ops] listen`.
 //!
-//! The server is a few dozen lines of HTTP/1.1 on a `TcpListener` rather than a web framework:
-//! it answers two GETs from a scraper on loopback, one request per connection.
+//! Served with axum like the web face (see [`crate::web`]): on their own listener (loopback, for
+//! a scraper), or on the web face's when `[ops] listen` is the same address as `[web] listen`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use facilitator_storage::Store;
 
@@ -277,23 +281,32 @@ impl Ops {
         (if healthy && platforms_ok { 200 } else { 503 }, body)
     }
 
-    async fn respond(&self, method: &str, path: &str) -> (u16, &'static str, String) {
-        const TEXT: &str = "text/plain; charset=utf-8";
-        if method != "GET" && method != "HEAD" {
-            return (405, TEXT, "only GET is served here\n".into());
-        }
-        match path.split('?').next().unwrap_or_default() {
-            "/healthz" => {
-                let (status, body) = self.health().await;
-                (status, TEXT, body)
-            }
-            "/metrics" => {
-                let outbox = self.store.outbox_counts().await.ok();
-                (200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render(outbox))
-            }
-            _ => (404, TEXT, "not found: try /healthz or /metrics\n".into()),
-        }
+    async fn metrics_text(&self) -> String {
+        let outbox = self.store.outbox_counts().await.ok();
+        self.metrics.render(outbox)
     }
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// `GET /healthz` and `GET /metrics` (HEAD too), to be served alone on `[ops] listen` or merged
+/// into the web face's router.
+pub fn router(ops: Ops) -> Router {
+    Router::new().route("/healthz", get(health)).route("/metrics", get(metrics)).with_state(ops)
+}
+
+async fn health(State(ops): State<Ops>) -> Response {
+    let (status, body) = ops.health().await;
+    let status = if status == 200 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CONTENT_TYPE, TEXT)], body).into_response()
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], ops.metrics_text().await).into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, TEXT)], "not found: try /healthz or /metrics\n").into_response()
 }
 
 /// Asks every platform whether it answers.
@@ -333,70 +346,9 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
     Ok(listener)
 }
 
-/// Serves the endpoints until `stop` turns true.
-pub async fn serve(listener: TcpListener, ops: Ops, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let ops = ops.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = handle(stream, &ops).await {
-                            debug!(error = %e, "an ops request failed");
-                        }
-                    });
-                }
-                Err(e) => {
-                    warn!(error = %e, "accepting an ops connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-async fn handle(mut stream: TcpStream, ops: &Ops) -> std::io::Result<()> {
-    let mut request = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            request.extend_from_slice(&buf[..n]);
-            if request.windows(4).any(|w| w == b"\r\n\r\n") || request.len() > 8192 {
-                break;
-            }
-        }
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
-    if !matches!(read, Ok(Ok(()))) {
-        return Ok(());
-    }
-    let head = String::from_utf8_lossy(&request);
-    let mut words = head.lines().next().unwrap_or_default().split_whitespace();
-    let (status, content_type, body) = match (words.next(), words.next()) {
-        (Some(method), Some(path)) => ops.respond(method, path).await,
-        _ => (400, "text/plain; charset=utf-8", "bad request\n".to_owned()),
-    };
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Service Unavailable",
-    };
-    let head_only = head.starts_with("HEAD ");
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        body.len(),
-        if head_only { "" } else { body.as_str() }
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+/// Serves the endpoints alone on their own listener until `stop` turns true.
+pub async fn serve(listener: TcpListener, ops: Ops, stop: watch::Receiver<bool>) {
+    crate::web::serve(listener, router(ops).fallback(not_found), stop).await;
 }
 
 #[cfg(test)]
@@ -456,13 +408,26 @@ mod tests {
     async fn health_is_503_naming_the_database_when_it_is_gone() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let ops = Ops::new(Arc::default(), store.clone(), Adapters::default());
-        let (status, _, body) = ops.respond("GET", "/healthz").await;
+        let app = router(ops).fallback(not_found);
+        let ask = |method: &str, path: &str| {
+            axum::http::Request::builder().method(method).uri(path).body(axum::body::Body::empty()).unwrap()
+        };
+        let answer = |response: Response| async move {
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        };
+        use tower::ServiceExt as _;
+        let (status, body) = answer(app.clone().oneshot(ask("GET", "/healthz")).await.unwrap()).await;
         assert_eq!((status, body.as_str()), (200, "database: ok\n"));
+        let (status, body) = answer(app.clone().oneshot(ask("HEAD", "/healthz")).await.unwrap()).await;
+        assert_eq!((status, body.as_str()), (200, ""), "HEAD: the status without the body");
+        assert_eq!(answer(app.clone().oneshot(ask("GET", "/nothing")).await.unwrap()).await.0, 404);
         store.close().await;
-        let (status, _, body) = ops.respond("GET", "/healthz").await;
+        let (status, body) = answer(app.clone().oneshot(ask("GET", "/healthz")).await.unwrap()).await;
         assert_eq!(status, 503);
         assert!(body.starts_with("database: down"), "{body}");
-        assert_eq!(ops.respond("POST", "/metrics").await.0, 405);
+        assert_eq!(answer(app.oneshot(ask("POST", "/metrics")).await.unwrap()).await.0, 405);
     }
 
     #[test]

@@ -32,12 +32,12 @@ pub fn format_time(at: DateTime<Utc>, zones: &[Zone]) -> String {
     out
 }
 
-/// Renders a text for one platform.
-pub fn render(text: &Text, platform: Platform, directory: &Directory) -> OutgoingMessage {
-    let segments = text
-        .spans
-        .iter()
-        .map(|span| match span {
+/// Renders a text for one platform. Links to the web face's pages use its public origin
+/// (`[web] public_url`); without one they are left out, with the space before them.
+pub fn render(text: &Text, platform: Platform, directory: &Directory, web: Option<&str>) -> OutgoingMessage {
+    let mut segments: Vec<Segment> = Vec::with_capacity(text.spans.len());
+    for span in &text.spans {
+        let segment = match span {
             Span::Markdown(s) => Segment::Markdown(s.clone()),
             Span::User(s) => Segment::Text(s.clone()),
             Span::Code(s) => Segment::Code(s.clone()),
@@ -49,14 +49,43 @@ pub fn render(text: &Text, platform: Platform, directory: &Directory) -> Outgoin
                 None => Segment::Text("someone".to_owned()),
             },
             Span::Time { at, zones } => Segment::Time { at: *at, fallback: format_time(*at, zones) },
-        })
-        .collect();
+            Span::Page { path, label } => match web {
+                Some(origin) => Segment::Markdown(format!("[{}]({origin}{path})", escape_label(label))),
+                None => {
+                    if let Some(Segment::Markdown(before)) = segments.last_mut() {
+                        let kept = before.trim_end().len();
+                        before.truncate(kept);
+                    }
+                    continue;
+                }
+            },
+        };
+        segments.push(segment);
+    }
     OutgoingMessage { segments, reply_to: None, private: false, thread: None }
+}
+
+/// A link's words, with the brackets that would end them escaped.
+fn escape_label(label: &str) -> String {
+    label.replace('[', "\\[").replace(']', "\\]")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_pages_are_links_under_the_public_origin_or_left_out_without_one() {
+        let text = Text::md("Earned. ").page("/assertions/ab", "(see the badge)");
+        let directory = Directory::default();
+        let with = render(&text, Platform::Memory, &directory, Some("https://learn.example.org"));
+        assert_eq!(
+            with.segments.last(),
+            Some(&Segment::Markdown("[(see the badge)](https://learn.example.org/assertions/ab)".into()))
+        );
+        let without = render(&text, Platform::Memory, &directory, None);
+        assert_eq!(without.segments, vec![Segment::Markdown("Earned.".into())]);
+    }
 
     #[test]
     fn times_show_the_main_zone_and_the_reader_zone() {

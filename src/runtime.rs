@@ -62,10 +62,14 @@ impl Runtime {
         wake.notify_one();
         tokio::pin!(shutdown);
         loop {
-            let sleep = match engine.next_due() {
+            let mut sleep = match engine.next_due() {
                 Some(due) => (due - clock.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP),
                 None => MAX_SLEEP,
             };
+            // The web pages' snapshot, when the state moved on (coalesced under load).
+            if let Some(publish_in) = engine.publish_due() {
+                sleep = sleep.min(publish_in);
+            }
             tokio::select! {
                 biased;
                 () = &mut shutdown => {

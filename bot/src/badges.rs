@@ -21,9 +21,30 @@
 //! who already holds the badge (P2PU's tradition: the experts are those who earned it).
 //! Organizers may award any badge.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::ids::Slug;
+use crate::ids::{AssertionId, CourseId, PersonId, Slug};
+
+/// The public id of an award: SHA-256 over the course's private seed and what identifies the
+/// award (course, badge, person, when), cut to 128 bits. Computed from stored values, so every
+/// instance and every restart finds the same id; unguessable while the seed stays private
+/// (it is never shown or exported).
+pub fn assertion_id(seed: u64, course: CourseId, badge: &Slug, person: PersonId, at: DateTime<Utc>) -> AssertionId {
+    let mut hash = Sha256::new();
+    hash.update(b"facilitator assertion v1\0");
+    hash.update(seed.to_le_bytes());
+    hash.update(course.0.to_le_bytes());
+    hash.update(badge.as_str().as_bytes());
+    hash.update(b"\0");
+    hash.update(person.0.to_le_bytes());
+    hash.update(at.timestamp_millis().to_le_bytes());
+    let digest = hash.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    AssertionId(id)
+}
 
 /// How a badge is earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -309,3 +309,38 @@ mod tests {
         assert!(Zone::parse("Mars/Olympus").unwrap_err().suggestion.is_none());
     }
 }
+
+/// An award's public id: the last segment of its hosted Open Badges assertion's address.
+///
+/// 128 bits derived from the course's private seed and the award (see
+/// [`crate::badges::assertion_id`]): unguessable, unrelated between one person's badges, and
+/// new when a badge is awarded again after a revocation. Parsed only from exactly 32 lowercase
+/// hexadecimal digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AssertionId(pub [u8; 16]);
+
+impl fmt::Display for AssertionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for AssertionId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 32 || !bytes.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) {
+            return Err(());
+        }
+        let mut out = [0u8; 16];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).map_err(|_| ())?;
+            out[i] = u8::from_str_radix(hex, 16).map_err(|_| ())?;
+        }
+        Ok(AssertionId(out))
+    }
+}

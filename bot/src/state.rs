@@ -7,11 +7,12 @@
 //! database equals the state built in memory.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Account, AssignmentId, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
+use crate::ids::{Account, AssertionId, AssignmentId, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
 use crate::schedule::{Offset, PromptSchedule, resolve_local};
 use crate::syllabus::Syllabus;
 
@@ -243,6 +244,8 @@ pub struct Award {
     /// By whom (`None`: earned by criteria).
     pub by: Option<PersonId>,
     pub at: DateTime<Utc>,
+    /// Its public id (the hosted assertion's address).
+    pub assertion: AssertionId,
 }
 
 /// A member of a course.
@@ -677,11 +680,13 @@ pub enum Change {
 /// Everything the domain knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
-    pub persons: BTreeMap<PersonId, Person>,
+    /// Shared with the published snapshots: a change copies only the person it changes.
+    pub persons: BTreeMap<PersonId, Arc<Person>>,
     /// Account to person.
     pub accounts: BTreeMap<Account, PersonId>,
     pub schools: BTreeMap<SchoolId, School>,
-    pub courses: BTreeMap<CourseId, Course>,
+    /// Shared with the published snapshots: a change copies only the course it changes.
+    pub courses: BTreeMap<CourseId, Arc<Course>>,
     /// Slug to course.
     pub course_slugs: BTreeMap<Slug, CourseId>,
     /// Pending jobs.
@@ -692,12 +697,60 @@ pub struct State {
     pub last_submission: i64,
     /// Assignment to course.
     pub assignment_courses: BTreeMap<AssignmentId, CourseId>,
+    /// Award by public id.
+    pub assertions: BTreeMap<AssertionId, (CourseId, Slug, PersonId)>,
 }
 
 impl State {
+    /// A course to change: copied first when a published snapshot still holds it.
+    pub fn course_mut(&mut self, course: &CourseId) -> Option<&mut Course> {
+        self.courses.get_mut(course).map(Arc::make_mut)
+    }
+
+    /// A person to change: copied first when a published snapshot still holds them.
+    pub fn person_mut(&mut self, person: &PersonId) -> Option<&mut Person> {
+        self.persons.get_mut(person).map(Arc::make_mut)
+    }
+
+    /// Records an award and indexes it by its public id.
+    pub fn insert_award(
+        &mut self,
+        course: CourseId,
+        badge: Slug,
+        person: PersonId,
+        reason: String,
+        by: Option<PersonId>,
+        at: DateTime<Utc>,
+    ) {
+        let Some(c) = self.course_mut(&course) else { return };
+        let assertion = crate::badges::assertion_id(c.seed, course, &badge, person, at);
+        if let Some(old) = c.awards.insert((badge.clone(), person), Award { reason, by, at, assertion }) {
+            self.assertions.remove(&old.assertion);
+        }
+        self.assertions.insert(assertion, (course, badge, person));
+    }
+
+    /// The award with this public id: its course, badge and learner.
+    pub fn award_by_assertion(&self, id: &AssertionId) -> Option<(&Course, &Slug, PersonId, &Award)> {
+        let (course, badge, person) = self.assertions.get(id)?;
+        let course = self.course(course)?;
+        let award = course.awards.get(&(badge.clone(), *person))?;
+        Some((course, badge, *person, award))
+    }
+
+    /// Every course, in id order.
+    pub fn all_courses(&self) -> impl Iterator<Item = &Course> {
+        self.courses.values().map(|c| &**c)
+    }
+
+    /// The course with this id.
+    pub fn course(&self, course: &CourseId) -> Option<&Course> {
+        self.courses.get(course).map(|c| &**c)
+    }
+
     /// The course with this slug.
     pub fn course_by_slug(&self, slug: &Slug) -> Option<&Course> {
-        self.courses.get(self.course_slugs.get(slug)?)
+        self.course(self.course_slugs.get(slug)?)
     }
 
     /// The school with this slug.
@@ -786,13 +839,9 @@ impl State {
     pub fn apply(&mut self, change: &Change) {
         match change {
             Change::PersonRegistered { person, account, name } => {
-                let entry = self.persons.entry(*person).or_insert_with(|| Person {
-                    id: *person,
-                    name: name.clone(),
-                    zone: None,
-                    accounts: Vec::new(),
-                    admin: false,
-                });
+                let entry = Arc::make_mut(self.persons.entry(*person).or_insert_with(|| {
+                    Arc::new(Person { id: *person, name: name.clone(), zone: None, accounts: Vec::new(), admin: false })
+                }));
                 if !entry.accounts.contains(account) {
                     entry.accounts.push(account.clone());
                     entry.accounts.sort();
@@ -800,17 +849,17 @@ impl State {
                 self.accounts.insert(account.clone(), *person);
             }
             Change::PersonZoneSet { person, zone } => {
-                if let Some(p) = self.persons.get_mut(person) {
+                if let Some(p) = self.person_mut(person) {
                     p.zone = Some(*zone);
                 }
             }
             Change::AdminSet { person, admin } => {
-                if let Some(p) = self.persons.get_mut(person) {
+                if let Some(p) = self.person_mut(person) {
                     p.admin = *admin;
                 }
             }
             Change::PersonRenamed { person, name } => {
-                if let Some(p) = self.persons.get_mut(person) {
+                if let Some(p) = self.person_mut(person) {
                     p.name.clone_from(name);
                 }
             }
@@ -821,7 +870,7 @@ impl State {
                 self.course_slugs.insert(slug.clone(), *course);
                 self.courses.insert(
                     *course,
-                    Course {
+                    Arc::new(Course {
                         id: *course,
                         slug: slug.clone(),
                         settings: settings.clone(),
@@ -842,37 +891,37 @@ impl State {
                         by_submission: BTreeMap::new(),
                         by_reviewer: BTreeMap::new(),
                         submission_keys: BTreeMap::new(),
-                    },
+                    }),
                 );
             }
             Change::CourseSettingsChanged { course, settings } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.settings = settings.clone();
                 }
             }
             Change::CourseStatusChanged { course, status, at } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.status = *status;
                     c.status_at = *at;
                 }
             }
             Change::MemberSet { course, person, role, at } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.members.insert(*person, Member { role: *role, joined_at: *at });
                 }
             }
             Change::MemberRemoved { course, person } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.members.remove(person);
                 }
             }
             Change::SyllabusLoaded { course, syllabus, .. } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.syllabus = Some((**syllabus).clone());
                 }
             }
             Change::WeekOpened { course, week, opened } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.opened.insert(*week, *opened);
                 }
             }
@@ -903,23 +952,23 @@ impl State {
                 self.due.insert((*due, *job));
             }
             Change::WeekPaired { course, week, at } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.paired.insert(*week, *at);
                 }
             }
             Change::AssignmentMade { course, assignment } => {
                 self.assignment_courses.insert(assignment.id, *course);
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.insert_assignment(assignment.clone());
                 }
             }
             Change::AssignmentExpired { course, assignment } => {
-                if let Some(a) = self.courses.get_mut(course).and_then(|c| c.assignments.get_mut(assignment)) {
+                if let Some(a) = self.course_mut(course).and_then(|c| c.assignments.get_mut(assignment)) {
                     a.status = AssignmentStatus::Expired;
                 }
             }
             Change::RemindersSent { course, assignments, at } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     for id in assignments {
                         if let Some(a) = c.assignments.get_mut(id) {
                             a.reminders += 1;
@@ -929,7 +978,7 @@ impl State {
                 }
             }
             Change::ReviewRecorded { course, assignment, feedback, score, at, revision, anonymous } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     if let Some(a) = c.assignments.get_mut(assignment) {
                         a.status = AssignmentStatus::Done;
                     }
@@ -948,18 +997,16 @@ impl State {
                 }
             }
             Change::BadgeAwarded { course, badge, person, reason, by, at } => {
-                if let Some(c) = self.courses.get_mut(course) {
-                    c.awards.insert((badge.clone(), *person), Award { reason: reason.clone(), by: *by, at: *at });
-                }
+                self.insert_award(*course, badge.clone(), *person, reason.clone(), *by, *at);
             }
             Change::BadgeNominated { course, badge, nominee, nominator, reason, .. } => {
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     c.nominations.entry((badge.clone(), *nominee)).or_default().insert(*nominator, reason.clone());
                 }
             }
             Change::SubmissionRecorded { submission, course, week, author, body, at, late, revision } => {
                 self.last_submission = self.last_submission.max(submission.0);
-                if let Some(c) = self.courses.get_mut(course) {
+                if let Some(c) = self.course_mut(course) {
                     if !c.submissions.contains_key(&(*week, *author)) {
                         c.insert_submission(Submission {
                             id: *submission,

@@ -21,6 +21,14 @@ pub enum Span {
     Code(String),
     /// A person, shown as a mention.
     Person(PersonId),
+    /// A page of the bot's web face: `path` under its public address, shown as a link with
+    /// the bot's own words `label`; left out where the bot has no web face.
+    Page {
+        /// From the origin, starting with `/`.
+        path: String,
+        /// The link's words.
+        label: String,
+    },
     /// An instant, shown in each of the zones (the first is the main one).
     Time {
         /// The instant.
@@ -74,6 +82,13 @@ impl Text {
         self
     }
 
+    /// Appends a link to a page of the web face.
+    #[must_use]
+    pub fn page(mut self, path: impl Into<String>, label: impl Into<String>) -> Text {
+        self.spans.push(Span::Page { path: path.into(), label: label.into() });
+        self
+    }
+
     /// Appends a mention.
     #[must_use]
     pub fn person(mut self, person: PersonId) -> Text {
@@ -122,6 +137,7 @@ impl Text {
                     out.push('`');
                 }
                 Span::Person(p) => out.push_str(&format!("@{p}")),
+                Span::Page { path, label } => out.push_str(&format!("{label} <{path}>")),
                 Span::Time { at, .. } => out.push_str(&at.format("%Y-%m-%d %H:%M UTC").to_string()),
             }
         }

@@ -8,8 +8,8 @@ use sqlx::{AnyConnection, Row};
 use facilitator_bot::ids::AssignmentId;
 use facilitator_bot::schedule::{Offset, PromptSchedule};
 use facilitator_bot::state::{
-    About, Assignment, AssignmentStatus, Award, Course, CourseSettings, CourseStatus, JobKey, JobKind, Member,
-    OpenedWeek, Person, Review, ReviewerRole, Role, School, Submission,
+    About, Assignment, AssignmentStatus, Course, CourseSettings, CourseStatus, JobKey, JobKind, Member, OpenedWeek,
+    Person, Review, ReviewerRole, Role, School, Submission,
 };
 use facilitator_bot::syllabus::Syllabus;
 use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
@@ -36,7 +36,10 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         let tz: Option<String> = row.try_get("tz")?;
         let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
         let admin = row.try_get::<i64, _>("admin")? != 0;
-        state.persons.insert(id, Person { id, name: row.try_get("name")?, zone, accounts: Vec::new(), admin });
+        state.persons.insert(
+            id,
+            std::sync::Arc::new(Person { id, name: row.try_get("name")?, zone, accounts: Vec::new(), admin }),
+        );
     }
     for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle")
         .fetch_all(&mut *conn)
@@ -44,7 +47,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     {
         let account = Account { platform: row.try_get("platform")?, handle: row.try_get("handle")? };
         let person = PersonId(row.try_get("person_id")?);
-        if let Some(p) = state.persons.get_mut(&person) {
+        if let Some(p) = state.person_mut(&person) {
             p.accounts.push(account.clone());
         }
         state.accounts.insert(account, person);
@@ -110,7 +113,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             submission_keys: BTreeMap::new(),
         };
         state.course_slugs.insert(slug, id);
-        state.courses.insert(id, course);
+        state.courses.insert(id, std::sync::Arc::new(course));
     }
     for row in sqlx::query("SELECT course_id, person_id, role, joined_at FROM members").fetch_all(&mut *conn).await? {
         let role: String = row.try_get("role")?;
@@ -118,7 +121,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
             joined_at: from_ms(row.try_get("joined_at")?)?,
         };
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.members.insert(PersonId(row.try_get("person_id")?), member);
         }
     }
@@ -131,7 +134,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     for row in syllabi {
         let source: String = row.try_get("source")?;
         let syllabus = Syllabus::parse(&source).map_err(|e| corrupt("syllabus", e))?;
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.syllabus = Some(syllabus);
         }
     }
@@ -143,7 +146,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             posted_at: from_ms(row.try_get("posted_at")?)?,
             late: row.try_get::<i64, _>("late")? != 0,
         };
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.opened.insert(week(row.try_get("week")?)?, opened);
         }
     }
@@ -169,7 +172,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             body: row.try_get("body")?,
         };
         state.last_submission = state.last_submission.max(id.0);
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.insert_submission(submission);
         }
     }
@@ -186,7 +189,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         state.due.insert((due, key));
     }
     for row in sqlx::query("SELECT course_id, week, paired_at FROM pairings").fetch_all(&mut *conn).await? {
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.paired.insert(week(row.try_get("week")?)?, from_ms(row.try_get("paired_at")?)?);
         }
     }
@@ -215,7 +218,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         };
         let course = CourseId(row.try_get("course_id")?);
         state.assignment_courses.insert(a.id, course);
-        if let Some(c) = state.courses.get_mut(&course) {
+        if let Some(c) = state.course_mut(&course) {
             c.insert_assignment(a);
         }
     }
@@ -236,7 +239,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             latest_at: from_ms(row.try_get("latest_at")?)?,
             anonymous: row.try_get::<i64, _>("anonymous")? != 0,
         };
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.reviews.insert(AssignmentId(row.try_get("assignment_id")?), review);
         }
     }
@@ -246,14 +249,14 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     {
         let badge: String = row.try_get("badge")?;
         let badge = Slug::parse(&badge).map_err(|e| corrupt("badge", e))?;
-        let award = Award {
-            reason: row.try_get("reason")?,
-            by: row.try_get::<Option<i64>, _>("awarded_by")?.map(PersonId),
-            at: from_ms(row.try_get("awarded_at")?)?,
-        };
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
-            c.awards.insert((badge, PersonId(row.try_get("person_id")?)), award);
-        }
+        state.insert_award(
+            CourseId(row.try_get("course_id")?),
+            badge,
+            PersonId(row.try_get("person_id")?),
+            row.try_get("reason")?,
+            row.try_get::<Option<i64>, _>("awarded_by")?.map(PersonId),
+            from_ms(row.try_get("awarded_at")?)?,
+        );
     }
     for row in sqlx::query("SELECT course_id, badge, nominee_id, nominator_id, reason FROM nominations")
         .fetch_all(&mut *conn)
@@ -261,7 +264,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     {
         let badge: String = row.try_get("badge")?;
         let badge = Slug::parse(&badge).map_err(|e| corrupt("badge", e))?;
-        if let Some(c) = state.courses.get_mut(&CourseId(row.try_get("course_id")?)) {
+        if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.nominations
                 .entry((badge, PersonId(row.try_get("nominee_id")?)))
                 .or_default()

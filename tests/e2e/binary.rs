@@ -307,7 +307,7 @@ fn syllabus_load_from_the_command_line_goes_through_the_same_rules() {
 
 /// `facilitator run` on the local adapter with a fresh SQLite file, `extra` appended to its
 /// config; stdin and stdout piped.
-fn spawn_run(dir: &std::path::Path, extra: &str) -> std::process::Child {
+pub(crate) fn spawn_run(dir: &std::path::Path, extra: &str) -> std::process::Child {
     let config = dir.join("facilitator.toml");
     std::fs::write(
         &config,
@@ -325,7 +325,7 @@ fn spawn_run(dir: &std::path::Path, extra: &str) -> std::process::Child {
 }
 
 /// Reads lines until one contains `marker` (or 20 s pass); returns what was read.
-fn read_until(stdout: &mut impl BufRead, marker: &str) -> String {
+pub(crate) fn read_until(stdout: &mut impl BufRead, marker: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = String::new();
     while !seen.contains(marker) && Instant::now() < deadline {
@@ -360,7 +360,7 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -12,3 +12,4 @@ mod lifecycle;
 mod matrix;
 mod review;
 mod trust;
+mod web;

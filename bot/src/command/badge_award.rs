@@ -83,5 +83,7 @@ fn award(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: Option<&str>)
         at: turn.now,
     });
     // The announcement in the course room is the answer.
-    turn.out.effect(announce(course, badge, person, Some(actor), &reason));
+    for effect in announce(course, badge, person, Some(actor), &reason, turn.now) {
+        turn.out.effect(effect);
+    }
 }

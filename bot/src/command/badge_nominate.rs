@@ -113,7 +113,9 @@ fn nominate(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: &str) {
             by: None,
             at: turn.now,
         });
-        turn.out.effect(announce(course, badge, person, None, &reason));
+        for effect in announce(course, badge, person, None, &reason, turn.now) {
+            turn.out.effect(effect);
+        }
         turn.reply(Text::md("Your nomination completed it."));
     } else {
         turn.reply(

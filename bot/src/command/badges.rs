@@ -47,7 +47,7 @@ fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
     let state = turn.state;
     let actor = turn.actor();
     let here = match turn.input.place {
-        Place::Course(id) => state.courses.get(&id),
+        Place::Course(id) => state.course(&id),
         _ => None,
     };
     let who = match user {
@@ -100,7 +100,7 @@ fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
             let person = who.unwrap_or(actor);
             let courses: Vec<&Course> = match course {
                 Some(c) => vec![c],
-                None => state.courses.values().collect(),
+                None => state.all_courses().collect(),
             };
             let awards: Vec<(&Course, &BadgeDef, &crate::state::Award)> = courses
                 .iter()
@@ -126,7 +126,9 @@ fn list(turn: &mut Turn<'_>, user: Option<&Mention>) {
                     .push_md("** (")
                     .code(c.slug.as_str())
                     .push_md(") — ")
-                    .user(award.reason.clone());
+                    .user(award.reason.clone())
+                    .push_md(" ")
+                    .page(format!("/assertions/{}", award.assertion), "(its page)");
             }
             turn.reply(text);
         }

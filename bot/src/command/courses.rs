@@ -29,7 +29,7 @@ impl Cmd for Courses {
 
 fn courses(turn: &mut Turn<'_>) {
     let state = turn.state;
-    let open: Vec<&Course> = state.courses.values().filter(|c| c.status != CourseStatus::Ended).collect();
+    let open: Vec<&Course> = state.all_courses().filter(|c| c.status != CourseStatus::Ended).collect();
     if open.is_empty() {
         turn.reply(
             Text::md("There are no courses yet. Bot admins can create one with ").code("!course new").push_md("."),

@@ -34,7 +34,7 @@ fn progress(turn: &mut Turn<'_>) {
     let actor = turn.actor();
     let state = turn.state;
     if let Place::Course(id) = turn.input.place {
-        let Some(course) = state.courses.get(&id) else { return };
+        let Some(course) = state.course(&id) else { return };
         match course.role(actor) {
             Some(Role::Learner) => {}
             Some(_) => {
@@ -85,7 +85,7 @@ fn progress(turn: &mut Turn<'_>) {
         }
         return turn.reply_private(text);
     }
-    let mine: Vec<&Course> = state.courses.values().filter(|c| c.role(actor) == Some(Role::Learner)).collect();
+    let mine: Vec<&Course> = state.all_courses().filter(|c| c.role(actor) == Some(Role::Learner)).collect();
     if mine.is_empty() {
         return turn.reply_private(
             Text::md("You're not taking any course yet. ")

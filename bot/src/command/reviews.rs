@@ -62,8 +62,7 @@ fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slug>) {
     let state = turn.state;
     if !more {
         let mut open: Vec<(&Course, &Assignment)> = state
-            .courses
-            .values()
+            .all_courses()
             .flat_map(|c| c.assignments_for(actor).filter(|a| a.status != AssignmentStatus::Done).map(move |a| (c, a)))
             .collect();
         open.sort_by_key(|(_, a)| (a.due, a.id));
@@ -100,14 +99,13 @@ fn reviews_command(turn: &mut Turn<'_>, more: bool, slug: Option<&Slug>) {
             Some(c) => c,
             None => return turn.refuse(Text::md("there is no course ").code(slug.as_str()).push_md("."), Some(usage)),
         },
-        (None, Place::Course(id)) => match state.courses.get(&id) {
+        (None, Place::Course(id)) => match state.course(&id) {
             Some(c) => c,
             None => return,
         },
         (None, _) => {
             let mine: Vec<&Course> = state
-                .courses
-                .values()
+                .all_courses()
                 .filter(|c| c.status != CourseStatus::Ended && c.role(actor) == Some(Role::Learner))
                 .collect();
             match mine.as_slice() {

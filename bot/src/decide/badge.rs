@@ -17,7 +17,9 @@ pub(crate) fn announce(
     person: PersonId,
     by: Option<PersonId>,
     reason: &str,
-) -> Effect {
+    at: DateTime<Utc>,
+) -> [Effect; 2] {
+    let page = format!("/assertions/{}", crate::badges::assertion_id(course.seed, course.id, &badge.slug, person, at));
     let mut text = Text::md("🏅 ");
     match by {
         Some(giver) => {
@@ -31,8 +33,16 @@ pub(crate) fn announce(
         }
         None => text = text.person(person).push_md(" earned the **").user(badge.name.clone()).push_md("** badge"),
     }
-    text = text.push_md(": ").user(reason.to_owned());
-    Effect::Post { course: course.id, text, thread: None }
+    text = text.push_md(": ").user(reason.to_owned()).push_md(" ").page(page.clone(), "(see the badge)");
+    let note = Text::md("🏅 You earned the **")
+        .user(badge.name.clone())
+        .push_md("** badge in ")
+        .code(course.slug.as_str())
+        .push_md("; ")
+        .code("!badges")
+        .push_md(" lists yours. ")
+        .page(page, "Its page is the address to share (a CV, a backpack, a profile) and where verifiers check it.");
+    [Effect::Post { course: course.id, text, thread: None }, Effect::Direct { person, text: note }]
 }
 
 /// Checks a learner's criteria badges after their record grows by `delta` (weeks submitted,
@@ -68,7 +78,9 @@ pub(crate) fn after_progress(
             by: None,
             at: now,
         });
-        out.effect(announce(course, badge, person, None, &reason));
+        for effect in announce(course, badge, person, None, &reason, now) {
+            out.effect(effect);
+        }
     }
 }
 

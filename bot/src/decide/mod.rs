@@ -283,7 +283,7 @@ impl<'a> Turn<'a> {
     pub fn course_here(&mut self, usage: &str) -> Option<&'a Course> {
         let state: &'a State = self.state;
         match self.input.place {
-            Place::Course(id) => state.courses.get(&id),
+            Place::Course(id) => state.course(&id),
             Place::Lobby | Place::Direct => {
                 self.refuse(Text::md("use this command in the course's room."), Some(usage));
                 None

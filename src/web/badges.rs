@@ -1,0 +1,244 @@
+//! Hosted Open Badges 2.0: the issuer, each badge class (with its generated image), each
+//! award's assertion, at stable addresses on the public origin. One address per document,
+//! two representations: JSON-LD for verifiers and backpacks, a page for people (see
+//! [`super::wants_json`]); `/assertions/{id}.json` always answers JSON (a download).
+//!
+//! Nothing here names a learner: an assertion's recipient is a salted hash of an unguessable
+//! URL, and its page says "a learner of" the course. Its id is unguessable, so only the people
+//! its holder gives it to find it.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde_json::Value;
+
+use facilitator_bot::badges::BadgeDef;
+use facilitator_bot::{AssertionId, Course, Slug};
+
+use super::page::{self, page};
+use super::{Web, wants_json};
+use crate::openbadges::{self, Urls};
+
+/// A JSON-LD answer any origin may read (verifiers and backpacks run in browsers too), never
+/// cached for long (a revocation must show).
+fn json_ld(value: &Value) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/ld+json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        serde_json::to_string_pretty(value).unwrap_or_default(),
+    )
+        .into_response();
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn html_page(markup: maud::Markup) -> Response {
+    let mut response = page::html(StatusCode::OK, markup);
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+/// `GET /`.
+pub(crate) async fn home(State(web): State<Web>) -> Response {
+    let site = &web.issuer().name;
+    html_page(page(
+        "Badges",
+        site,
+        html! {
+            h1 { (site) }
+            p { "This is where " (site) "'s Open Badges live. Each badge earned in its courses has its own address, given to the person who earned it; follow it to see the badge, what it means, and how to verify it." }
+            p { a href="/issuer" { "About the issuer" } }
+        },
+    ))
+}
+
+/// `GET /issuer`: the issuer profile.
+pub(crate) async fn issuer(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let urls = Urls::Hosted { origin: web.origin() };
+    let issuer = web.issuer();
+    if wants_json(&headers) {
+        return json_ld(&openbadges::issuer(issuer, urls));
+    }
+    html_page(page(
+        "Issuer",
+        &issuer.name,
+        html! {
+            h1 { (issuer.name) }
+            p { "Issues Open Badges 2.0 for the learning done in its courses." }
+            dl {
+                dt { "Web site" } dd { a href=(issuer.url) { (issuer.url) } }
+                dt { "Contact" } dd { a href={ "mailto:" (issuer.email) } { (issuer.email) } }
+                dt { "Issuer profile" } dd { span class="url" { (urls.issuer()) } }
+            }
+        },
+    ))
+}
+
+/// The course and badge a path names, or the 404 saying which part is unknown.
+fn find<'a>(
+    state: &'a facilitator_bot::State,
+    course: &str,
+    badge: &str,
+) -> Result<(&'a Course, &'a BadgeDef), &'static str> {
+    let course = Slug::parse(course).ok().and_then(|s| state.course_by_slug(&s)).ok_or("There is no such course.")?;
+    let badge =
+        Slug::parse(badge).ok().and_then(|slug| course.badge(&slug)).ok_or("This course offers no such badge.")?;
+    Ok((course, badge))
+}
+
+/// `GET /badges/{course}/{badge}`: a badge class.
+pub(crate) async fn badge_class(
+    State(web): State<Web>,
+    Path((course, badge)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let snapshot = web.snapshot();
+    let (course, badge) = match find(&snapshot.state, &course, &badge) {
+        Ok(found) => found,
+        Err(what) => return page::not_found(what),
+    };
+    let urls = Urls::Hosted { origin: web.origin() };
+    if wants_json(&headers) {
+        return json_ld(&openbadges::badge_class(urls, course, badge));
+    }
+    let holders = course.awards.keys().filter(|(b, _)| *b == badge.slug).count();
+    let site = &web.issuer().name;
+    html_page(page(
+        &badge.name,
+        site,
+        html! {
+            div class="badge" {
+                img src=(urls.image(course, badge)) alt={ "The " (badge.name) " badge" };
+                div {
+                    h1 { (badge.name) }
+                    p class="muted" { "A badge of " (course.settings.title) }
+                    @if !badge.description.trim().is_empty() { p { (badge.description) } }
+                }
+            }
+            h2 { "How it is earned" }
+            p { (openbadges::criteria(course, badge)) }
+            p { (holders) " " (if holders == 1 { "person holds" } else { "people hold" }) " it." }
+            @if badge.retired { p { "This badge is retired: its course no longer offers it." } }
+            p { "Issued by " a href="/issuer" { (site) } "." }
+        },
+    ))
+}
+
+/// `GET /badges/{course}/{badge}/image.svg`: the badge class's image.
+pub(crate) async fn image(State(web): State<Web>, Path((course, badge)): Path<(String, String)>) -> Response {
+    let snapshot = web.snapshot();
+    let (course, badge) = match find(&snapshot.state, &course, &badge) {
+        Ok(found) => found,
+        Err(what) => return page::not_found(what),
+    };
+    let school = course.settings.school.and_then(|s| snapshot.state.schools.get(&s));
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        openbadges::image(course, badge, school),
+    )
+        .into_response()
+}
+
+/// `GET /assertions/{id}` (negotiated) and `GET /assertions/{id}.json` (JSON).
+pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let (id, download) = match id.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (id.as_str(), false),
+    };
+    let Ok(id) = id.parse::<AssertionId>() else {
+        return page::not_found("This is not a badge's address: those end in 32 letters and digits.");
+    };
+    let snapshot = web.snapshot();
+    let state = &snapshot.state;
+    let Some((course, badge_slug, person, award)) = state.award_by_assertion(&id) else {
+        return page::not_found("No badge has this address.");
+    };
+    let Some(badge) = course.badge(badge_slug) else {
+        return page::not_found("No badge has this address.");
+    };
+    let urls = Urls::Hosted { origin: web.origin() };
+    let Some(document) = openbadges::assertion(urls, state, course, badge, person) else {
+        return page::not_found("No badge has this address.");
+    };
+    if download {
+        let mut response = json_ld(&document);
+        response.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"{}-{}.json\"", course.slug, badge.slug))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        );
+        return response;
+    }
+    if wants_json(&headers) {
+        return json_ld(&document);
+    }
+    let address = urls.assertion(course, badge, person).unwrap_or_default();
+    let site = &web.issuer().name;
+    let evidence = openbadges::evidence(course, person);
+    let issued = award.at.format("%-d %B %Y").to_string();
+    let share_subject = format!("My {} badge", badge.name);
+    html_page(page(
+        &badge.name,
+        site,
+        html! {
+            div class="badge" {
+                img src=(urls.image(course, badge)) alt={ "The " (badge.name) " badge" };
+                div {
+                    h1 { (badge.name) }
+                    p { "Awarded on " time datetime=(award.at.to_rfc3339()) { (issued) } " to a learner of "
+                        a href=(urls.badge(course, badge)) { (course.settings.title) } "." }
+                    p class="muted" { "Issued by " a href="/issuer" { (site) } }
+                }
+            }
+            h2 { "What it means" }
+            @if !badge.description.trim().is_empty() { p { (badge.description) } }
+            p { (openbadges::criteria(course, badge)) }
+            @if !award.reason.trim().is_empty() { p { "Why: " (award.reason) } }
+            @if !evidence.is_empty() {
+                h2 { "Evidence" }
+                ul {
+                    @for item in &evidence {
+                        li {
+                            @let narrative = item["narrative"].as_str().unwrap_or_default();
+                            @match item["id"].as_str() {
+                                Some(link) => a href=(link) rel="nofollow noopener" { (narrative) },
+                                None => (narrative),
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Verify it" }
+            div class="card" {
+                p { "This is an Open Badges 2.0 assertion, hosted by its issuer: it is valid for as long as this address answers with it. Any Open Badges verifier can check it; give it this address:" }
+                p class="url" { (address) }
+                p { "The badge names the person it was awarded to only as a salted hash, so it identifies nobody to whoever reads it: its holder tells you it is theirs. "
+                    a href={ (address) ".json" } { "Download the badge (JSON)" } }
+            }
+            h2 { "Share it" }
+            ul {
+                li { a href={ "mailto:?subject=" (urlencode(&share_subject)) "&body=" (urlencode(&address)) } { "By email" } }
+                li { a href={ "https://www.linkedin.com/sharing/share-offsite/?url=" (urlencode(&address)) } rel="noopener" { "On LinkedIn" } }
+            }
+        },
+    ))
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

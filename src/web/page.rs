@@ -1,0 +1,88 @@
+//! The frame every HTML page shares: landmarks (header, main, footer), one stylesheet with a
+//! light and a dark scheme (the reader's system setting), no script.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+/// A whole page.
+pub(crate) fn page(title: &str, site: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · " (site) }
+                link rel="stylesheet" href="/static/site.css";
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header {
+                    nav aria-label="Site" {
+                        a href="/" { (site) }
+                    }
+                }
+                main id="main" {
+                    (body)
+                }
+                footer {
+                    p { "Served by Facilitator, a peer-learning bot. " a href="/issuer" { "About the issuer" } }
+                }
+            }
+        }
+    }
+}
+
+/// An HTML answer.
+pub(crate) fn html(status: StatusCode, markup: Markup) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+}
+
+/// 404, as a short page.
+pub(crate) fn not_found(what: &str) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        page(
+            "Not found",
+            "Facilitator",
+            maud::html! {
+                h1 { "Not found" }
+                p { (what) " Check the address you were given; badge addresses are long and must be copied whole." }
+            },
+        ),
+    )
+}
+
+/// `GET /static/site.css`.
+pub(crate) async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS)
+        .into_response()
+}
+
+const CSS: &str = r#":root { color-scheme: light dark; --bg: #ffffff; --fg: #1a1a1a; --muted: #4a4a4a; --link: #1d4ed8; --card: #f4f4f5; --line: #d4d4d8; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #111113; --fg: #ededed; --muted: #b4b4b8; --link: #93c5fd; --card: #1c1c1f; --line: #3f3f46; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg); font: 1.05rem/1.6 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+header, main, footer { max-width: 46rem; margin: 0 auto; padding: 1rem 1.25rem; }
+header { border-bottom: 1px solid var(--line); }
+header nav a { font-weight: 600; text-decoration: none; }
+footer { border-top: 1px solid var(--line); color: var(--muted); font-size: 0.9rem; }
+a { color: var(--link); }
+a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 1rem; top: 1rem; background: var(--bg); padding: 0.5rem; }
+.badge { display: flex; gap: 1.5rem; align-items: flex-start; flex-wrap: wrap; }
+.badge img { width: 160px; height: 160px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 0.5rem; padding: 0.75rem 1rem; margin: 1rem 0; }
+.muted { color: var(--muted); }
+code, .url { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9rem; overflow-wrap: anywhere; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; }
+.revoked { border-color: #b91c1c; }
+"#;
