@@ -3,7 +3,8 @@
 //! commands. Prints commands/s and latency, beside the rate of plain single-row sqlx inserts
 //! into a SQLite file with the same settings: the physical ceiling of one-commit-per-write.
 //!
-//! Run: `cargo bench --bench engine` (options: `-- --commands N`).
+//! Run: `cargo bench --bench engine` (options: `-- --commands N`, `--web`: with the web face
+//! reading the engine's snapshots, 1,000 page requests a second, beside the commands).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,14 +29,46 @@ struct Bot {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start(url: &str, now: DateTime<Utc>) -> Bot {
+/// The web face on the engine's snapshots, asked for `per_second` pages (the issuer and the
+/// course list's badge classes) in the same process, until the bot stops.
+fn read_pages(engine: &mut Engine, per_second: u64) {
+    use tower::ServiceExt as _;
+    let web = facilitator::web::Web::new(engine.snapshots(), "https://learn.example.org".into(), Default::default());
+    let router = facilitator::web::router(web);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut served = 0u64;
+        loop {
+            tick.tick().await;
+            let target = if served.is_multiple_of(2) {
+                "/issuer".to_owned()
+            } else {
+                format!("/badges/c{:03}/none", served % 100)
+            };
+            let request = axum::http::Request::builder()
+                .uri(target)
+                .header("accept", "text/html")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
+            let _ = axum::body::to_bytes(response.into_body(), 1 << 20).await;
+            served += 1;
+        }
+    });
+}
+
+async fn start(url: &str, now: DateTime<Utc>, web: bool) -> Bot {
     let store = Store::open(url).await.unwrap();
     let (chat, driver) = InMemoryChat::new();
     let chat: Arc<dyn ChatAdapter> = Arc::new(chat);
     let mut adapters = Adapters::default();
     adapters.add(Arc::clone(&chat));
     let clock = ManualClock::new(now);
-    let engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
+    let mut engine = Engine::open(store.clone(), Admins::new(["olga".to_owned()]), adapters.clone()).await.unwrap();
+    if web {
+        read_pages(&mut engine, 1_000);
+    }
     let executor = Executor::new(store, adapters, engine.directory(), engine.reporter(), Arc::new(clock.clone()));
     let events = chat.connect().await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -144,9 +177,13 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let monday: DateTime<Utc> = "2026-10-19T08:00:00Z".parse().unwrap();
-        let bot = start(&url, monday).await;
+        let web = args.iter().any(|a| a == "--web");
+        let bot = start(&url, monday, web).await;
 
-        println!("Facilitator engine benchmark: {COURSES} courses x {LEARNERS} learners, SQLite file (WAL, synchronous=NORMAL), in-memory adapter");
+        println!(
+            "Facilitator engine benchmark: {COURSES} courses x {LEARNERS} learners, SQLite file (WAL, synchronous=NORMAL), in-memory adapter{}",
+            if web { "; web face reading snapshots, 1,000 pages/s" } else { "" }
+        );
         let setup: Vec<(String, String, String)> = (0..COURSES)
             .map(|c| ("olga".to_owned(), "lobby".to_owned(), format!("!course new c{c:03} \"Course {c}\" weeks=4")))
             .chain((0..COURSES).flat_map(|c| (0..LEARNERS).map(move |l| (format!("u{c:03}x{l:03}"), "lobby".to_owned(), format!("!join c{c:03}")))))

@@ -28,12 +28,22 @@ use sha2::{Digest, Sha256};
 use crate::ids::{AssertionId, CourseId, PersonId, Slug};
 
 /// The public id of an award: SHA-256 over the course's private seed and what identifies the
-/// award (course, badge, person, when), cut to 128 bits. Computed from stored values, so every
+/// award (course, badge, person, when, how many times before it was revoked), cut to 128 bits. Computed from stored values, so every
 /// instance and every restart finds the same id; unguessable while the seed stays private
 /// (it is never shown or exported).
-pub fn assertion_id(seed: u64, course: CourseId, badge: &Slug, person: PersonId, at: DateTime<Utc>) -> AssertionId {
+/// `round` counts the person's earlier awards of this badge that were revoked, so an award given
+/// again gets a new id even within the same millisecond.
+pub fn assertion_id(
+    seed: u64,
+    course: CourseId,
+    badge: &Slug,
+    person: PersonId,
+    at: DateTime<Utc>,
+    round: usize,
+) -> AssertionId {
     let mut hash = Sha256::new();
     hash.update(b"facilitator assertion v1\0");
+    hash.update((round as u64).to_le_bytes());
     hash.update(seed.to_le_bytes());
     hash.update(course.0.to_le_bytes());
     hash.update(badge.as_str().as_bytes());

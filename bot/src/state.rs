@@ -248,6 +248,19 @@ pub struct Award {
     pub assertion: AssertionId,
 }
 
+/// An award taken back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The award's public id, which now answers "revoked".
+    pub assertion: AssertionId,
+    /// When the award was made.
+    pub awarded_at: DateTime<Utc>,
+    /// Why it was taken back (shown in the revoked assertion).
+    pub reason: String,
+    pub by: PersonId,
+    pub at: DateTime<Utc>,
+}
+
 /// A member of a course.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -326,6 +339,12 @@ pub struct Course {
     pub by_reviewer: BTreeMap<PersonId, Vec<AssignmentId>>,
     /// Index: where each submission is in `submissions` (kept by [`Course::insert_submission`]).
     pub submission_keys: BTreeMap<SubmissionId, (u32, PersonId)>,
+    /// Awards taken back, by badge and person, oldest first: their hosted assertions answer
+    /// "revoked", and criteria and nominations never award that badge to that person again
+    /// (an organizer may).
+    pub revocations: BTreeMap<(Slug, PersonId), Vec<Revocation>>,
+    /// Index: the award (current or revoked) each public id names.
+    pub by_assertion: BTreeMap<AssertionId, (Slug, PersonId)>,
 }
 
 impl Course {
@@ -646,6 +665,17 @@ pub enum Change {
         by: Option<PersonId>,
         at: DateTime<Utc>,
     },
+    /// An award taken back by an organizer.
+    BadgeRevoked {
+        course: CourseId,
+        badge: Slug,
+        /// The learner who held it.
+        person: PersonId,
+        /// Why (shown in the revoked assertion).
+        reason: String,
+        by: PersonId,
+        at: DateTime<Utc>,
+    },
     /// A nomination for a badge.
     BadgeNominated {
         course: CourseId,
@@ -697,8 +727,9 @@ pub struct State {
     pub last_submission: i64,
     /// Assignment to course.
     pub assignment_courses: BTreeMap<AssignmentId, CourseId>,
-    /// Award by public id.
-    pub assertions: BTreeMap<AssertionId, (CourseId, Slug, PersonId)>,
+    /// Award by public id: its course (whose `by_assertion` says which award). Fixed-size
+    /// entries, so a published snapshot copies this index without a heap allocation per award.
+    pub assertions: BTreeMap<AssertionId, CourseId>,
 }
 
 impl State {
@@ -723,18 +754,39 @@ impl State {
         at: DateTime<Utc>,
     ) {
         let Some(c) = self.course_mut(&course) else { return };
-        let assertion = crate::badges::assertion_id(c.seed, course, &badge, person, at);
-        if let Some(old) = c.awards.insert((badge.clone(), person), Award { reason, by, at, assertion }) {
+        let round = c.revocations.get(&(badge.clone(), person)).map_or(0, Vec::len);
+        let assertion = crate::badges::assertion_id(c.seed, course, &badge, person, at, round);
+        c.by_assertion.insert(assertion, (badge.clone(), person));
+        if let Some(old) = c.awards.insert((badge, person), Award { reason, by, at, assertion }) {
+            c.by_assertion.remove(&old.assertion);
             self.assertions.remove(&old.assertion);
         }
-        self.assertions.insert(assertion, (course, badge, person));
+        self.assertions.insert(assertion, course);
+    }
+
+    /// Records an award taken back (the award itself already removed), keeping its public id
+    /// answerable.
+    pub fn insert_revocation(&mut self, course: CourseId, badge: Slug, person: PersonId, revocation: Revocation) {
+        let Some(c) = self.course_mut(&course) else { return };
+        let assertion = revocation.assertion;
+        c.by_assertion.insert(assertion, (badge.clone(), person));
+        c.revocations.entry((badge, person)).or_default().push(revocation);
+        self.assertions.insert(assertion, course);
+    }
+
+    /// The revoked award with this public id.
+    pub fn revocation_by_assertion(&self, id: &AssertionId) -> Option<(&Course, &Slug, &Revocation)> {
+        let course = self.course(self.assertions.get(id)?)?;
+        let (badge, person) = course.by_assertion.get(id)?;
+        let revocation = course.revocations.get(&(badge.clone(), *person))?.iter().find(|r| r.assertion == *id)?;
+        Some((course, badge, revocation))
     }
 
     /// The award with this public id: its course, badge and learner.
     pub fn award_by_assertion(&self, id: &AssertionId) -> Option<(&Course, &Slug, PersonId, &Award)> {
-        let (course, badge, person) = self.assertions.get(id)?;
-        let course = self.course(course)?;
-        let award = course.awards.get(&(badge.clone(), *person))?;
+        let course = self.course(self.assertions.get(id)?)?;
+        let (badge, person) = course.by_assertion.get(id)?;
+        let award = course.awards.get(&(badge.clone(), *person)).filter(|a| a.assertion == *id)?;
         Some((course, badge, *person, award))
     }
 
@@ -891,6 +943,8 @@ impl State {
                         by_submission: BTreeMap::new(),
                         by_reviewer: BTreeMap::new(),
                         submission_keys: BTreeMap::new(),
+                        revocations: BTreeMap::new(),
+                        by_assertion: BTreeMap::new(),
                     }),
                 );
             }
@@ -998,6 +1052,18 @@ impl State {
             }
             Change::BadgeAwarded { course, badge, person, reason, by, at } => {
                 self.insert_award(*course, badge.clone(), *person, reason.clone(), *by, *at);
+            }
+            Change::BadgeRevoked { course, badge, person, reason, by, at } => {
+                let Some(c) = self.course_mut(course) else { return };
+                let Some(award) = c.awards.remove(&(badge.clone(), *person)) else { return };
+                let revocation = Revocation {
+                    assertion: award.assertion,
+                    awarded_at: award.at,
+                    reason: reason.clone(),
+                    by: *by,
+                    at: *at,
+                };
+                self.insert_revocation(*course, badge.clone(), *person, revocation);
             }
             Change::BadgeNominated { course, badge, nominee, nominator, reason, .. } => {
                 if let Some(c) = self.course_mut(course) {

@@ -159,13 +159,16 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
     };
     let snapshot = web.snapshot();
     let state = &snapshot.state;
+    let urls = Urls::Hosted { origin: web.origin() };
+    if let Some((course, badge, revocation)) = state.revocation_by_assertion(&id) {
+        return revoked(&web, urls, &id, course, badge, revocation, download || wants_json(&headers));
+    }
     let Some((course, badge_slug, person, award)) = state.award_by_assertion(&id) else {
         return page::not_found("No badge has this address.");
     };
     let Some(badge) = course.badge(badge_slug) else {
         return page::not_found("No badge has this address.");
     };
-    let urls = Urls::Hosted { origin: web.origin() };
     let Some(document) = openbadges::assertion(urls, state, course, badge, person) else {
         return page::not_found("No badge has this address.");
     };
@@ -231,6 +234,48 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
             }
         },
     ))
+}
+
+/// A revoked award: `410 Gone`, with `revoked: true` and the reason, as Open Badges 2.0 asks
+/// of a hosted assertion taken back; a page saying so to people.
+fn revoked(
+    web: &Web,
+    urls: Urls<'_>,
+    id: &AssertionId,
+    course: &Course,
+    badge: &Slug,
+    revocation: &facilitator_bot::state::Revocation,
+    json: bool,
+) -> Response {
+    let address = format!("{}/assertions/{id}", web.origin());
+    if json {
+        let body = serde_json::json!({
+            "@context": "https://w3id.org/openbadges/v2",
+            "type": "Assertion",
+            "id": address,
+            "revoked": true,
+            "revocationReason": revocation.reason,
+        });
+        let mut response = json_ld(&body);
+        *response.status_mut() = StatusCode::GONE;
+        return response;
+    }
+    let name = course.badge(badge).map_or_else(|| badge.to_string(), |b| b.name.clone());
+    let mut response = html_page(page(
+        &format!("{name} (revoked)"),
+        &web.issuer().name,
+        html! {
+            h1 { (name) " — revoked" }
+            div class="card revoked" {
+                p { "This badge was awarded to a learner of " (course.settings.title) " and revoked by its issuer on "
+                    time datetime=(revocation.at.to_rfc3339()) { (revocation.at.format("%-d %B %Y")) } "." }
+                p { "Reason: " (revocation.reason) }
+                p { "It no longer verifies. " @if let Some(def) = course.badge(badge) { a href=(urls.badge(course, def)) { "What the badge means" } } }
+            }
+        },
+    ));
+    *response.status_mut() = StatusCode::GONE;
+    response
 }
 
 /// Percent-encodes everything but unreserved characters.

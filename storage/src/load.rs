@@ -111,6 +111,8 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             by_submission: BTreeMap::new(),
             by_reviewer: BTreeMap::new(),
             submission_keys: BTreeMap::new(),
+            revocations: BTreeMap::new(),
+            by_assertion: BTreeMap::new(),
         };
         state.course_slugs.insert(slug, id);
         state.courses.insert(id, std::sync::Arc::new(course));
@@ -242,6 +244,31 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
         if let Some(c) = state.course_mut(&CourseId(row.try_get("course_id")?)) {
             c.reviews.insert(AssignmentId(row.try_get("assignment_id")?), review);
         }
+    }
+    // Revocations first: an award's id counts the revocations before it.
+    for row in sqlx::query(
+        "SELECT course_id, badge, person_id, awarded_at, reason, revoked_by, revoked_at FROM revocations \
+         ORDER BY awarded_at, revoked_at",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let badge: String = row.try_get("badge")?;
+        let badge = Slug::parse(&badge).map_err(|e| corrupt("badge", e))?;
+        let course = CourseId(row.try_get("course_id")?);
+        let person = PersonId(row.try_get("person_id")?);
+        let awarded_at = from_ms(row.try_get("awarded_at")?)?;
+        let Some(c) = state.course(&course) else { continue };
+        // Each revoked award's id counted the revocations before it (loaded in their order).
+        let round = c.revocations.get(&(badge.clone(), person)).map_or(0, Vec::len);
+        let revocation = facilitator_bot::state::Revocation {
+            assertion: facilitator_bot::badges::assertion_id(c.seed, course, &badge, person, awarded_at, round),
+            awarded_at,
+            reason: row.try_get("reason")?,
+            by: PersonId(row.try_get("revoked_by")?),
+            at: from_ms(row.try_get("revoked_at")?)?,
+        };
+        state.insert_revocation(course, badge, person, revocation);
     }
     for row in sqlx::query("SELECT course_id, badge, person_id, reason, awarded_by, awarded_at FROM awards")
         .fetch_all(&mut *conn)

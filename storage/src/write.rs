@@ -494,6 +494,28 @@ impl Batch {
                 .execute(&mut *tx)
                 .await?;
             }
+            Change::BadgeRevoked { course, badge, person, reason, by, at } => {
+                // The award's own time goes with it: it names the revoked assertion.
+                sqlx::query(
+                    "INSERT INTO revocations (course_id, badge, person_id, awarded_at, reason, revoked_by, revoked_at) \
+                     SELECT course_id, badge, person_id, awarded_at, $4, $5, $6 FROM awards \
+                     WHERE course_id = $1 AND badge = $2 AND person_id = $3",
+                )
+                .bind(course.0)
+                .bind(badge.to_string())
+                .bind(person.0)
+                .bind(reason.clone())
+                .bind(by.0)
+                .bind(ms(*at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM awards WHERE course_id = $1 AND badge = $2 AND person_id = $3")
+                    .bind(course.0)
+                    .bind(badge.to_string())
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Change::BadgeNominated { course, badge, nominee, nominator, reason, at } => {
                 sqlx::query(
                     "INSERT INTO nominations (course_id, badge, nominee_id, nominator_id, reason, nominated_at) \

@@ -165,6 +165,9 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     c.say(store, 1, Place::Direct, &format!("!review {} Clear, well sourced, one typo.", ana_assignment.0)).await;
     c.say(store, 2, room, "!badge nominate @ana helper Kind and precise feedback").await;
     c.say(store, 0, room, "!badge award @ben cleaner").await;
+    // Taken back, and given again: the revoked award keeps its address, the new one has its own.
+    c.say(store, 0, room, "!badge revoke @ben cleaner awarded to the wrong person").await;
+    c.say(store, 0, room, "!badge award @ben cleaner").await;
     c.advance(store, Duration::days(1)).await;
     c.say(store, 2, room, "!submit week 1 late revision").await;
     c.say(store, 0, room, "!course set deadline=4d prompt=\"0 10 * * Tue\"").await;
@@ -190,6 +193,12 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
         "starter twice, helper, cleaner: {:?}",
         course.awards.keys().collect::<Vec<_>>()
     );
+    let revoked = &course.revocations[&(facilitator_bot::Slug::parse("cleaner").unwrap(), PersonId(3))];
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].reason, "awarded to the wrong person");
+    assert!(loaded.revocation_by_assertion(&revoked[0].assertion).is_some(), "the revoked address still answers");
+    assert!(loaded.award_by_assertion(&revoked[0].assertion).is_none());
+    assert_eq!(loaded.assertions.len(), 5, "four awards and one revoked");
     assert!(course.assignments.values().any(|a| a.reminders > 0));
     let syllabus = course.syllabus.as_ref().unwrap();
     assert!(syllabus.source.contains("widely") && syllabus.intro.contains("widely"));

@@ -252,6 +252,55 @@ async fn badges_by_organizer_by_holders_and_by_nomination() {
 }
 
 #[tokio::test]
+async fn a_revoked_badge_is_told_by_dm_and_never_comes_back_by_criteria_or_nomination() {
+    let mut h = course(&["ana", "ben", "chen"]).await;
+    let out = h.say("ana@data-101: !submit https://example.org/a1").await;
+    assert!(out.contains("🏅 @ana earned the **Starter** badge"), "{out}");
+    let before = h.state().clone();
+    for (line, expected) in [
+        ("ben@data-101: !badge revoke @ana starter because", "Only the course's organizers can revoke badges."),
+        ("olga@data-101: !badge revoke @ana starter", "the reason is shown to them"),
+        ("olga@data-101: !badge revoke @ben starter no reason", "@ben does not hold the `starter` badge here."),
+        ("olga@data-101: !badge revoke @ana", "Give its short name"),
+    ] {
+        let out = h.say(line).await;
+        assert!(out.contains(expected), "{line}: {out}");
+    }
+    assert_eq!(h.state(), &before, "refused revocations change nothing");
+
+    let out = h.say("olga@data-101: !badge revoke @ana starter copied work").await;
+    assert!(
+        out.contains("[dm ana] Your **Starter** badge in `data-101` was revoked by its organizers: copied work."),
+        "{out}"
+    );
+    assert!(out.contains("Revoked @ana's **Starter** badge"), "{out}");
+    assert!(!out.contains("[data-101] Revoked"), "the answer is the organizer's alone: {out}");
+    let c = &h.state().courses[&CourseId(1)];
+    let ana = person(&h, "ana");
+    assert!(!c.awards.keys().any(|(b, p)| b.as_str() == "starter" && *p == ana));
+    // Criteria met again: not given back.
+    h.say("/advance 7d").await;
+    let out = h.say("ana@data-101: !submit https://example.org/a2").await;
+    assert!(!out.contains("🏅"), "{out}");
+    let out = h.say("ana@dm: !badges").await;
+    assert!(out.contains("Your badges: none yet."), "{out}");
+    // Nominations complete, but only an organizer gives a revoked badge back.
+    h.say("olga@data-101: !badge award @chen helper Helps.").await;
+    h.say("olga@data-101: !badge revoke @chen helper mistaken").await;
+    h.say("ana@data-101: !badge nominate @chen helper Kind").await;
+    let out = h.say("ben@data-101: !badge nominate @chen helper Precise").await;
+    assert!(out.contains("only an organizer can award it again"), "{out}");
+    assert!(!out.contains("🏅"), "{out}");
+    let out = h.say("olga@data-101: !badge award @chen helper Deserved after all.").await;
+    assert!(out.contains("🏅 @olga awarded @chen the **Helper** badge"), "{out}");
+    let c = &h.state().courses[&CourseId(1)];
+    let chen = person(&h, "chen");
+    let revoked = &c.revocations[&(facilitator_bot::Slug::parse("helper").unwrap(), chen)];
+    let current = &c.awards[&(facilitator_bot::Slug::parse("helper").unwrap(), chen)];
+    assert_ne!(revoked[0].assertion, current.assertion, "a new award, a new address");
+}
+
+#[tokio::test]
 async fn reviewing_someone_elses_assignment_is_refused_and_changes_nothing() {
     let mut h = course(&["ana", "ben", "chen"]).await;
     for l in ["ana", "ben", "chen"] {

@@ -20,6 +20,19 @@ fn http(port: u16, method: &str, target: &str, accept: Option<&str>) -> (u16, St
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// Asks until the answer has `status` (the engine publishes its snapshot within moments of a
+/// batch) or 10 s pass; the last answer.
+fn http_until(port: u16, target: &str, accept: Option<&str>, status: u16) -> (u16, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = http(port, "GET", target, accept);
+        if answer.0 == status || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const JSON: Option<&str> = Some("application/ld+json, application/json");
 const BROWSER: Option<&str> = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
 
@@ -76,15 +89,7 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     assert!(dm.contains(&link), "the learner's DM carries the same link: {dm}");
     let path = format!("/assertions/{id}");
 
-    // The snapshot is published within moments of the batch.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (status, head, body) = loop {
-        let answer = http(port, "GET", &path, JSON);
-        if answer.0 == 200 || Instant::now() > deadline {
-            break answer;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, head, body) = http_until(port, &path, JSON, 200);
     assert_eq!(status, 200, "{body}");
     assert!(head.contains("content-type: application/ld+json"), "{head}");
     assert!(head.contains("access-control-allow-origin: *"), "{head}");
@@ -157,6 +162,43 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     }
     assert_eq!(http(port, "POST", &path, JSON).0, 405);
     assert_eq!(http(port, "DELETE", "/issuer", JSON).0, 405);
+
+    // Revoked: the same address answers 410 with the reason, the validator fails it, the
+    // learner is told by DM, and only the organizer hears the answer.
+    writeln!(stdin, "anastasia@data-101: !badge revoke @anastasia data-star nope").unwrap();
+    let seen = read_until(&mut stdout, "organizers can revoke badges");
+    assert!(seen.contains("organizers can revoke badges"), "{seen}");
+    writeln!(stdin, "olga@data-101: !badge revoke @anastasia data-star awarded by mistake").unwrap();
+    let seen = read_until(&mut stdout, "was revoked by its organizers");
+    let dm = seen.lines().find(|l| l.starts_with("[dm anastasia]")).expect(&seen);
+    assert!(dm.contains("awarded by mistake") && dm.contains(&link), "{dm}");
+    let (status, head, body) = http_until(port, &path, JSON, 410);
+    assert_eq!(status, 410, "{body}");
+    assert!(head.contains("content-type: application/ld+json"), "{head}");
+    let gone: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(gone["revoked"], true);
+    assert_eq!(gone["revocationReason"], "awarded by mistake");
+    assert_eq!(gone["id"], link.as_str());
+    let (status, _, page) = http(port, "GET", &path, BROWSER);
+    assert_eq!(status, 410);
+    assert!(page.contains("revoked") && page.contains("awarded by mistake"), "{page}");
+    let out = validator().arg(&link).output().unwrap();
+    assert!(!out.status.success(), "a revoked badge must not verify: {}", String::from_utf8_lossy(&out.stdout));
+    // Awarded again by an organizer: a new address, which verifies; the old one stays revoked.
+    writeln!(stdin, "olga@data-101: !badge award @anastasia data-star Shines again.").unwrap();
+    let seen = read_until(&mut stdout, "Shines again.");
+    let again = seen
+        .split("(see the badge)](")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no link: {seen}"))
+        .to_owned();
+    assert_ne!(again, link, "a new award, a new address");
+    let again_path = again.trim_start_matches(&origin).to_owned();
+    assert_eq!(http_until(port, &again_path, JSON, 200).0, 200);
+    let out = validator().arg(&again).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(http(port, "GET", &path, JSON).0, 410);
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());

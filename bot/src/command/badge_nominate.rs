@@ -101,7 +101,16 @@ fn nominate(turn: &mut Turn<'_>, user: &Mention, slug: &Slug, reason: &str) {
         .map(|n| n.iter().filter(|(by, _)| course.role(**by).is_some()).map(|(_, r)| r).collect())
         .unwrap_or_default();
     let count = standing.len() as u32 + 1;
-    if count >= needed {
+    if count >= needed && course.revocations.contains_key(&key) {
+        // Taken back once, the badge is given again only by an organizer.
+        turn.reply(
+            Text::md("Nominated ")
+                .person(person)
+                .push_md(" for ")
+                .code(slug.as_str())
+                .push_md(". Their earlier one was revoked, so only an organizer can award it again."),
+        );
+    } else if count >= needed {
         let mut reasons: Vec<String> = standing.into_iter().cloned().collect();
         reasons.push(reason.to_owned());
         let reason = format!("nominated by {count} peers: {}", reasons.join("; "));

@@ -148,6 +148,8 @@ fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         by_submission: Default::default(),
         by_reviewer: Default::default(),
         submission_keys: Default::default(),
+        revocations: Default::default(),
+        by_assertion: Default::default(),
     };
     let jobs = plan_prompts(&course, now);
     let first = jobs.first().map(|(_, at)| *at);

@@ -284,6 +284,7 @@ catalogue! {
     Badges => badges,
     BadgeNominate => badge_nominate,
     BadgeAward => badge_award,
+    BadgeRevoke => badge_revoke,
     Status => status,
     Pair => pair,
     SyllabusLoad => syllabus_load,

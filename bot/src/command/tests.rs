@@ -110,7 +110,7 @@ fn every_command_in_the_catalogue_has_help_an_example_that_parses_to_it_and_a_sl
             assert_eq!(ok(&text).name(), spec.name, "the alias {alias} means {}", spec.name);
         }
     }
-    assert_eq!(COMMANDS.len(), 24);
+    assert_eq!(COMMANDS.len(), 25);
 }
 
 #[test]
@@ -192,7 +192,9 @@ fn badge_commands_name_a_person_and_a_badge() {
         })
     );
     assert!(bad("!badge nominate @ana helper").problem.contains("say why"));
-    assert!(bad("!badge give @ana x").problem.contains("not a badge subcommand: use nominate or award"));
+    assert!(bad("!badge give @ana x").problem.contains("not a badge subcommand: use nominate, award or revoke"));
+    assert!(bad("!badge revoke @ana finisher").problem.contains("say why"));
+    assert_eq!(ok("!badge revoke @ana finisher copied").name(), "badge revoke");
     assert!(bad("!badge award @ana").problem.contains("which badge"));
 }
 

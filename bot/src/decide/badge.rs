@@ -19,7 +19,9 @@ pub(crate) fn announce(
     reason: &str,
     at: DateTime<Utc>,
 ) -> [Effect; 2] {
-    let page = format!("/assertions/{}", crate::badges::assertion_id(course.seed, course.id, &badge.slug, person, at));
+    let round = course.revocations.get(&(badge.slug.clone(), person)).map_or(0, Vec::len);
+    let page =
+        format!("/assertions/{}", crate::badges::assertion_id(course.seed, course.id, &badge.slug, person, at, round));
     let mut text = Text::md("🏅 ");
     match by {
         Some(giver) => {
@@ -66,7 +68,9 @@ pub(crate) fn after_progress(
             || out.changes.iter().any(
                 |c| matches!(c, Change::BadgeAwarded { badge: b, person: p, .. } if b == &badge.slug && *p == person),
             );
-        if already || badge.retired || !meets(&badge.rule, weeks, on_time, reviews) {
+        // A badge taken back is given again only by an organizer.
+        let revoked = course.revocations.contains_key(&(badge.slug.clone(), person));
+        if already || revoked || badge.retired || !meets(&badge.rule, weeks, on_time, reviews) {
             continue;
         }
         let reason = badge.rule.describe();
