@@ -83,6 +83,9 @@ impl Harness {
             "submission_revisions",
             "jobs",
             "rooms",
+            "awards",
+            "nominations",
+            "revocations",
         ] {
             let sql = format!("SELECT COUNT(*) AS n FROM {table}");
             let n: i64 =
