@@ -757,7 +757,9 @@ impl State {
         let round = c.revocations.get(&(badge.clone(), person)).map_or(0, Vec::len);
         let assertion = crate::badges::assertion_id(c.seed, course, &badge, person, at, round);
         c.by_assertion.insert(assertion, (badge.clone(), person));
-        if let Some(old) = c.awards.insert((badge, person), Award { reason, by, at, assertion }) {
+        if let Some(old) = c.awards.insert((badge, person), Award { reason, by, at, assertion })
+            && old.assertion != assertion
+        {
             c.by_assertion.remove(&old.assertion);
             self.assertions.remove(&old.assertion);
         }
