@@ -85,15 +85,15 @@ pub struct WebConfig {
     /// Where the web face is served (`127.0.0.1:8080`, usually behind a TLS reverse proxy);
     /// not served when unset. `FACILITATOR_WEB_LISTEN` overrides it.
     pub listen: Option<String>,
-    /// The origin people and badge verifiers see (`https://learn.example.org`, no trailing
-    /// slash): every hosted badge's address starts with it, so it must not change once badges
-    /// are issued. Defaults to `http://` and the listen address (for local trials).
+    /// The origin people and badge verifiers see (`https://learn.example.org`, no path):
+    /// every hosted badge's address starts with it, so it must not change once badges are
+    /// issued. Defaults to `http://` and the listen address (for local trials).
     /// `FACILITATOR_WEB_PUBLIC_URL` overrides it.
     pub public_url: Option<String>,
 }
 
 impl WebConfig {
-    /// The public origin, checked: `http(s)://host[:port][/path]`, without a trailing slash.
+    /// The public origin, checked: `http(s)://host[:port]`, without a trailing slash.
     ///
     /// # Errors
     /// When it is not an http(s) URL, or carries a query or fragment.
@@ -106,8 +106,10 @@ impl WebConfig {
         let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
             bail!("[web] public_url '{url}' must start with https:// (or http:// for local trials)");
         };
-        if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.starts_with('/') {
-            bail!("[web] public_url '{url}' must be an origin with an optional path, like https://learn.example.org");
+        if rest.is_empty() || rest.contains(['?', '#', ' ', '/']) {
+            bail!(
+                "[web] public_url '{url}' must be an origin without a path, like https://learn.example.org: the pages link to each other from the root of their host"
+            );
         }
         Ok(url)
     }
@@ -338,7 +340,7 @@ mod tests {
     fn the_public_url_is_an_http_origin_without_a_trailing_slash() {
         let web = |url: &str| WebConfig { listen: None, public_url: Some(url.into()) };
         assert_eq!(web("https://learn.example.org/").origin(None).unwrap(), "https://learn.example.org");
-        assert_eq!(web("https://example.org/learn").origin(None).unwrap(), "https://example.org/learn");
+        assert!(web("https://example.org/learn").origin(None).is_err(), "pages link from the host's root");
         assert!(web("learn.example.org").origin(None).is_err());
         assert!(web("https://example.org/?a=b").origin(None).is_err());
         let bound: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
