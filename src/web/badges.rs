@@ -112,14 +112,10 @@ pub(crate) async fn badge_class(
         &badge.name,
         site,
         html! {
-            div class="badge" {
-                img src=(urls.image(course, badge)) alt={ "The " (badge.name) " badge" };
-                div {
-                    h1 { (badge.name) }
-                    p class="muted" { "A badge of " (course.settings.title) }
-                    @if !badge.description.trim().is_empty() { p { (badge.description) } }
-                }
-            }
+            (heading(urls, course, badge, html! {
+                p class="muted" { "A badge of " (course.settings.title) }
+                @if !badge.description.trim().is_empty() { p { (badge.description) } }
+            }))
             h2 { "How it is earned" }
             p { (openbadges::criteria(course, badge)) }
             p { (holders) " " (if holders == 1 { "person holds" } else { "people hold" }) " it." }
@@ -127,6 +123,19 @@ pub(crate) async fn badge_class(
             p { "Issued by " a href="/issuer" { (site) } "." }
         },
     ))
+}
+
+/// A badge's image and name, with `under` beside them.
+fn heading(urls: Urls<'_>, course: &Course, badge: &BadgeDef, under: maud::Markup) -> maud::Markup {
+    html! {
+        div class="badge" {
+            img src=(urls.image(course, badge)) alt={ "The " (badge.name) " badge" };
+            div {
+                h1 { (badge.name) }
+                (under)
+            }
+        }
+    }
 }
 
 /// `GET /badges/{course}/{badge}/image.svg`: the badge class's image.
@@ -193,15 +202,11 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
         &badge.name,
         site,
         html! {
-            div class="badge" {
-                img src=(urls.image(course, badge)) alt={ "The " (badge.name) " badge" };
-                div {
-                    h1 { (badge.name) }
-                    p { "Awarded on " time datetime=(award.at.to_rfc3339()) { (issued) } " to a learner of "
-                        a href=(urls.badge(course, badge)) { (course.settings.title) } "." }
-                    p class="muted" { "Issued by " a href="/issuer" { (site) } }
-                }
-            }
+            (heading(urls, course, badge, html! {
+                p { "Awarded on " time datetime=(award.at.to_rfc3339()) { (issued) } " to a learner of "
+                    a href=(urls.badge(course, badge)) { (course.settings.title) } "." }
+                p class="muted" { "Issued by " a href="/issuer" { (site) } }
+            }))
             h2 { "What it means" }
             @if !badge.description.trim().is_empty() { p { (badge.description) } }
             p { (openbadges::criteria(course, badge)) }
