@@ -33,7 +33,12 @@ struct Bot {
 /// course list's badge classes) in the same process, until the bot stops.
 fn read_pages(engine: &mut Engine, per_second: u64) {
     use tower::ServiceExt as _;
-    let web = facilitator::web::Web::new(engine.snapshots(), "https://learn.example.org".into(), Default::default());
+    let web = facilitator::web::Web::new(
+        engine.snapshots(),
+        "https://learn.example.org".into(),
+        Default::default(),
+        Default::default(),
+    );
     let router = facilitator::web::router(web);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));

@@ -53,6 +53,7 @@ fn state() -> State {
                 lease: Offset::days(2),
                 anonymous: false,
                 threads: false,
+                public: true,
             },
             created_by: PersonId(1),
             at,
@@ -159,7 +160,7 @@ fn main() {
 
         let ids: Vec<AssertionId> = state.assertions.keys().copied().collect();
         let (_tx, rx) = tokio::sync::watch::channel(Arc::new(Snapshot { state, generation: 1 }));
-        let web = Web::new(rx, "https://learn.example.org".into(), IssuerConfig::default());
+        let web = Web::new(rx, "https://learn.example.org".into(), IssuerConfig::default(), Default::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -335,7 +335,12 @@ async fn run(config: Config) -> Result<()> {
             .with_context(|| format!("serving the web face on {address}"))?;
         let origin = config.web.origin(listener.local_addr().ok())?;
         info!(address = %listener.local_addr().map_or_else(|_| address.clone(), |a| a.to_string()), %origin, "web face");
-        let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone());
+        let places = facilitator::web::Places {
+            matrix_bot: config.matrix.as_ref().map(|m| m.user.clone()),
+            discord_guild: config.discord.as_ref().map(|d| d.guild),
+            directory: Some(engine.directory()),
+        };
+        let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone(), places);
         let mut router = facilitator::web::router(web);
         if ops_on_web {
             router = router.merge(ops::router(ops.clone()));

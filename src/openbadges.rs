@@ -4,8 +4,9 @@
 //! (`{base_url}/issuer.json`, `{base_url}/badges/...`, `{base_url}/assertions/...`).
 //!
 //! Nothing in the files identifies a learner to anyone who did not already know: the recipient
-//! is an unguessable per-person URL (not their chat profile, which anyone could hash and
-//! compare), hashed with SHA-256 and a salt; assertion ids are unguessable and unrelated to each
+//! is the email they gave for their badges (`!badge email`) or else an unguessable per-person
+//! URL (not their chat profile, which anyone could hash and compare), hashed with SHA-256 and
+//! a salt; assertion ids are unguessable and unrelated to each
 //! other (one person's badges cannot be linked by their ids); evidence is only the links the
 //! learner submitted, never the text of their work. The ids and the recipient URL are keyed
 //! with the course's private seed (stored in the database, never exported), so they are stable
@@ -179,18 +180,33 @@ pub fn evidence(course: &Course, person: PersonId) -> Vec<Value> {
     evidence
 }
 
+/// Who an assertion is for: the email the person gave for their badges, else their
+/// unguessable recipient URL; either only as a salted SHA-256 hash (what backpacks compare).
+pub fn recipient(
+    urls: Urls<'_>,
+    course: &Course,
+    badge: &BadgeDef,
+    person: PersonId,
+    email: Option<&facilitator_bot::Email>,
+) -> Value {
+    let salt = token(course, &format!("salt:{}:{}", badge.slug, person.0))[..16].to_owned();
+    let (kind, plain) = match email {
+        Some(email) => ("email", email.as_str().to_owned()),
+        None => ("url", recipient_url(urls.base(), course, person)),
+    };
+    json!({ "type": kind, "hashed": true, "salt": salt, "identity": format!("sha256${}", sha256_hex(&format!("{plain}{salt}"))) })
+}
+
 /// An assertion for one award, or `None` if there is no such award or person.
 pub fn assertion(urls: Urls<'_>, state: &State, course: &Course, badge: &BadgeDef, person: PersonId) -> Option<Value> {
     let award = course.awards.get(&(badge.slug.clone(), person))?;
-    state.persons.get(&person)?;
-    let salt = token(course, &format!("salt:{}:{}", badge.slug, person.0))[..16].to_owned();
-    let identity = format!("sha256${}", sha256_hex(&format!("{}{salt}", recipient_url(urls.base(), course, person))));
+    let recipient = recipient(urls, course, badge, person, state.persons.get(&person)?.badge_email.as_ref());
     let evidence = evidence(course, person);
     Some(json!({
         "@context": "https://w3id.org/openbadges/v2",
         "type": "Assertion",
         "id": urls.assertion(course, badge, person)?,
-        "recipient": { "type": "url", "hashed": true, "salt": salt, "identity": identity },
+        "recipient": recipient,
         "badge": urls.badge(course, badge),
         "verification": { "type": "hosted" },
         "issuedOn": award.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -344,3 +344,80 @@ impl FromStr for AssertionId {
         Ok(AssertionId(out))
     }
 }
+
+/// An email address a learner gave for their badges (`!badge email`), so that backpacks
+/// matching on email recognise them. Private: only ever published hashed. Kept in lowercase
+/// (backpacks compare addresses without case); parsed loosely, as mail systems accept much, but
+/// never with spaces, without a local part, or without a dotted domain.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Longest address accepted (RFC 5321's path limit).
+    pub const MAX: usize = 254;
+
+    /// Parses an address, saying what is wrong with it.
+    pub fn parse(text: &str) -> Result<Email, &'static str> {
+        let text = text.trim().trim_start_matches("mailto:");
+        if text.len() > Self::MAX {
+            return Err("that address is longer than an email address can be");
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')) {
+            return Err("an email address has no spaces, quotes, commas or angle brackets");
+        }
+        let Some((local, domain)) = text.rsplit_once('@') else {
+            return Err("an email address has an @, like ana@example.org");
+        };
+        if local.is_empty() || local.contains('@') {
+            return Err("an email address has exactly one @ with a name before it, like ana@example.org");
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2
+            || labels.iter().any(|l| {
+                l.is_empty()
+                    || l.starts_with('-')
+                    || l.ends_with('-')
+                    || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+        {
+            return Err("the part after the @ should be a domain, like example.org");
+        }
+        Ok(Email(text.to_lowercase()))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::Email;
+
+    #[test]
+    fn an_email_is_kept_in_lowercase_and_nonsense_is_refused_with_a_reason() {
+        assert_eq!(Email::parse(" Ana.B+badges@Example.ORG ").unwrap().as_str(), "ana.b+badges@example.org");
+        assert_eq!(Email::parse("mailto:ana@example.org").unwrap().as_str(), "ana@example.org");
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.org",
+            "ana@example",
+            "ana@exa mple.org",
+            "a@b@example.org",
+            "ana@-x.org",
+            "<ana@example.org>",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.org", "a".repeat(250))).is_err());
+    }
+}

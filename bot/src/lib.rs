@@ -23,7 +23,9 @@ pub mod text;
 
 pub use command::{Command, CommandError, Mention};
 pub use decide::{CommandInput, Ctx, Decision, Effect, Failure, Input, Place, WeekThread, decide};
-pub use ids::{Account, AssertionId, CourseId, Invitation, PersonId, ReplyTo, SchoolId, Slug, SubmissionId, Zone};
+pub use ids::{
+    Account, AssertionId, CourseId, Email, Invitation, PersonId, ReplyTo, SchoolId, Slug, SubmissionId, Zone,
+};
 pub use state::{About, Change, Course, JobKey, JobKind, Role, State};
 pub use text::{Span, Text};
 pub mod pairing;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Account, AssertionId, AssignmentId, CourseId, PersonId, SchoolId, Slug, SubmissionId, Zone};
+use crate::ids::{Account, AssertionId, AssignmentId, CourseId, Email, PersonId, SchoolId, Slug, SubmissionId, Zone};
 use crate::schedule::{Offset, PromptSchedule, resolve_local};
 use crate::syllabus::Syllabus;
 
@@ -93,6 +93,11 @@ pub struct Person {
     /// A bot admin: may create courses and schools and acts as an organizer of every course.
     /// Synced from the config's `[bot] admins` when the bot starts.
     pub admin: bool,
+    /// They asked for a public profile (`!profile public`): the web face may name them, list
+    /// their badges on their page, and name them as an organizer on a course page.
+    pub public: bool,
+    /// The address their badges are issued to (hashed), given by DM with `!badge email`.
+    pub badge_email: Option<Email>,
 }
 
 /// A school.
@@ -133,6 +138,8 @@ pub struct CourseSettings {
     pub anonymous: bool,
     /// Whether each week's prompt opens a thread for that week's discussion and submissions.
     pub threads: bool,
+    /// Whether the course is in the web face's public catalogue with its own page.
+    pub public: bool,
 }
 
 /// Who a review assignment went to.
@@ -574,6 +581,10 @@ pub enum Change {
     PersonZoneSet { person: PersonId, zone: Zone },
     /// The name a person shows on the platform changed (seen when they next speak or join).
     PersonRenamed { person: PersonId, name: String },
+    /// A person made their profile public or private (`!profile`).
+    ProfileSet { person: PersonId, public: bool },
+    /// A person gave (or withdrew) the email their badges are issued to (`!badge email`).
+    BadgeEmailSet { person: PersonId, email: Option<Email> },
     /// Made a bot admin, or no longer one (the config's list, synced at start).
     AdminSet { person: PersonId, admin: bool },
     /// A new school.
@@ -894,7 +905,15 @@ impl State {
         match change {
             Change::PersonRegistered { person, account, name } => {
                 let entry = Arc::make_mut(self.persons.entry(*person).or_insert_with(|| {
-                    Arc::new(Person { id: *person, name: name.clone(), zone: None, accounts: Vec::new(), admin: false })
+                    Arc::new(Person {
+                        id: *person,
+                        name: name.clone(),
+                        zone: None,
+                        accounts: Vec::new(),
+                        admin: false,
+                        public: false,
+                        badge_email: None,
+                    })
                 }));
                 if !entry.accounts.contains(account) {
                     entry.accounts.push(account.clone());
@@ -915,6 +934,16 @@ impl State {
             Change::PersonRenamed { person, name } => {
                 if let Some(p) = self.person_mut(person) {
                     p.name.clone_from(name);
+                }
+            }
+            Change::ProfileSet { person, public } => {
+                if let Some(p) = self.person_mut(person) {
+                    p.public = *public;
+                }
+            }
+            Change::BadgeEmailSet { person, email } => {
+                if let Some(p) = self.person_mut(person) {
+                    p.badge_email.clone_from(email);
                 }
             }
             Change::SchoolCreated { school, slug, name } => {

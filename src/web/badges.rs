@@ -43,20 +43,6 @@ fn html_page(markup: maud::Markup) -> Response {
     response
 }
 
-/// `GET /`.
-pub(crate) async fn home(State(web): State<Web>) -> Response {
-    let site = &web.issuer().name;
-    html_page(page(
-        "Badges",
-        site,
-        html! {
-            h1 { (site) }
-            p { "This is where " (site) "'s Open Badges live. Each badge earned in its courses has its own address, given to the person who earned it; follow it to see the badge, what it means, and how to verify it." }
-            p { a href="/issuer" { "About the issuer" } }
-        },
-    ))
-}
-
 /// `GET /issuer`: the issuer profile.
 pub(crate) async fn issuer(State(web): State<Web>, headers: HeaderMap) -> Response {
     let urls = Urls::Hosted { origin: web.origin() };

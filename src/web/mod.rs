@@ -1,5 +1,6 @@
-//! The community's web face, served by the bot itself: hosted, verifiable Open Badges today
-//! (see `docs/web.md`).
+//! The community's web face, served by the bot itself: the catalogue of public courses and
+//! their pages, the profiles people asked for, and hosted, verifiable Open Badges (see
+//! `docs/web.md`).
 //!
 //! Built on axum. Every page reads the latest [`Snapshot`] the engine published (a clone of an
 //! `Arc` from a `watch` channel): a page never waits for the engine, never takes a lock the
@@ -9,7 +10,12 @@
 //! Addresses are stable: a badge's address is part of what it certifies, so routes only grow.
 
 mod badges;
+mod courses;
+mod markdown;
 mod page;
+mod places;
+
+pub use places::Places;
 
 use std::sync::Arc;
 
@@ -40,12 +46,14 @@ struct Inner {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     origin: String,
     issuer: IssuerConfig,
+    places: Places,
 }
 
 impl Web {
-    /// The web face over the engine's snapshots, seen at `origin` (`[web] public_url`).
-    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, origin: String, issuer: IssuerConfig) -> Web {
-        Web { inner: Arc::new(Inner { snapshots, origin, issuer }) }
+    /// The web face over the engine's snapshots, seen at `origin` (`[web] public_url`); its
+    /// course pages point people to the bot and the rooms in `places`.
+    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, origin: String, issuer: IssuerConfig, places: Places) -> Web {
+        Web { inner: Arc::new(Inner { snapshots, origin, issuer, places }) }
     }
 
     /// The latest published state.
@@ -60,17 +68,24 @@ impl Web {
     fn issuer(&self) -> &IssuerConfig {
         &self.inner.issuer
     }
+
+    fn places(&self) -> Places {
+        self.inner.places.clone()
+    }
 }
 
 /// Every page of the web face.
 pub fn router(web: Web) -> Router {
     Router::new()
-        .route("/", get(badges::home))
+        .route("/", get(courses::catalogue))
+        .route("/courses/{course}", get(courses::course))
+        .route("/people/{id}", get(courses::person))
         .route("/issuer", get(badges::issuer))
         .route("/badges/{course}/{badge}", get(badges::badge_class))
         .route("/badges/{course}/{badge}/image.svg", get(badges::image))
         .route("/assertions/{id}", get(badges::assertion))
         .route("/static/site.css", get(page::stylesheet))
+        .route("/static/local-time.js", get(courses::local_time_script))
         .with_state(web)
         .fallback(not_found)
 }
@@ -94,7 +109,7 @@ async fn guard(request: Request, next: Next) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     ));
     response
 }

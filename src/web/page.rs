@@ -7,6 +7,16 @@ use maud::{DOCTYPE, Markup, html};
 
 /// A whole page.
 pub(crate) fn page(title: &str, site: &str, body: Markup) -> Markup {
+    frame(title, site, body, false)
+}
+
+/// A whole page with the script that adds the reader's own time to each `time[data-local]`
+/// (the page reads the same without it).
+pub(crate) fn page_with_script(title: &str, site: &str, body: Markup) -> Markup {
+    frame(title, site, body, true)
+}
+
+fn frame(title: &str, site: &str, body: Markup, script: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -17,12 +27,15 @@ pub(crate) fn page(title: &str, site: &str, body: Markup) -> Markup {
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (site) }
                 link rel="stylesheet" href="/static/site.css";
+                @if script { script src="/static/local-time.js" defer {} }
             }
             body {
                 a class="skip" href="#main" { "Skip to content" }
                 header {
                     nav aria-label="Site" {
                         a href="/" { (site) }
+                        " "
+                        a href="/issuer" class="muted" { "Badges issuer" }
                     }
                 }
                 main id="main" {
@@ -39,6 +52,16 @@ pub(crate) fn page(title: &str, site: &str, body: Markup) -> Markup {
 /// An HTML answer.
 pub(crate) fn html(status: StatusCode, markup: Markup) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+}
+
+/// A page answered 200.
+pub(crate) fn ok(markup: Markup) -> Response {
+    html(StatusCode::OK, markup)
+}
+
+/// A static file, cached for an hour.
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
 /// 404, as a short page.
@@ -58,8 +81,7 @@ pub(crate) fn not_found(what: &str) -> Response {
 
 /// `GET /static/site.css`.
 pub(crate) async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS)
-        .into_response()
+    asset("text/css; charset=utf-8", CSS)
 }
 
 const CSS: &str = r#":root { color-scheme: light dark; --bg: #ffffff; --fg: #1a1a1a; --muted: #4a4a4a; --link: #1d4ed8; --card: #f4f4f5; --line: #d4d4d8; }
@@ -85,4 +107,13 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
 dt { font-weight: 600; }
 dd { margin: 0; }
 .revoked { border-color: #b91c1c; }
+header nav { display: flex; gap: 1rem; align-items: baseline; justify-content: space-between; }
+table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; }
+th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+thead th { border-bottom: 2px solid var(--line); }
+ul.courses li { margin: 0.35rem 0; }
+ul.badges { list-style: none; padding: 0; }
+ul.badges li { display: flex; gap: 0.75rem; align-items: flex-start; margin: 0.75rem 0; }
+ul.badges img { flex: none; }
+section.week { border-top: 1px solid var(--line); margin-top: 1.25rem; }
 "#;

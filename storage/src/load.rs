@@ -12,7 +12,7 @@ use facilitator_bot::state::{
     Person, Review, ReviewerRole, Role, School, Submission,
 };
 use facilitator_bot::syllabus::Syllabus;
-use facilitator_bot::{Account, CourseId, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
+use facilitator_bot::{Account, CourseId, Email, PersonId, SchoolId, Slug, State, SubmissionId, Zone};
 
 use crate::{Result, StoreError, from_ms};
 
@@ -31,14 +31,30 @@ fn week(value: i64) -> Result<u32> {
 pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     let mut state = State::default();
 
-    for row in sqlx::query("SELECT id, name, tz, admin FROM persons ORDER BY id").fetch_all(&mut *conn).await? {
+    for row in sqlx::query("SELECT id, name, tz, admin, public, badge_email FROM persons ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let id = PersonId(row.try_get("id")?);
         let tz: Option<String> = row.try_get("tz")?;
         let zone = tz.map(|t| Zone::parse(&t).map_err(|e| corrupt("person zone", e))).transpose()?;
         let admin = row.try_get::<i64, _>("admin")? != 0;
+        let public = row.try_get::<i64, _>("public")? != 0;
+        let badge_email = row
+            .try_get::<Option<String>, _>("badge_email")?
+            .map(|e| Email::parse(&e).map_err(|e| corrupt("badge email", e)))
+            .transpose()?;
         state.persons.insert(
             id,
-            std::sync::Arc::new(Person { id, name: row.try_get("name")?, zone, accounts: Vec::new(), admin }),
+            std::sync::Arc::new(Person {
+                id,
+                name: row.try_get("name")?,
+                zone,
+                accounts: Vec::new(),
+                admin,
+                public,
+                badge_email,
+            }),
         );
     }
     for row in sqlx::query("SELECT platform, handle, person_id FROM accounts ORDER BY platform, handle")
@@ -60,7 +76,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
     }
     let courses = sqlx::query(
         "SELECT id, slug, title, school_id, cycle, start_date, weeks, tz, prompt_cron, deadline_seconds, status, status_at, \
-         created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, threads, seed FROM courses ORDER BY id",
+         created_at, created_by, reviews, review_seconds, lease_seconds, anonymous, threads, public, seed FROM courses ORDER BY id",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -89,6 +105,7 @@ pub(crate) async fn state(conn: &mut AnyConnection) -> Result<State> {
             lease: Offset::from_seconds(seconds(row.try_get("lease_seconds")?)?),
             anonymous: row.try_get::<i64, _>("anonymous")? != 0,
             threads: row.try_get::<i64, _>("threads")? != 0,
+            public: row.try_get::<i64, _>("public")? != 0,
         };
         let course = Course {
             id,

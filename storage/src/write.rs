@@ -253,6 +253,20 @@ impl Batch {
                     .execute(&mut *tx)
                     .await?;
             }
+            Change::ProfileSet { person, public } => {
+                sqlx::query("UPDATE persons SET public = $1 WHERE id = $2")
+                    .bind(i64::from(*public))
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::BadgeEmailSet { person, email } => {
+                sqlx::query("UPDATE persons SET badge_email = $1 WHERE id = $2")
+                    .bind(email.as_ref().map(|e| e.as_str().to_owned()))
+                    .bind(person.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Change::AdminSet { person, admin } => {
                 sqlx::query("UPDATE persons SET admin = $1 WHERE id = $2")
                     .bind(i64::from(*admin))
@@ -545,7 +559,7 @@ async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, setting
     sqlx::query(
         "UPDATE courses SET title = $1, school_id = $2, cycle = $3, start_date = $4, weeks = $5, tz = $6, \
          prompt_cron = $7, deadline_seconds = $8, reviews = $9, review_seconds = $10, lease_seconds = $11, anonymous = $12, \
-         threads = $13 WHERE id = $14",
+         threads = $13, public = $14 WHERE id = $15",
     )
     .bind(settings.title.clone())
     .bind(settings.school.map(|s| s.0))
@@ -560,6 +574,7 @@ async fn update_settings(tx: &mut sqlx::AnyConnection, course: CourseId, setting
     .bind(i64::from(settings.lease.total_seconds()))
     .bind(i64::from(settings.anonymous))
     .bind(i64::from(settings.threads))
+    .bind(i64::from(settings.public))
     .bind(course.0)
     .execute(tx)
     .await?;

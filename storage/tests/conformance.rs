@@ -150,8 +150,12 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     c.say(store, 2, Place::Lobby, "!join data-101").await;
     c.say(store, 3, Place::Lobby, "!join data-101").await;
     c.say(store, 1, Place::Lobby, "!tz America/Sao_Paulo").await;
+    c.say(store, 1, Place::Lobby, "!profile public").await;
+    c.say(store, 1, Place::Direct, "!badge email Ana@Example.org").await;
+    c.say(store, 2, Place::Direct, "!badge email ben@example.org").await;
+    c.say(store, 2, Place::Direct, "!badge email off").await;
     c.say(store, 0, room, "!mentor add @chen").await;
-    c.say(store, 0, room, "!course set threads=yes anonymous=yes").await;
+    c.say(store, 0, room, "!course set threads=yes anonymous=yes public=no").await;
     c.advance(store, Duration::hours(2)).await;
     c.say(store, 1, room, "!submit https://example.org/ana-1").await;
     c.say(store, 1, room, "!submit https://example.org/ana-1b").await;
@@ -200,6 +204,11 @@ async fn state_loaded_back_equals_state_built_in_memory(store: &Store) {
     assert!(loaded.award_by_assertion(&revoked[0].assertion).is_none());
     assert_eq!(loaded.assertions.len(), 5, "four awards and one revoked");
     assert!(course.assignments.values().any(|a| a.reminders > 0));
+    assert!(!course.settings.public && loaded.courses[&facilitator_bot::CourseId(2)].settings.public);
+    let ana = &loaded.persons[&PersonId(2)];
+    assert!(ana.public);
+    assert_eq!(ana.badge_email.as_ref().map(|e| e.as_str()), Some("ana@example.org"));
+    assert_eq!(loaded.persons[&PersonId(3)].badge_email, None, "withdrawn");
     let syllabus = course.syllabus.as_ref().unwrap();
     assert!(syllabus.source.contains("widely") && syllabus.intro.contains("widely"));
     assert_eq!(syllabus.week(3).unwrap().prompt, "Share it.", "a posted week keeps its text");

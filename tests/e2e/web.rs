@@ -33,6 +33,19 @@ fn http_until(port: u16, target: &str, accept: Option<&str>, status: u16) -> (u1
     }
 }
 
+/// Asks until the body contains `needle` (the engine publishes its snapshot within moments of
+/// a batch) or 10 s pass; the last answer.
+fn http_until_contains(port: u16, target: &str, accept: Option<&str>, needle: &str) -> (u16, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = http(port, "GET", target, accept);
+        if answer.2.contains(needle) || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const JSON: Option<&str> = Some("application/ld+json, application/json");
 const BROWSER: Option<&str> = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
 
@@ -198,9 +211,158 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     assert_eq!(http_until(port, &again_path, JSON, 200).0, 200);
     let out = validator().arg(&again).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // Issued to an email, given by DM: the validator matches the address, as a backpack does,
+    // and no answer ever contains it.
+    writeln!(stdin, "anastasia@data-101: !badge email anastasia@example.org").unwrap();
+    let seen = read_until(&mut stdout, "tell me in a direct message");
+    assert!(seen.contains("tell me in a direct message"), "{seen}");
+    writeln!(stdin, "anastasia@dm: !badge email Anastasia@Example.org").unwrap();
+    let seen = read_until(&mut stdout, "Done: your badges are issued to");
+    assert!(seen.contains("anastasia@example.org"), "{seen}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let document = loop {
+        let (_, _, body) = http(port, "GET", &again_path, JSON);
+        let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if document["recipient"]["type"] == "email" || Instant::now() > deadline {
+            break document;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(document["recipient"]["type"], "email", "{document}");
+    assert!(!document.to_string().to_lowercase().contains("anastasia"), "only the hash: {document}");
+    let out = validator().args(["--email", "anastasia@example.org", &again]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = validator().args(["--email", "someone@example.org", &again]).output().unwrap();
+    assert!(!out.status.success(), "another address does not match: {}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(http(port, "GET", &path, JSON).0, 410);
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the web face stops with the bot");
+}
+
+/// The first `(origin)/people/N` link in `text`.
+fn profile_link(text: &str) -> String {
+    let at = text.find("/people/").unwrap_or_else(|| panic!("no profile link in: {text}"));
+    let digits: String = text[at + "/people/".len()..].chars().take_while(char::is_ascii_digit).collect();
+    format!("/people/{digits}")
+}
+
+#[test]
+fn the_catalogue_and_course_pages_show_public_courses_and_name_only_people_who_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = spawn_run(dir.path(), &format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for (slug, extra) in [("data-101", "cycle=2026-fall"), ("data-102", "cycle=2027-spring"), ("secret-1", "public=no")]
+    {
+        let title = if slug == "secret-1" { "Secret Course" } else { "Intro to Data" };
+        writeln!(
+            stdin,
+            "olga@lobby: !course new {slug} \"{title}\" school=\"School of Data\" weeks=2 tz=Europe/Berlin {extra}"
+        )
+        .unwrap();
+        let seen = read_until(&mut stdout, &format!("created the room {slug}"));
+        assert!(seen.contains(&format!("created the room {slug}")), "{seen}");
+    }
+    write!(
+        stdin,
+        "olga@data-101: !syllabus load\\\n# Intro to Data\\\nLearn to **clean** data. <script>alert(1)</script>\\\n\
+         ## Week 1: Getting started\\\nRead the basics and [the notes](https://example.org/notes).\\\n\
+         - [Basics](https://example.org/basics)\\\n### Review\\\n- Is it clear?\\\n\
+         ## Week 2: Cleaning\\\nClean a dataset.\\\n## Badges\\\n### Data Star\\\nCleans data well.\\\n- earned: by organizer\n"
+    )
+    .unwrap();
+    let seen = read_until(&mut stdout, "Loaded the syllabus");
+    assert!(seen.contains("Loaded the syllabus"), "{seen}");
+    writeln!(stdin, "ana@lobby: !join data-101").unwrap();
+    read_until(&mut stdout, "Welcome to **Intro to Data**");
+
+    let (status, head, catalogue) = http_until_contains(port, "/", BROWSER, "1 learner");
+    assert_eq!(status, 200);
+    assert!(head.contains("content-security-policy"), "{head}");
+    for part in ["School of Data", "Cycle 2026-fall", "Cycle 2027-spring", "href=\"/courses/data-101\"", "1 learner"] {
+        assert!(catalogue.contains(part), "{part} missing from the catalogue:\n{catalogue}");
+    }
+    assert!(!catalogue.contains("Secret Course"), "a course with public=no is not listed");
+
+    let (status, _, page) = http(port, "GET", "/courses/data-101", BROWSER);
+    assert_eq!(status, 200, "{page}");
+    for part in [
+        "<h1>Intro to Data</h1>",
+        "<strong>clean</strong>",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "<h3 id=\"week-1\">Week 1: Getting started</h3>",
+        "<h3 id=\"week-2\">Week 2: Cleaning</h3>",
+        "<a href=\"https://example.org/notes\">the notes</a>",
+        "Questions for reviewers",
+        "Is it clear?",
+        "<time datetime=\"",
+        "(Europe/Berlin)",
+        "<code>!join data-101</code>",
+        "Organized by 1 volunteer.",
+        "Data Star",
+        "0 hold it",
+        "href=\"/courses/data-102\"",
+        "<script src=\"/static/local-time.js\" defer></script>",
+    ] {
+        assert!(page.contains(part), "{part} missing from the course page:\n{page}");
+    }
+    assert!(!page.contains("<script>alert"), "the syllabus's HTML is text");
+    assert!(!page.to_lowercase().contains("olga") && !page.contains("ana"), "nobody named without asking:\n{page}");
+
+    // Olga asks to be named; Ana earns the badge and asks for a profile.
+    writeln!(stdin, "olga@lobby: !profile public").unwrap();
+    let seen = read_until(&mut stdout, "Done: your profile is public");
+    let olga = profile_link(&seen);
+    writeln!(stdin, "olga@data-101: !badge award @ana data-star Clean work.").unwrap();
+    read_until(&mut stdout, "awarded @ana");
+    let (_, _, page) = http_until_contains(port, "/courses/data-101", BROWSER, "1 holds it");
+    assert!(page.contains("1 holds it"), "{page}");
+    assert!(page.contains(&format!("<a href=\"{olga}\">olga</a>")), "an organizer who asked is named:\n{page}");
+    assert!(!page.contains(">ana<"), "holders are counted, not named");
+    let (status, _, profile) = http(port, "GET", &olga, BROWSER);
+    assert_eq!(status, 200, "{profile}");
+    assert!(profile.contains("<h1>olga</h1>") && profile.contains("href=\"/courses/data-101\""), "{profile}");
+
+    writeln!(stdin, "ana@lobby: !profile").unwrap();
+    let seen = read_until(&mut stdout, "Your profile is private");
+    assert!(seen.contains("Your profile is private"), "{seen}");
+    writeln!(stdin, "ana@lobby: !profile public").unwrap();
+    let seen = read_until(&mut stdout, "Done: your profile is public");
+    let ana = profile_link(&seen);
+    let (status, _, profile) = http_until(port, &ana, BROWSER, 200);
+    assert_eq!(status, 200, "{profile}");
+    assert!(profile.contains("Data Star") && profile.contains("/assertions/"), "her badges, linked:\n{profile}");
+    writeln!(stdin, "ana@lobby: !profile private").unwrap();
+    read_until(&mut stdout, "no longer name you");
+    assert_eq!(http_until(port, &ana, BROWSER, 404).0, 404, "private again: gone");
+
+    // Hidden: not listed, no page, as an unknown course.
+    writeln!(stdin, "olga@data-102: !course set public=no").unwrap();
+    read_until(&mut stdout, "not listed publicly");
+    assert_eq!(http_until(port, "/courses/data-102", BROWSER, 404).0, 404);
+    let (_, _, catalogue) = http(port, "GET", "/", BROWSER);
+    assert!(!catalogue.contains("data-102"), "{catalogue}");
+    let (_, _, page) = http(port, "GET", "/courses/data-101", BROWSER);
+    assert!(!page.contains("data-102"), "a hidden run is not linked");
+    for target in [
+        "/courses/secret-1",
+        "/courses/nope",
+        "/courses/..%2f..%2fetc",
+        "/people/abc",
+        "/people/-1",
+        "/people/99999999999999999999",
+    ] {
+        let (status, _, body) = http(port, "GET", target, BROWSER);
+        assert_eq!(status, 404, "{target}: {body}");
+        assert!(!body.contains("Secret"), "{target}: {body}");
+    }
+    let (status, head, script) = http(port, "GET", "/static/local-time.js", None);
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/javascript") && script.contains("data-local"), "{head}");
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -225,8 +225,15 @@ mod tests {
         let names: Vec<&str> = dm.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["help", "courses", "ping", "join", "leave", "tz", "progress", "reviews", "review", "badges", "course"]
+            [
+                "help", "courses", "ping", "join", "leave", "tz", "profile", "progress", "reviews", "review", "badges",
+                "badge", "course"
+            ]
         );
+        let badge = dm.as_array().unwrap().iter().find(|d| d["name"] == "badge").unwrap();
+        let subcommands: Vec<&str> =
+            badge["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(subcommands, ["email"], "an email is given where nobody else reads it: {badge}");
         let course = dm.as_array().unwrap().iter().find(|d| d["name"] == "course").unwrap();
         assert_eq!(course["options"].as_array().unwrap().len(), 1, "only /course new works in a DM: {course}");
         for d in dm.as_array().unwrap() {

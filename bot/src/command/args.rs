@@ -49,6 +49,8 @@ pub struct SettingsPatch {
     pub anonymous: Option<bool>,
     /// Whether each prompt opens a thread.
     pub threads: Option<bool>,
+    /// Whether the course is in the public catalogue.
+    pub public: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -334,10 +336,15 @@ pub(crate) fn parse_settings(args: &[Token], name: &str) -> Result<SettingsPatch
                 "no" | "false" | "off" => s.threads = Some(false),
                 _ => return fail(format!("threads is yes or no, not '{}'.", short(value)), name),
             },
+            "public" => match value.to_lowercase().as_str() {
+                "yes" | "true" | "on" => s.public = Some(true),
+                "no" | "false" | "off" => s.public = Some(false),
+                _ => return fail(format!("public is yes or no, not '{}'.", short(value)), name),
+            },
             other => {
                 return fail(
                     format!(
-                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt, deadline, reviews, review, lease, anonymous and threads.",
+                        "'{}' is not a course setting; the settings are title, school, cycle, start, weeks, tz, prompt, deadline, reviews, review, lease, anonymous, threads and public.",
                         short(other)
                     ),
                     name,

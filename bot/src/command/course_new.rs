@@ -113,6 +113,7 @@ fn create(turn: &mut Turn<'_>, slug: &Slug, patch: &SettingsPatch) {
         lease: patch.lease.unwrap_or(Offset::days(DEFAULT_LEASE_DAYS)),
         anonymous: patch.anonymous.unwrap_or(false),
         threads: patch.threads.unwrap_or(false),
+        public: patch.public.unwrap_or(true),
     };
     let id = turn.state.next_course_id();
     let actor = turn.actor();

@@ -23,7 +23,7 @@ impl Cmd for CourseSet {
         syntax: "!course set KEY=VALUE ...",
         example: "!course set deadline=4d threads=yes",
         summary: "change course settings and re-plan its schedule",
-        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors), threads=yes|no (each week's prompt opens a thread; `!submit` in it counts for that week).",
+        details: "Keys: title=\"...\", school=NAME, cycle=NAME, start=YYYY-MM-DD, weeks=N, tz=Area/City, prompt=\"CRON\", deadline=5d (time after each prompt; also h, m, s), reviews=N (peer reviews per submission), review=2d (review deadline after the submission deadline), lease=48h (time a reviewer has before an assignment is handed on), anonymous=yes|no (hide reviewers' names from authors), threads=yes|no (each week's prompt opens a thread; `!submit` in it counts for that week), public=yes|no (listed in the web face's catalogue with its own page; yes by default).",
         audience: Audience::Organizer,
         place: Where::CourseRoom,
         args: &[Arg::required("settings", "KEY=VALUE pairs, like threads=yes deadline=4d", ArgKind::Text)],
@@ -125,6 +125,10 @@ fn set(turn: &mut Turn<'_>, patch: &SettingsPatch) {
     if let Some(threads) = patch.threads {
         settings.threads = threads;
         changed.push(if threads { "a thread per week".to_owned() } else { "no weekly threads".to_owned() });
+    }
+    if let Some(public) = patch.public {
+        settings.public = public;
+        changed.push(if public { "listed publicly".to_owned() } else { "not listed publicly".to_owned() });
     }
     if let Some(name) = &patch.school {
         let exists = Slug::from_name(name).ok().and_then(|slug| turn.state.school_by_slug(&slug)).is_some();

@@ -1,6 +1,7 @@
 //! The parser, command by command, and the catalogue's own checks.
 
 use super::badge_award::BadgeAward;
+use super::badge_email::BadgeEmail;
 use super::course_new::CourseNew;
 use super::organizer::Organizer;
 use super::review::Review;
@@ -110,7 +111,7 @@ fn every_command_in_the_catalogue_has_help_an_example_that_parses_to_it_and_a_sl
             assert_eq!(ok(&text).name(), spec.name, "the alias {alias} means {}", spec.name);
         }
     }
-    assert_eq!(COMMANDS.len(), 25);
+    assert_eq!(COMMANDS.len(), 27);
 }
 
 #[test]
@@ -192,10 +193,17 @@ fn badge_commands_name_a_person_and_a_badge() {
         })
     );
     assert!(bad("!badge nominate @ana helper").problem.contains("say why"));
-    assert!(bad("!badge give @ana x").problem.contains("not a badge subcommand: use nominate, award or revoke"));
+    assert!(bad("!badge give @ana x").problem.contains("not a badge subcommand: use nominate, award, revoke or email"));
     assert!(bad("!badge revoke @ana finisher").problem.contains("say why"));
     assert_eq!(ok("!badge revoke @ana finisher copied").name(), "badge revoke");
     assert!(bad("!badge award @ana").problem.contains("which badge"));
+    assert_eq!(
+        ok("!badge email Ana@Example.org"),
+        Command::BadgeEmail(BadgeEmail { email: Some(crate::ids::Email::parse("ana@example.org").unwrap()) })
+    );
+    assert_eq!(ok("!badge email off"), Command::BadgeEmail(BadgeEmail { email: None }));
+    assert!(bad("!badge email ana").problem.contains("has an @"));
+    assert!(bad("!badge email").problem.contains("give the email address"));
 }
 
 #[test]

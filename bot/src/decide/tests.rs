@@ -520,3 +520,36 @@ fn progress_and_assignment_lists_are_private_answers_and_acknowledgements_public
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::Post { .. })));
     assert!(reply_text(&d).contains("direct message"), "{}", reply_text(&d));
 }
+
+#[test]
+fn a_badge_email_is_taken_only_where_nobody_else_reads_it_and_a_profile_is_private_until_asked() {
+    let mut w = world_with_course();
+    w.say(ANA, Place::Lobby, "!join data-101");
+    let d = w.say(ANA, w.room(), "!badge email ana@example.org");
+    assert!(d.changes.is_empty(), "{:?}", d.changes);
+    assert!(reply_text(&d).contains("direct message"), "{}", reply_text(&d));
+    assert!(!reply_text(&d).contains("ana@example.org"), "the refusal does not repeat the address");
+    let d = w.say_waiting(ANA, w.room(), "!badge email ana@example.org", true);
+    assert_eq!(d.changes.len(), 1, "a private slash command is private enough");
+    let d = w.say(ANA, Place::Direct, "!badge email off");
+    assert_eq!(d.changes, vec![Change::BadgeEmailSet { person: ANA, email: None }]);
+    let d = w.say(ANA, Place::Direct, "!badge email Ana@Example.org");
+    assert_eq!(
+        d.changes,
+        vec![Change::BadgeEmailSet { person: ANA, email: Some(crate::ids::Email::parse("ana@example.org").unwrap()) }]
+    );
+    assert!(w.say(ANA, Place::Direct, "!badge email ana@example.org").changes.is_empty(), "already so");
+
+    assert!(!w.state.persons[&ANA].public, "private by default");
+    let d = w.say(ANA, Place::Direct, "!profile");
+    assert!(d.changes.is_empty() && reply_text(&d).contains("private"), "{}", reply_text(&d));
+    let d = w.say(ANA, Place::Lobby, "!profile public");
+    assert_eq!(d.changes, vec![Change::ProfileSet { person: ANA, public: true }]);
+    assert!(
+        d.effects.iter().any(|e| format!("{e:?}").contains("/people/2")),
+        "the answer links their page: {:?}",
+        d.effects
+    );
+    let d = w.say(ANA, Place::Lobby, "!profile private");
+    assert_eq!(d.changes, vec![Change::ProfileSet { person: ANA, public: false }]);
+}
