@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for the picture.
 
 pub mod adapters;
+pub mod baking;
 pub mod budget;
 pub mod clock;
 pub mod config;

@@ -18,6 +18,7 @@ use facilitator_bot::{AssertionId, Course, Slug};
 
 use super::page::{self, page};
 use super::{Web, wants_json};
+use crate::baking;
 use crate::openbadges::{self, Urls};
 
 /// A JSON-LD answer any origin may read (verifiers and backpacks run in browsers too), never
@@ -218,6 +219,9 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
                 p { "The badge names the person it was awarded to only as a salted hash, so it identifies nobody to whoever reads it: its holder tells you it is theirs. "
                     a href={ (address) ".json" } { "Download the badge (JSON)" } }
             }
+            h2 { "Add it to a backpack" }
+            p { "A backpack (Canvas Credentials, Open Badge Factory and others) takes either this address or a baked image, an image with the badge inside it: "
+                a href={ (address) "/badge.png" } download { "PNG" } " or " a href={ (address) "/badge.svg" } download { "SVG" } "." }
             h2 { "Share it" }
             ul {
                 li { a href={ "mailto:?subject=" (urlencode(&share_subject)) "&body=" (urlencode(&address)) } { "By email" } }
@@ -225,6 +229,62 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
             }
         },
     ))
+}
+
+/// `GET /assertions/{id}/badge.png` and `.../badge.svg`: the badge's image with its assertion
+/// baked in, to download and upload to a backpack.
+pub(crate) async fn baked(State(web): State<Web>, Path((id, file)): Path<(String, String)>) -> Response {
+    let Some(kind) = file.strip_prefix("badge.").filter(|k| *k == "png" || *k == "svg") else {
+        return page::not_found("There is no such file: a badge is baked as badge.png or badge.svg.");
+    };
+    let Ok(id) = id.parse::<AssertionId>() else {
+        return page::not_found("This is not a badge's address: those end in 32 letters and digits.");
+    };
+    let snapshot = web.snapshot();
+    let state = &snapshot.state;
+    let urls = Urls::Hosted { origin: web.origin() };
+    if let Some((course, badge, revocation)) = state.revocation_by_assertion(&id) {
+        return revoked(&web, urls, &id, course, badge, revocation, false);
+    }
+    let Some((course, badge, person, document)) = state
+        .award_by_assertion(&id)
+        .and_then(|(course, slug, person, _)| Some((course, course.badge(slug)?, person)))
+        .and_then(|(course, badge, person)| {
+            Some((course, badge, person, openbadges::assertion(urls, state, course, badge, person)?))
+        })
+    else {
+        return page::not_found("No badge has this address.");
+    };
+    let school = course.settings.school.and_then(|s| state.schools.get(&s));
+    let svg = openbadges::image(course, badge, school);
+    let json = serde_json::to_string(&document).unwrap_or_default();
+    let address = urls.assertion(course, badge, person).unwrap_or_default();
+    let (body, content_type) = if kind == "png" {
+        match baking::png(&svg).and_then(|png| baking::bake_png(&png, "openbadges", &json)) {
+            Ok(png) => (png, "image/png"),
+            Err(e) => {
+                tracing::warn!(error = %e, "baking a PNG badge");
+                return super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into());
+            }
+        }
+    } else {
+        match baking::bake_svg(&svg, &address, &json) {
+            Ok(svg) => (svg.into_bytes(), "image/svg+xml"),
+            Err(e) => {
+                tracing::warn!(error = %e, "baking an SVG badge");
+                return super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into());
+            }
+        }
+    };
+    let disposition = format!("attachment; filename=\"{}-{}.{kind}\"", course.slug, badge.slug);
+    let mut response =
+        (StatusCode::OK, [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
+            .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    response
 }
 
 /// A revoked award: `410 Gone`, with `revoked: true` and the reason, as Open Badges 2.0 asks

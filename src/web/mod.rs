@@ -84,6 +84,7 @@ pub fn router(web: Web) -> Router {
         .route("/badges/{course}/{badge}", get(badges::badge_class))
         .route("/badges/{course}/{badge}/image.svg", get(badges::image))
         .route("/assertions/{id}", get(badges::assertion))
+        .route("/assertions/{id}/{file}", get(badges::baked))
         .route("/static/site.css", get(page::stylesheet))
         .route("/static/local-time.js", get(courses::local_time_script))
         .with_state(web)

@@ -9,15 +9,23 @@ use crate::binary::{read_until, spawn_run};
 
 /// One HTTP/1.1 request; the status, the headers (lower-cased names) and the body.
 fn http(port: u16, method: &str, target: &str, accept: Option<&str>) -> (u16, String, String) {
+    let (status, head, body) = http_bytes(port, method, target, accept);
+    (status, head, String::from_utf8(body).expect("a text answer"))
+}
+
+/// One HTTP/1.1 request, its body as bytes.
+fn http_bytes(port: u16, method: &str, target: &str, accept: Option<&str>) -> (u16, String, Vec<u8>) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
     write!(stream, "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{accept}Connection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (status, head.to_ascii_lowercase(), body.to_owned())
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head, body)
 }
 
 /// Asks until the answer has `status` (the engine publishes its snapshot within moments of a
@@ -153,6 +161,37 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(report.contains("\"valid\": true"), "{report}");
+    // Baked: the PNG and the SVG carry the assertion (as openbadges-bakery reads them), and
+    // the validator accepts the PNG as a backpack would take an upload.
+    for kind in ["png", "svg"] {
+        let (status, head, body) = http_bytes(port, "GET", &format!("{path}/badge.{kind}"), BROWSER);
+        assert_eq!(status, 200, "{kind}: {head}");
+        assert!(head.contains(&format!("content-type: image/{kind}")), "{head}");
+        assert!(head.contains("content-disposition: attachment"), "{head}");
+        let file = dir.path().join(format!("badge.{kind}"));
+        std::fs::write(&file, &body).unwrap();
+        let out = validator().arg("--unbake").arg(&file).output().unwrap();
+        assert!(out.status.success(), "{kind}: nothing baked: {}", String::from_utf8_lossy(&out.stderr));
+        let baked = String::from_utf8(out.stdout).unwrap();
+        if kind == "png" {
+            let baked: serde_json::Value = serde_json::from_str(&baked).unwrap();
+            assert_eq!(baked, assertion, "the baked assertion is the hosted one");
+        } else {
+            // The bakery reads an SVG's `verify` address first, as its own SVGs hold it; the
+            // JSON beside it is the hosted assertion.
+            assert_eq!(baked, link, "an SVG's verify address is the assertion's");
+            let svg = String::from_utf8(body).unwrap();
+            let json = svg.split("<![CDATA[").nth(1).and_then(|j| j.split("]]>").next()).unwrap();
+            assert_eq!(serde_json::from_str::<serde_json::Value>(json).unwrap(), assertion);
+        }
+        // The validator takes baked PNGs (it reads SVGs no further than their address).
+        if kind == "png" {
+            let out = validator().arg(&file).output().unwrap();
+            assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    assert_eq!(http(port, "GET", &format!("{path}/badge.gif"), BROWSER).0, 404);
+
     // ... and fails an address that is not one of its assertions.
     let forged = format!("{origin}/assertions/{}", "0".repeat(32));
     let out = validator().arg(&forged).output().unwrap();
@@ -197,6 +236,9 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     assert!(page.contains("revoked") && page.contains("awarded by mistake"), "{page}");
     let out = validator().arg(&link).output().unwrap();
     assert!(!out.status.success(), "a revoked badge must not verify: {}", String::from_utf8_lossy(&out.stdout));
+    let out = validator().arg(dir.path().join("badge.png")).output().unwrap();
+    assert!(!out.status.success(), "nor its baked image: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(http(port, "GET", &format!("{path}/badge.png"), BROWSER).0, 410);
     // Awarded again by an organizer: a new address, which verifies; the old one stays revoked.
     writeln!(stdin, "olga@data-101: !badge award @anastasia data-star Shines again.").unwrap();
     let seen = read_until(&mut stdout, "Shines again.");
