@@ -9,6 +9,7 @@ pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod credentials;
 pub mod demo;
 pub mod directory;
 pub mod engine;

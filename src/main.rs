@@ -15,6 +15,7 @@ use facilitator::adapters::Adapters;
 use facilitator::clock::{Clock, SystemClock};
 use facilitator::config::{Config, redact_url, secret};
 use facilitator::console::{Console, format_delivery, split_message_line};
+use facilitator::credentials::{self, Signer};
 use facilitator::engine::{Admins, Engine};
 use facilitator::executor::Executor;
 use facilitator::lock::{DatabaseLock, database_url};
@@ -340,7 +341,14 @@ async fn run(config: Config) -> Result<()> {
             discord_guild: config.discord.as_ref().map(|d| d.guild),
             directory: Some(engine.directory()),
         };
-        let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone(), places);
+        // The Open Badges 3.0 signing key: made by the first instance, shared through the store.
+        let secret = store
+            .signing_key(credentials::ALGORITHM, &Signer::fresh_secret()?, chrono::Utc::now())
+            .await
+            .context("reading the issuer's signing key")?;
+        let signer = Signer::from_secret(&secret).context("reading the issuer's signing key")?;
+        let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone(), places)
+            .with_signer(signer);
         let mut router = facilitator::web::router(web);
         if ops_on_web {
             router = router.merge(ops::router(ops.clone()));

@@ -19,6 +19,7 @@ use facilitator_bot::{AssertionId, Course, Slug};
 use super::page::{self, page};
 use super::{Web, wants_json};
 use crate::baking;
+use crate::credentials;
 use crate::openbadges::{self, Urls};
 
 /// A JSON-LD answer any origin may read (verifiers and backpacks run in browsers too), never
@@ -222,6 +223,12 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
             h2 { "Add it to a backpack" }
             p { "A backpack (Canvas Credentials, Open Badge Factory and others) takes either this address or a baked image, an image with the badge inside it: "
                 a href={ (address) "/badge.png" } download { "PNG" } " or " a href={ (address) "/badge.svg" } download { "SVG" } "." }
+            @let credential = credentials::credential_url(web.origin(), &award.assertion);
+            p { "The same badge as an Open Badges 3.0 credential, signed by the issuer (its key is at "
+                span class="url" { (web.origin()) "/.well-known/jwks.json" } "): "
+                a href=(credential) { "JSON" } ", "
+                a href={ (credential) ".jwt" } download { "signed (VC-JWT)" } ", "
+                a href={ (credential) "/badge.png" } download { "baked PNG" } "." }
             h2 { "Share it" }
             ul {
                 li { a href={ "mailto:?subject=" (urlencode(&share_subject)) "&body=" (urlencode(&address)) } { "By email" } }
@@ -337,4 +344,124 @@ fn urlencode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// `GET /.well-known/jwks.json`: the issuer's public key, for Open Badges 3.0 verifiers.
+pub(crate) async fn jwks(State(web): State<Web>) -> Response {
+    let Some(signer) = web.signer() else {
+        return page::not_found("This issuer signs no credentials.");
+    };
+    let mut response = json_ld(&signer.jwks());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    response
+}
+
+/// What an Open Badges 3.0 address names: a live credential, or the answer to give instead.
+fn live_credential(web: &Web, state: &facilitator_bot::State, id: &str) -> Result<(Value, String), Box<Response>> {
+    let Ok(id) = id.parse::<AssertionId>() else {
+        return Err(Box::new(page::not_found(
+            "This is not a credential's address: those end in 32 letters and digits.",
+        )));
+    };
+    if let Some((_, _, revocation)) = state.revocation_by_assertion(&id) {
+        let body = serde_json::json!({
+            "id": credentials::credential_url(web.origin(), &id),
+            "revoked": true,
+            "revocationReason": revocation.reason,
+        });
+        let mut response = json_ld(&body);
+        *response.status_mut() = StatusCode::GONE;
+        return Err(Box::new(response));
+    }
+    let found = state.award_by_assertion(&id).and_then(|(course, slug, person, _)| {
+        let badge = course.badge(slug)?;
+        let credential = credentials::credential(web.origin(), web.issuer(), state, course, badge, person)?;
+        Some((credential, format!("{}-{}", course.slug, badge.slug)))
+    });
+    found.ok_or_else(|| Box::new(page::not_found("No credential has this address.")))
+}
+
+/// `GET /credentials/{id}` (the `OpenBadgeCredential` as JSON) and `GET /credentials/{id}.jwt`
+/// (signed, as a VC-JWT).
+pub(crate) async fn credential(State(web): State<Web>, Path(id): Path<String>) -> Response {
+    let (id, jwt) = match id.strip_suffix(".jwt") {
+        Some(id) => (id.to_owned(), true),
+        None => (id.strip_suffix(".json").unwrap_or(&id).to_owned(), false),
+    };
+    let snapshot = web.snapshot();
+    let (credential, name) = match live_credential(&web, &snapshot.state, &id) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
+    };
+    if !jwt {
+        let mut response = json_ld(&credential);
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vc+ld+json"));
+        return response;
+    }
+    let Some(signer) = web.signer() else {
+        return super::text(StatusCode::SERVICE_UNAVAILABLE, "This issuer signs no credentials.\n".into());
+    };
+    let token = credentials::jwt(signer, &credential);
+    let disposition = format!("attachment; filename=\"{name}.jwt\"");
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/vc+jwt"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        token,
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    response
+}
+
+/// `GET /credentials/{id}/badge.png`: the badge's image with the signed credential baked in
+/// (Open Badges 3.0: an `iTXt` chunk named `openbadgecredential` holding the VC-JWT).
+pub(crate) async fn credential_baked(State(web): State<Web>, Path((id, file)): Path<(String, String)>) -> Response {
+    if file != "badge.png" {
+        return page::not_found("There is no such file: a credential is baked as badge.png.");
+    }
+    let snapshot = web.snapshot();
+    let state = &snapshot.state;
+    let (credential, name) = match live_credential(&web, state, &id) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
+    };
+    let Some(signer) = web.signer() else {
+        return super::text(StatusCode::SERVICE_UNAVAILABLE, "This issuer signs no credentials.\n".into());
+    };
+    let Some((course, badge)) = id
+        .parse::<AssertionId>()
+        .ok()
+        .and_then(|id| state.award_by_assertion(&id))
+        .and_then(|(course, slug, _, _)| Some((course, course.badge(slug)?)))
+    else {
+        return page::not_found("No credential has this address.");
+    };
+    let school = course.settings.school.and_then(|s| state.schools.get(&s));
+    let token = credentials::jwt(signer, &credential);
+    match baking::png(&openbadges::image(course, badge, school))
+        .and_then(|png| baking::bake_png(&png, "openbadgecredential", &token))
+    {
+        Ok(png) => {
+            let mut response =
+                (StatusCode::OK, [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-cache")], png)
+                    .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}-credential.png\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "baking a credential");
+            super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into())
+        }
+    }
 }

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::config::IssuerConfig;
+use crate::credentials::Signer;
 use crate::snapshot::Snapshot;
 
 /// Longest request target served (path and query); longer ones are answered 414.
@@ -41,19 +42,33 @@ pub struct Web {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     origin: String,
     issuer: IssuerConfig,
     places: Places,
+    signer: Option<Signer>,
 }
 
 impl Web {
     /// The web face over the engine's snapshots, seen at `origin` (`[web] public_url`); its
     /// course pages point people to the bot and the rooms in `places`.
     pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, origin: String, issuer: IssuerConfig, places: Places) -> Web {
-        Web { inner: Arc::new(Inner { snapshots, origin, issuer, places }) }
+        Web { inner: Arc::new(Inner { snapshots, origin, issuer, places, signer: None }) }
+    }
+
+    /// Signs Open Badges 3.0 credentials with `signer` (without one, they are served unsigned
+    /// and the JWT addresses answer 503).
+    #[must_use]
+    pub fn with_signer(self, signer: Signer) -> Web {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.signer = Some(signer);
+        Web { inner: Arc::new(inner) }
+    }
+
+    fn signer(&self) -> Option<&Signer> {
+        self.inner.signer.as_ref()
     }
 
     /// The latest published state.
@@ -85,6 +100,9 @@ pub fn router(web: Web) -> Router {
         .route("/badges/{course}/{badge}/image.svg", get(badges::image))
         .route("/assertions/{id}", get(badges::assertion))
         .route("/assertions/{id}/{file}", get(badges::baked))
+        .route("/credentials/{id}", get(badges::credential))
+        .route("/credentials/{id}/{file}", get(badges::credential_baked))
+        .route("/.well-known/jwks.json", get(badges::jwks))
         .route("/static/site.css", get(page::stylesheet))
         .route("/static/local-time.js", get(courses::local_time_script))
         .with_state(web)

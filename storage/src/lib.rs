@@ -369,6 +369,27 @@ impl Store {
         rooms(&mut conn).await
     }
 
+    /// The issuer's signing key (id 1): the stored one, or `fresh` stored first when there is
+    /// none. Instances starting together agree: the first insert wins and every one reads it.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn signing_key(&self, algorithm: &str, fresh: &str, now: DateTime<Utc>) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO signing_keys (id, algorithm, secret, created_at) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(algorithm.to_owned())
+        .bind(fresh.to_owned())
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT secret FROM signing_keys WHERE id = 1 AND algorithm = $1")
+            .bind(algorithm.to_owned())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("secret")?)
+    }
+
     /// Whether the database answers.
     ///
     /// # Errors

@@ -420,6 +420,16 @@ async fn migrations_run_again_without_harm(store: &Store) {
     store.migrate().await.unwrap();
 }
 
+async fn the_first_signing_key_stored_is_the_one_every_instance_reads(store: &Store) {
+    let now = chrono::Utc::now();
+    assert_eq!(store.signing_key("EdDSA", "first", now).await.unwrap(), "first");
+    assert_eq!(store.signing_key("EdDSA", "second", now).await.unwrap(), "first", "another instance's fresh key loses");
+    assert!(
+        store.signing_key("RS256", "third", now).await.is_err(),
+        "a key of another algorithm is not mistaken for it"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident) => {
         mod $backend {
@@ -473,6 +483,11 @@ macro_rules! conformance {
                         .await
                 })
                 .await;
+            }
+            #[tokio::test]
+            async fn the_first_signing_key_stored_is_the_one_every_instance_reads() {
+                run(|s| async move { super::the_first_signing_key_stored_is_the_one_every_instance_reads(&s).await })
+                    .await;
             }
             #[tokio::test]
             async fn migrations_run_again_without_harm() {

@@ -57,6 +57,15 @@ fn http_until_contains(port: u16, target: &str, accept: Option<&str>, needle: &s
 const JSON: Option<&str> = Some("application/ld+json, application/json");
 const BROWSER: Option<&str> = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
 
+/// The independent Open Badges 3.0 check (jwcrypto), from the same venv.
+fn ob3_verifier() -> Command {
+    let python = std::env::var("FACILITATOR_TEST_OB_PYTHON")
+        .expect("FACILITATOR_TEST_OB_PYTHON is not set: run scripts/test.sh, which installs the checkers");
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ob3_verify.py"));
+    cmd
+}
+
 fn validator() -> Command {
     let python = std::env::var("FACILITATOR_TEST_OB_PYTHON")
         .expect("FACILITATOR_TEST_OB_PYTHON is not set: run scripts/test.sh, which installs 1EdTech's validator");
@@ -276,7 +285,58 @@ fn an_award_is_hosted_as_an_open_badge_that_1edtech_s_validator_accepts_and_that
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let out = validator().args(["--email", "someone@example.org", &again]).output().unwrap();
     assert!(!out.status.success(), "another address does not match: {}", String::from_utf8_lossy(&out.stdout));
+
+    // Open Badges 3.0: the same award as a credential, signed; checked by jwcrypto against
+    // the published JWKS, as a token, baked into a PNG, and tampered with.
+    let jwks = format!("{origin}/.well-known/jwks.json");
+    let (status, head, keys) = http(port, "GET", "/.well-known/jwks.json", None);
+    assert_eq!(status, 200, "{keys}");
+    assert!(head.contains("application/jwk-set+json"), "{head}");
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(keys["keys"][0]["kty"], "OKP");
+    assert!(keys["keys"][0].get("d").is_none(), "only the public half");
+    let credential_path = again_path.replace("/assertions/", "/credentials/");
+    let (status, _, credential) = http(port, "GET", &credential_path, None);
+    assert_eq!(status, 200, "{credential}");
+    let credential: serde_json::Value = serde_json::from_str(&credential).unwrap();
+    assert_eq!(credential["type"], serde_json::json!(["VerifiableCredential", "OpenBadgeCredential"]));
+    assert_eq!(credential["credentialSubject"]["identifier"][0]["identityType"], "emailAddress");
+    assert!(!credential.to_string().to_lowercase().contains("anastasia"), "{credential}");
+    let token_url = format!("{origin}{credential_path}.jwt");
+    let out = ob3_verifier().args(["--jwks", &jwks, &token_url]).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (status, head, png) = http_bytes(port, "GET", &format!("{credential_path}/badge.png"), None);
+    assert_eq!(status, 200, "{head}");
+    let baked = dir.path().join("credential.png");
+    std::fs::write(&baked, png).unwrap();
+    let out = ob3_verifier().arg("--jwks").arg(&jwks).arg(&baked).output().unwrap();
+    assert!(out.status.success(), "baked: {}", String::from_utf8_lossy(&out.stdout));
+    let (_, _, token) = http(port, "GET", &format!("{credential_path}.jwt"), None);
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(payload["iss"], format!("{origin}/issuer"));
+    payload["name"] = "Gold Star".into();
+    let tampered = dir.path().join("tampered.jwt");
+    std::fs::write(&tampered, format!("{}.{}.{}", parts[0], b64.encode(payload.to_string()), parts[2])).unwrap();
+    let out = ob3_verifier().arg("--jwks").arg(&jwks).arg(&tampered).output().unwrap();
+    assert!(!out.status.success(), "a tampered credential must not verify: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signature"), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(http(port, "GET", &path, JSON).0, 410);
+
+    // Revoked, the signed credential fails too: its address answers 410.
+    writeln!(stdin, "olga@data-101: !badge revoke @anastasia data-star second mistake").unwrap();
+    read_until(&mut stdout, "second mistake");
+    assert_eq!(http_until(port, &credential_path, None, 410).0, 410);
+    let out = ob3_verifier().arg("--jwks").arg(&jwks).arg(&baked).output().unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("revoked: second mistake"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
