@@ -6,8 +6,10 @@
 #     says how to install them.
 #   - Synapse: installed from PyPI into a venv under target/ (once), started on a free loopback
 #     port with a generated config (scripts/synapse.sh), stopped at the end.
-#   - 1EdTech's Open Badges validator: installed from PyPI into a venv under target/ (once)
-#     (scripts/openbadges.sh).
+#   - 1EdTech's Open Badges validator and jwcrypto: installed from PyPI into a venv under
+#     target/ (once) (scripts/openbadges.sh).
+#   - A headless Chromium for the browser tests: Debian's `chromium`, installed with apt-get
+#     when missing (scripts/chromium.sh).
 # Then checks the code with clippy (every warning is an error) and runs every test of the
 # workspace.
 set -euo pipefail
@@ -63,6 +65,8 @@ trap 'synapse_stop; cleanup' EXIT
 synapse_start
 source scripts/openbadges.sh
 openbadges_setup
+source scripts/chromium.sh
+chromium_setup
 
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --lib --bins --tests --locked "$@"

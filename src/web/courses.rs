@@ -207,10 +207,12 @@ pub(crate) async fn course(State(web): State<Web>, Path(slug): Path<String>) -> 
                         section class="week" aria-labelledby={ "week-" (plan.number) } {
                             h3 id={ "week-" (plan.number) } { "Week " (plan.number) ": " (plan.title) }
                             (PreEscaped(markdown::to_html(&plan.prompt)))
-                            @if !plan.materials.is_empty() {
+                            // Materials the prompt's text does not already link.
+                            @let more: Vec<_> = plan.materials.iter().filter(|m| !plan.prompt.contains(m.url.as_str())).collect();
+                            @if !more.is_empty() {
                                 h4 { "Materials" }
                                 ul {
-                                    @for m in &plan.materials {
+                                    @for m in more {
                                         li {
                                             @if markdown::safe_link(&m.url) { a href=(m.url) rel="noopener" { (m.title) } }
                                             @else { (m.title) }

@@ -468,3 +468,83 @@ fn the_catalogue_and_course_pages_show_public_courses_and_name_only_people_who_a
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// Debian's Chromium, headless, with its own profile in `profile`.
+fn chromium(profile: &std::path::Path) -> Command {
+    let bin = std::env::var("FACILITATOR_TEST_CHROMIUM")
+        .expect("FACILITATOR_TEST_CHROMIUM is not set: run scripts/test.sh, which installs Debian's chromium");
+    let mut cmd = Command::new(bin);
+    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars", "--lang=en-US"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        // Time for the page's script to run before the DOM is read.
+        .arg("--virtual-time-budget=3000")
+        .env("TZ", "America/Sao_Paulo");
+    cmd
+}
+
+#[test]
+fn a_browser_shows_a_course_page_s_weeks_and_each_time_also_in_the_reader_s_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = spawn_run(dir.path(), &format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    writeln!(
+        stdin,
+        "olga@lobby: !course new data-101 \"Intro to Data\" school=\"School of Data\" cycle=2026-fall weeks=3 tz=Europe/Berlin"
+    )
+    .unwrap();
+    read_until(&mut stdout, "created the room data-101");
+    write!(
+        stdin,
+        "olga@data-101: !syllabus load\\\n# Intro to Data\\\nLearn to find, **clean** and share data, one week at a time.\\\n\
+         ## Week 1: Getting started\\\nRead the basics and post one question you have about data.\\\n\
+         - [Basics of data](https://example.org/basics)\\\n### Review\\\n- Is the question clear?\\\n\
+         ## Week 2: Cleaning\\\nClean a small public dataset and describe every change.\\\n\
+         - [A messy dataset](https://example.org/messy.csv)\\\n\
+         ## Week 3: Sharing\\\nShare your dataset with a short story about it.\\\n\
+         ## Badges\\\n### Data Star\\\nCleans data well.\\\n- earned: by organizer\\\n### Finisher\\\nDid every week.\\\n- earned: weeks >= 3\n"
+    )
+    .unwrap();
+    read_until(&mut stdout, "Loaded the syllabus");
+    for name in ["ana", "ben", "chen"] {
+        writeln!(stdin, "{name}@lobby: !join data-101").unwrap();
+        read_until(&mut stdout, "Welcome to **Intro to Data**");
+    }
+    writeln!(stdin, "olga@data-101: !badge award @ana data-star Clean work.").unwrap();
+    read_until(&mut stdout, "awarded @ana");
+    let url = format!("http://127.0.0.1:{port}/courses/data-101");
+    assert_eq!(http_until_contains(port, "/courses/data-101", BROWSER, "1 holds it").0, 200);
+
+    let out = chromium(&dir.path().join("profile")).arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for week in 1..=3 {
+        assert!(dom.contains(&format!("<h3 id=\"week-{week}\">Week {week}: ")), "week {week} missing:\n{dom}");
+    }
+    assert_eq!(dom.matches("href=\"https://example.org/basics\"").count(), 1, "a material linked once:\n{dom}");
+    // The page's one script ran (the CSP allows it) and added the reader's own time to each
+    // course time: 3 weeks, opening and due.
+    let local = dom.matches("your time:").count();
+    assert_eq!(local, 6, "the reader's zone beside each time:\n{dom}");
+    assert!(dom.contains("(Europe/Berlin)"), "{dom}");
+
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (name, address) in [("course-page.png", url.clone()), ("catalogue.png", format!("http://127.0.0.1:{port}/"))] {
+        let file = shots.join(name);
+        let _ = std::fs::remove_file(&file);
+        let out = chromium(&dir.path().join("profile"))
+            .arg("--window-size=1000,1500")
+            .arg(format!("--screenshot={}", file.display()))
+            .arg(&address)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let png = std::fs::read(&file).unwrap_or_default();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: a screenshot of a rendered page");
+    }
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}
