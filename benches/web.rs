@@ -1,6 +1,7 @@
-//! Web face benchmark: hosted assertions and badge pages served from a state of 1,000 courses
-//! and 100,000 awards, over real HTTP on loopback (the client runs on the same 2 cores), and
-//! the cost of publishing snapshots of that state.
+//! Web face benchmark: hosted assertions, badge pages, course pages and the catalogue served
+//! from a state of 1,000 courses (six-week syllabi) and 100,000 awards, over real HTTP on
+//! loopback (the client runs on the same 2 cores), and the cost of publishing snapshots of that
+//! state.
 //!
 //! Run: `cargo bench --bench web` (options: `-- --seconds N --connections N`).
 
@@ -30,10 +31,14 @@ fn state() -> State {
             name: format!("Learner {p}"),
         });
     }
-    let syllabus = Syllabus::parse(
-        "# Intro\n## Week 1: One\nDo it.\n## Badges\n### Data Star\nCleans data well.\n- earned: by organizer\n",
-    )
-    .unwrap();
+    let mut source = String::from("# Intro\nLearn to find, **clean** and share data, one week at a time.\n");
+    for w in 1..=6 {
+        source.push_str(&format!(
+            "## Week {w}: Part {w}\nRead the notes and post what you made, with a sentence on each step.\n- [Notes {w}](https://example.org/notes/{w})\n- [Dataset {w}](https://example.org/data/{w}.csv)\n### Review\n- Is it clear?\n- What would you add?\n"
+        ));
+    }
+    source.push_str("## Badges\n### Data Star\nCleans data well.\n- earned: by organizer\n");
+    let syllabus = Syllabus::parse(&source).unwrap();
     for c in 1..=COURSES {
         let course = CourseId(c);
         state.apply(&Change::CourseCreated {
@@ -44,7 +49,7 @@ fn state() -> State {
                 school: None,
                 cycle: None,
                 start: at.date_naive(),
-                weeks: 1,
+                weeks: 6,
                 zone: Zone::parse("Europe/Berlin").unwrap(),
                 prompt: PromptSchedule::weekly_default(),
                 deadline: Offset::days(5),
@@ -169,10 +174,14 @@ fn main() {
         let step = (ids.len() / 10_000).max(1);
         let assertions: Arc<Vec<String>> = Arc::new(ids.iter().step_by(step).map(|id| format!("/assertions/{id}")).collect());
         let classes: Arc<Vec<String>> = Arc::new((1..=COURSES).map(|c| format!("/badges/c{c:04}/data-star")).collect());
+        let courses: Arc<Vec<String>> = Arc::new((1..=COURSES).map(|c| format!("/courses/c{c:04}")).collect());
+        let catalogue: Arc<Vec<String>> = Arc::new(vec!["/".to_owned()]);
         for (label, targets, accept) in [
             ("assertion, JSON-LD", Arc::clone(&assertions), "application/ld+json"),
             ("assertion, HTML page", Arc::clone(&assertions), "text/html"),
             ("badge class, HTML page", Arc::clone(&classes), "text/html"),
+            ("course page, HTML", Arc::clone(&courses), "text/html"),
+            ("catalogue of 1,000 courses, HTML", Arc::clone(&catalogue), "text/html"),
         ] {
             let started = Instant::now();
             let (n, latencies) = load(port, targets, accept, connections, seconds).await;
@@ -183,6 +192,6 @@ fn main() {
                 percentile(&latencies, 0.99).as_secs_f64() * 1e3
             );
         }
-        println!("target: 2,000 assertions/s on 2 cores");
+        println!("target: 2,000 assertions/s on 2 cores (course pages: no target set; measured beside it)");
     });
 }

@@ -479,6 +479,51 @@ impl Executor {
                     };
                     adapter.send_direct(&user, &message, &key).await?;
                 }
+                Effect::LoginLink { person } => {
+                    let user = {
+                        let dir = self.directory();
+                        let Some(contact) = dir.contact(*person) else { return Ok(()) };
+                        // Like a direct message: on the first platform they have an account on.
+                        let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
+                        if first != Some(platform) {
+                            return Ok(());
+                        }
+                        contact.accounts[&platform].clone()
+                    };
+                    let text = if self.web.is_some() {
+                        let secret = crate::web::auth::mint()
+                            .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, e.to_string()))?;
+                        let now = self.clock.now();
+                        self.store
+                            .create_login(
+                                &crate::web::auth::hash(&secret),
+                                *person,
+                                now,
+                                now + crate::web::auth::LOGIN_VALID,
+                            )
+                            .await
+                            .map_err(|e| {
+                                AdapterError::new(AdapterErrorKind::Transient, format!("storing a sign-in link: {e}"))
+                            })?;
+                        facilitator_bot::Text::md("Your sign-in link to the dashboard: ")
+                            .page(format!("/login/{secret}"), "sign in")
+                            .push_md(". It works once, for 15 minutes; ")
+                            .code("!dashboard logout")
+                            .push_md(" signs you out everywhere.")
+                    } else {
+                        facilitator_bot::Text::md("This community has no web face, so there is no dashboard to sign into (a bot admin can set ")
+                            .code("[web]")
+                            .push_md(" in the configuration).")
+                    };
+                    let message = render(&text, platform, &self.directory(), self.web.as_deref());
+                    adapter.send_direct(&user, &message, &key).await?;
+                }
+                Effect::EndSessions { person } => {
+                    self.store
+                        .end_sessions(*person)
+                        .await
+                        .map_err(|e| AdapterError::new(AdapterErrorKind::Transient, format!("ending sessions: {e}")))?;
+                }
                 Effect::AnswerInvite { invitation, accept } => {
                     let Some(room) = crate::engine::invitation_room(invitation) else {
                         return Err(AdapterError::new(AdapterErrorKind::InvalidInput, "unreadable invitation"));
@@ -561,5 +606,7 @@ fn effect_kind(effect: &Effect) -> &'static str {
         Effect::Direct { .. } => "direct",
         Effect::Reply { .. } => "reply",
         Effect::AnswerInvite { .. } => "answer-invite",
+        Effect::LoginLink { .. } => "login-link",
+        Effect::EndSessions { .. } => "end-sessions",
     }
 }

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod directory;
 pub mod engine;
 pub mod executor;
+pub mod figures;
 pub mod lock;
 pub mod openbadges;
 pub mod ops;

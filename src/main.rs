@@ -348,7 +348,8 @@ async fn run(config: Config) -> Result<()> {
             .context("reading the issuer's signing key")?;
         let signer = Signer::from_secret(&secret).context("reading the issuer's signing key")?;
         let web = facilitator::web::Web::new(engine.snapshots(), origin.clone(), config.badges.clone(), places)
-            .with_signer(signer);
+            .with_signer(signer)
+            .with_store(store.clone());
         let mut router = facilitator::web::router(web);
         if ops_on_web {
             router = router.merge(ops::router(ops.clone()));

@@ -9,8 +9,11 @@
 //!
 //! Addresses are stable: a badge's address is part of what it certifies, so routes only grow.
 
+pub mod auth;
 mod badges;
+mod charts;
 mod courses;
+mod dashboard;
 mod markdown;
 mod page;
 mod places;
@@ -32,6 +35,7 @@ use tracing::warn;
 use crate::config::IssuerConfig;
 use crate::credentials::Signer;
 use crate::snapshot::Snapshot;
+use facilitator_storage::Store;
 
 /// Longest request target served (path and query); longer ones are answered 414.
 pub const MAX_URI: usize = 2048;
@@ -49,13 +53,14 @@ struct Inner {
     issuer: IssuerConfig,
     places: Places,
     signer: Option<Signer>,
+    store: Option<Store>,
 }
 
 impl Web {
     /// The web face over the engine's snapshots, seen at `origin` (`[web] public_url`); its
     /// course pages point people to the bot and the rooms in `places`.
     pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, origin: String, issuer: IssuerConfig, places: Places) -> Web {
-        Web { inner: Arc::new(Inner { snapshots, origin, issuer, places, signer: None }) }
+        Web { inner: Arc::new(Inner { snapshots, origin, issuer, places, signer: None, store: None }) }
     }
 
     /// Signs Open Badges 3.0 credentials with `signer` (without one, they are served unsigned
@@ -65,6 +70,19 @@ impl Web {
         let mut inner = Arc::unwrap_or_clone(self.inner);
         inner.signer = Some(signer);
         Web { inner: Arc::new(inner) }
+    }
+
+    /// Signs people into the dashboard with `store` (sign-in links and sessions live there;
+    /// without one, the dashboard asks everyone to sign in).
+    #[must_use]
+    pub fn with_store(self, store: Store) -> Web {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.store = Some(store);
+        Web { inner: Arc::new(inner) }
+    }
+
+    fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
     }
 
     fn signer(&self) -> Option<&Signer> {
@@ -103,8 +121,15 @@ pub fn router(web: Web) -> Router {
         .route("/credentials/{id}", get(badges::credential))
         .route("/credentials/{id}/{file}", get(badges::credential_baked))
         .route("/.well-known/jwks.json", get(badges::jwks))
+        .route("/login/{secret}", get(dashboard::login_page).post(dashboard::login))
+        .route("/dashboard", get(dashboard::home))
+        .route("/dashboard/courses/{course}", get(dashboard::course))
+        .route("/dashboard/courses/{course}/{file}", get(dashboard::course_csv))
+        .route("/dashboard/community", get(dashboard::community))
+        .route("/dashboard/community/{file}", get(dashboard::community_csv))
         .route("/static/site.css", get(page::stylesheet))
         .route("/static/local-time.js", get(courses::local_time_script))
+        .route("/static/sign-in.js", get(dashboard::sign_in_script))
         .with_state(web)
         .fallback(not_found)
 }

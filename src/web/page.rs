@@ -7,16 +7,21 @@ use maud::{DOCTYPE, Markup, html};
 
 /// A whole page.
 pub(crate) fn page(title: &str, site: &str, body: Markup) -> Markup {
-    frame(title, site, body, false)
+    frame(title, site, body, None)
 }
 
 /// A whole page with the script that adds the reader's own time to each `time[data-local]`
 /// (the page reads the same without it).
 pub(crate) fn page_with_script(title: &str, site: &str, body: Markup) -> Markup {
-    frame(title, site, body, true)
+    frame(title, site, body, Some("/static/local-time.js"))
 }
 
-fn frame(title: &str, site: &str, body: Markup, script: bool) -> Markup {
+/// A whole page with one of the site's scripts (the page works without it).
+pub(crate) fn page_with(title: &str, site: &str, script: &str, body: Markup) -> Markup {
+    frame(title, site, body, Some(script))
+}
+
+fn frame(title: &str, site: &str, body: Markup, script: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -27,7 +32,7 @@ fn frame(title: &str, site: &str, body: Markup, script: bool) -> Markup {
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (site) }
                 link rel="stylesheet" href="/static/site.css";
-                @if script { script src="/static/local-time.js" defer {} }
+                @if let Some(script) = script { script src=(script) defer {} }
             }
             body {
                 a class="skip" href="#main" { "Skip to content" }
@@ -116,4 +121,12 @@ ul.badges { list-style: none; padding: 0; }
 ul.badges li { display: flex; gap: 0.75rem; align-items: flex-start; margin: 0.75rem 0; }
 ul.badges img { flex: none; }
 section.week { border-top: 1px solid var(--line); margin-top: 1.25rem; }
+figure.chart { margin: 1rem 0; overflow-x: auto; }
+figure.chart svg { max-width: 100%; height: auto; background: #ffffff; border-radius: 0.25rem; }
+.key::before { content: ""; display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; vertical-align: -0.05em; }
+.key.on-time::before { background: #1d4ed8; }
+.key.late::before { background: #d97706; }
+.key.not-yet::before { background: #a1a1aa; }
+dl.definitions { font-size: 0.9rem; color: var(--muted); }
+button { font: inherit; padding: 0.5rem 1rem; border-radius: 0.375rem; border: 1px solid #1e3a8a; background: #1d4ed8; color: #ffffff; cursor: pointer; }
 "#;

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
-use facilitator_bot::Effect;
 pub use facilitator_bot::State;
+use facilitator_bot::{Effect, PersonId};
 pub use write::{Batch, Committed};
 
 /// Storage failures.
@@ -132,7 +132,9 @@ pub fn default_lane(effect: &Effect) -> String {
         | Effect::SetRole { course, .. }
         | Effect::Invite { course, .. }
         | Effect::Post { course, .. } => format!("course:{}", course.0),
-        Effect::Direct { person, .. } => format!("person:{}", person.0),
+        Effect::Direct { person, .. } | Effect::LoginLink { person } | Effect::EndSessions { person } => {
+            format!("person:{}", person.0)
+        }
         Effect::Reply { .. } => "replies".to_owned(),
     }
 }
@@ -459,7 +461,93 @@ impl Store {
             .execute(&self.pool)
             .await?;
         let inbound = self.prune_inbound(before).await?;
+        for sql in ["DELETE FROM web_logins WHERE expires_at < $1", "DELETE FROM web_sessions WHERE expires_at < $1"] {
+            sqlx::query(sql).bind(ms(before)).execute(&self.pool).await?;
+        }
         Ok((effects.rows_affected(), inbound))
+    }
+
+    /// Stores a one-time sign-in link (the SHA-256 of its secret) for `person`, valid until
+    /// `expires`.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn create_login(
+        &self,
+        token_hash: &str,
+        person: PersonId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO web_logins (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash.to_owned())
+            .bind(person.0)
+            .bind(ms(now))
+            .bind(ms(expires))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses a sign-in link: its person, if it exists, has not expired and was not used before
+    /// (then it never works again). One statement, so two browsers racing get one session.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn redeem_login(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<PersonId>> {
+        let row = sqlx::query(
+            "UPDATE web_logins SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING person_id",
+        )
+        .bind(ms(now))
+        .bind(token_hash.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("person_id")).transpose()?.map(PersonId))
+    }
+
+    /// Opens a session (the SHA-256 of its cookie's secret) for `person` until `expires`.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        person: PersonId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO web_sessions (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash.to_owned())
+            .bind(person.0)
+            .bind(ms(now))
+            .bind(ms(expires))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The person a live session is for.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<PersonId>> {
+        let row = sqlx::query("SELECT person_id FROM web_sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash.to_owned())
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("person_id")).transpose()?.map(PersonId))
+    }
+
+    /// Ends every session and unused sign-in link of `person`; how many sessions ended.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn end_sessions(&self, person: PersonId) -> Result<u64> {
+        sqlx::query("DELETE FROM web_logins WHERE person_id = $1").bind(person.0).execute(&self.pool).await?;
+        let ended =
+            sqlx::query("DELETE FROM web_sessions WHERE person_id = $1").bind(person.0).execute(&self.pool).await?;
+        Ok(ended.rows_affected())
     }
 
     /// Forgets handled inbound event ids older than `before` (they will not be replayed).

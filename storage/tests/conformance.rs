@@ -430,6 +430,28 @@ async fn the_first_signing_key_stored_is_the_one_every_instance_reads(store: &St
     );
 }
 
+async fn a_sign_in_link_works_once_and_not_after_it_expires_and_logout_ends_every_session(store: &Store) {
+    let now = chrono::Utc::now();
+    let (ana, ben) = (PersonId(2), PersonId(3));
+    store.create_login("link-1", ana, now, now + Duration::minutes(15)).await.unwrap();
+    store.create_login("link-2", ana, now, now + Duration::minutes(15)).await.unwrap();
+    assert_eq!(store.redeem_login("link-1", now + Duration::minutes(1)).await.unwrap(), Some(ana));
+    assert_eq!(store.redeem_login("link-1", now + Duration::minutes(2)).await.unwrap(), None, "used once");
+    assert_eq!(store.redeem_login("link-2", now + Duration::minutes(16)).await.unwrap(), None, "expired");
+    assert_eq!(store.redeem_login("nope", now).await.unwrap(), None);
+    store.create_session("s-ana-1", ana, now, now + Duration::hours(12)).await.unwrap();
+    store.create_session("s-ana-2", ana, now, now + Duration::hours(12)).await.unwrap();
+    store.create_session("s-ben", ben, now, now + Duration::hours(12)).await.unwrap();
+    assert_eq!(store.session("s-ana-1", now).await.unwrap(), Some(ana));
+    assert_eq!(store.session("s-ana-1", now + Duration::hours(13)).await.unwrap(), None, "expired");
+    assert_eq!(store.end_sessions(ana).await.unwrap(), 2);
+    assert_eq!(store.session("s-ana-2", now).await.unwrap(), None);
+    assert_eq!(store.session("s-ben", now).await.unwrap(), Some(ben), "others stay signed in");
+    // Pruning forgets what expired before the cut.
+    store.prune(now + Duration::hours(13)).await.unwrap();
+    assert_eq!(store.session("s-ben", now).await.unwrap(), None);
+}
+
 macro_rules! conformance {
     ($backend:ident) => {
         mod $backend {
@@ -488,6 +510,13 @@ macro_rules! conformance {
             async fn the_first_signing_key_stored_is_the_one_every_instance_reads() {
                 run(|s| async move { super::the_first_signing_key_stored_is_the_one_every_instance_reads(&s).await })
                     .await;
+            }
+            #[tokio::test]
+            async fn a_sign_in_link_works_once_and_not_after_it_expires_and_logout_ends_every_session() {
+                run(|s| async move {
+                    super::a_sign_in_link_works_once_and_not_after_it_expires_and_logout_ends_every_session(&s).await
+                })
+                .await;
             }
             #[tokio::test]
             async fn migrations_run_again_without_harm() {

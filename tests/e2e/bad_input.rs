@@ -106,6 +106,8 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         ("ana@dm", s("!badge email ana@example.org ben@example.org"), "one email address"),
         ("ana@data-101", s("!badge email ana@example.org"), "tell me in a direct message"),
         ("ana@lobby", s("!profile sometimes"), "say `public` or `private`"),
+        ("ana@lobby", s("!dashboard please"), "`!dashboard logout` to sign out"),
+        ("ana@dm", s("!dashboard"), "Only organizers, mentors and bot admins have a dashboard"),
         ("olga@data-101", s("!course set public=maybe"), "yes or no"),
         ("ana@data-101", s("!badge revoke @cleo helper rude"), "Only the course's organizers can revoke badges"),
         ("olga@data-101", s("!badge revoke @ana helper"), "say why"),

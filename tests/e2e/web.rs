@@ -15,14 +15,30 @@ fn http(port: u16, method: &str, target: &str, accept: Option<&str>) -> (u16, St
 
 /// One HTTP/1.1 request, its body as bytes.
 fn http_bytes(port: u16, method: &str, target: &str, accept: Option<&str>) -> (u16, String, Vec<u8>) {
+    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    let (status, head, body) = http_raw(port, method, target, &accept);
+    (status, head.to_ascii_lowercase(), body)
+}
+
+/// One HTTP/1.1 request with a session cookie (when given); the headers as sent (secrets keep
+/// their case), the body as text.
+fn http_as(port: u16, method: &str, target: &str, session: Option<&str>) -> (u16, String, String) {
+    let headers = format!(
+        "Accept: text/html\r\nContent-Length: 0\r\n{}",
+        session.map(|s| format!("Cookie: facilitator_session={s}\r\n")).unwrap_or_default()
+    );
+    let (status, head, body) = http_raw(port, method, target, &headers);
+    (status, head, String::from_utf8(body).expect("a text answer"))
+}
+
+fn http_raw(port: u16, method: &str, target: &str, headers: &str) -> (u16, String, Vec<u8>) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
-    write!(stream, "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{accept}Connection: close\r\n\r\n").unwrap();
+    write!(stream, "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n").unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
-    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let body = response.get(split + 4..).unwrap_or_default().to_vec();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, head, body)
@@ -473,7 +489,9 @@ fn the_catalogue_and_course_pages_show_public_courses_and_name_only_people_who_a
 fn chromium(profile: &std::path::Path) -> Command {
     let bin = std::env::var("FACILITATOR_TEST_CHROMIUM")
         .expect("FACILITATOR_TEST_CHROMIUM is not set: run scripts/test.sh, which installs Debian's chromium");
-    let mut cmd = Command::new(bin);
+    // A browser that hangs fails the test instead of holding the suite.
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", "90"]).arg(bin);
     cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars", "--lang=en-US"])
         .arg(format!("--user-data-dir={}", profile.display()))
         // Time for the page's script to run before the DOM is read.
@@ -544,6 +562,181 @@ fn a_browser_shows_a_course_page_s_weeks_and_each_time_also_in_the_reader_s_zone
         let png = std::fs::read(&file).unwrap_or_default();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: a screenshot of a rendered page");
     }
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// The sign-in path in a DM that `!dashboard` brought.
+fn sign_in_path(text: &str) -> String {
+    let at = text.find("/login/").unwrap_or_else(|| panic!("no sign-in link in: {text}"));
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_')).collect()
+}
+
+/// Signs in with the link in `dm`; the session's secret.
+fn sign_in(port: u16, dm: &str) -> String {
+    let path = sign_in_path(dm);
+    let (status, _, page) = http_as(port, "GET", &path, None);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<form id=\"sign-in\" method=\"post\""), "{page}");
+    let (status, head, _) = http_as(port, "POST", &path, None);
+    assert_eq!(status, 303, "{head}");
+    assert!(head.to_ascii_lowercase().contains("location: /dashboard"), "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+    cookie.split("facilitator_session=").nth(1).unwrap().split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn organizers_sign_in_by_a_one_time_link_and_see_their_course_s_figures_and_nobody_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = spawn_run(dir.path(), &format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // Held until everyone is in (start tomorrow), then started today: a week every 10 s.
+    let (today, tomorrow) = (chrono::Utc::now().date_naive(), chrono::Utc::now().date_naive() + chrono::Days::new(1));
+    writeln!(stdin, "olga@lobby: !course new data-101 \"Intro to Data\" weeks=3 start={tomorrow} prompt=\"*/10 * * * * *\" deadline=1h").unwrap();
+    read_until(&mut stdout, "created the room data-101");
+    writeln!(stdin, "olga@lobby: !course new data-102 \"Other\" weeks=3").unwrap();
+    read_until(&mut stdout, "created the room data-102");
+    for name in ["ana", "ben", "chen"] {
+        writeln!(stdin, "{name}@lobby: !join data-101").unwrap();
+        read_until(&mut stdout, "Welcome to");
+    }
+    writeln!(stdin, "mia@lobby: !join data-102").unwrap();
+    read_until(&mut stdout, "Welcome to");
+    writeln!(stdin, "olga@data-101: !mentor add @mia").unwrap();
+    read_until(&mut stdout, "is now a mentor of");
+    writeln!(stdin, "olga@data-101: !course set start={today}").unwrap();
+    let seen = read_until(&mut stdout, "**Week 1 of 3**");
+    assert!(seen.contains("**Week 1 of 3**"), "{seen}");
+    writeln!(stdin, "ana@data-101: !submit https://example.org/ana-1").unwrap();
+    let seen = read_until(&mut stdout, "**Week 2 of 3**");
+    assert!(seen.contains("**Week 2 of 3**"), "{seen}");
+    // Learners have no dashboard; nobody without a session sees one.
+    writeln!(stdin, "ben@lobby: !dashboard").unwrap();
+    let seen = read_until(&mut stdout, "have a dashboard");
+    assert!(seen.contains("Only organizers, mentors and bot admins have a dashboard"), "{seen}");
+    assert_eq!(http_as(port, "GET", "/dashboard", None).0, 401);
+    assert_eq!(http_as(port, "GET", "/dashboard/courses/data-101", None).0, 401);
+    assert_eq!(http_as(port, "GET", "/dashboard/courses/data-101", Some(&"x".repeat(43))).0, 401, "a made-up session");
+
+    writeln!(stdin, "olga@data-101: !dashboard").unwrap();
+    let seen = read_until(&mut stdout, "Your sign-in link");
+    let dm = seen.lines().find(|l| l.starts_with("[dm olga]") && l.contains("/login/")).expect(&seen);
+    assert!(!seen.lines().any(|l| l.starts_with("[data-101]") && l.contains("/login/")), "the link goes only by DM");
+    let olga = sign_in(port, dm);
+    let (status, _, again) = http_as(port, "POST", &sign_in_path(dm), None);
+    assert_eq!(status, 410, "a link works once: {again}");
+
+    let (status, head, home) = http_as(port, "GET", "/dashboard", Some(&olga));
+    assert_eq!(status, 200, "{home}");
+    assert!(head.to_ascii_lowercase().contains("cache-control: no-store"), "{head}");
+    assert!(
+        home.contains("href=\"/dashboard/courses/data-101\"") && home.contains("The community's figures"),
+        "{home}"
+    );
+    let (_, _, page) = http_as(port, "GET", "/dashboard/courses/data-101", Some(&olga));
+    for part in [
+        "<h1>Intro to Data</h1>",
+        "<svg role=\"img\"",
+        "<th scope=\"row\">1",
+        "<th scope=\"row\">2",
+        "Quiet learners",
+        "<td>ben</td>",
+        "<td>chen</td>",
+        "Write to them",
+        "On time</dt>",
+        "weeks.csv",
+    ] {
+        assert!(page.contains(part), "{part} missing from the dashboard:\n{page}");
+    }
+    assert!(!page.contains("<td>ana</td>"), "ana submitted in the last two weeks");
+    let (status, head, csv) = http_as(port, "GET", "/dashboard/courses/data-101/weeks.csv", Some(&olga));
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/csv") && head.contains("attachment"), "{head}");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("week,title,on_time,late,not_yet,reviews_assigned,reviews_done,median_minutes_to_review,sent_to_mentors")
+    );
+    let week1: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!((week1[0], week1[2], week1[3], week1[4]), ("1", "1", "0", "2"), "{csv}");
+    assert_eq!(http_as(port, "GET", "/dashboard/community", Some(&olga)).0, 200);
+    let (status, _, community) = http_as(port, "GET", "/dashboard/community/courses.csv", Some(&olga));
+    assert_eq!(status, 200);
+    assert!(community.starts_with("school,cycle,courses\r\n"), "{community}");
+
+    // A mentor reads the course's figures without the links to act; a learner's pages are not theirs.
+    writeln!(stdin, "mia@dm: !dashboard").unwrap();
+    let seen = read_until(&mut stdout, "Your sign-in link");
+    let mia = sign_in(port, seen.lines().find(|l| l.starts_with("[dm mia]") && l.contains("/login/")).expect(&seen));
+    let (status, _, page) = http_as(port, "GET", "/dashboard/courses/data-101", Some(&mia));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("read only") && !page.contains("Write to them"), "{page}");
+    for target in [
+        "/dashboard/courses/data-102",
+        "/dashboard/courses/data-102/weeks.csv",
+        "/dashboard/community",
+        "/dashboard/community/active.csv",
+    ] {
+        let (status, _, body) = http_as(port, "GET", target, Some(&mia));
+        assert_eq!(status, 403, "{target}: {body}");
+        assert!(!body.contains("ana") && !body.contains("<td>"), "nothing leaks: {body}");
+    }
+    for target in [
+        "/dashboard/courses/nope",
+        "/dashboard/courses/data-101/secrets.csv",
+        "/login/short",
+        "/dashboard/courses/..%2f..%2fetc",
+    ] {
+        assert_eq!(http_as(port, "GET", target, Some(&olga)).0, 404, "{target}");
+    }
+    let (status, _, _) = http_as(port, "POST", &format!("/login/{}", "A".repeat(43)), None);
+    assert_eq!(status, 410, "an unknown link");
+
+    // Signing out ends every session of that person, and only theirs.
+    writeln!(stdin, "olga@lobby: !dashboard logout").unwrap();
+    read_until(&mut stdout, "signed out of the dashboard");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_as(port, "GET", "/dashboard", Some(&olga)).0 != 401 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(http_as(port, "GET", "/dashboard", Some(&olga)).0, 401);
+    assert_eq!(http_as(port, "GET", "/dashboard", Some(&mia)).0, 200);
+
+    // Chromium signs in by the link (its page submits itself), lands on the course's
+    // dashboard and finds a bar per week in the chart.
+    writeln!(stdin, "olga@lobby: !dashboard").unwrap();
+    let seen = read_until(&mut stdout, "Your sign-in link");
+    let path = sign_in_path(seen.lines().find(|l| l.starts_with("[dm olga]") && l.contains("/login/")).expect(&seen));
+    let url = format!("http://127.0.0.1:{port}{path}?next=/dashboard/courses/data-101");
+    let profile = dir.path().join("browser");
+    let out = chromium(&profile).arg("--dump-dom").arg(&url).output().unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("<h1>Intro to Data</h1>"), "signed in and sent on:\n{dom}");
+    let weeks = dom.matches("<th scope=\"row\">").count();
+    assert!(weeks >= 2, "{dom}");
+    assert!(
+        dom.matches("fill=\"#1D4ED8\"").count() >= 1 && dom.matches("fill=\"#A1A1AA\"").count() >= weeks,
+        "a bar per week:\n{dom}"
+    );
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let file = shots.join("dashboard.png");
+    let _ = std::fs::remove_file(&file);
+    let out = chromium(&profile)
+        .arg("--window-size=1000,1500")
+        .arg(format!("--screenshot={}", file.display()))
+        .arg(format!("http://127.0.0.1:{port}/dashboard/courses/data-101"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(&file).unwrap_or_default().len() > 10_000, "a screenshot of the signed-in dashboard");
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());

@@ -226,8 +226,20 @@ mod tests {
         assert_eq!(
             names,
             [
-                "help", "courses", "ping", "join", "leave", "tz", "profile", "progress", "reviews", "review", "badges",
-                "badge", "course"
+                "help",
+                "courses",
+                "ping",
+                "join",
+                "leave",
+                "tz",
+                "profile",
+                "progress",
+                "reviews",
+                "review",
+                "badges",
+                "badge",
+                "dashboard",
+                "course"
             ]
         );
         let badge = dm.as_array().unwrap().iter().find(|d| d["name"] == "badge").unwrap();

@@ -288,6 +288,7 @@ catalogue! {
     BadgeRevoke => badge_revoke,
     BadgeEmail => badge_email,
     Status => status,
+    Dashboard => dashboard,
     Pair => pair,
     SyllabusLoad => syllabus_load,
     CoursePause => course_pause,

@@ -85,7 +85,12 @@ pub(crate) fn effect_failed(state: &State, effect: &Effect, failure: Failure) ->
         }
         // A failed direct message or reply may have been private; an invitation that cannot be
         // answered has nobody to tell.
-        Effect::Direct { .. } | Effect::Reply { .. } | Effect::AnswerInvite { .. } => return out,
+        // A sign-in link that could not be sent is asked for again; signing out is the store's.
+        Effect::Direct { .. }
+        | Effect::Reply { .. }
+        | Effect::AnswerInvite { .. }
+        | Effect::LoginLink { .. }
+        | Effect::EndSessions { .. } => return out,
     };
     let Some(course) = state.courses.get(&course) else { return out };
     let text = Text::md("⚠️ ")

@@ -153,6 +153,12 @@ pub enum Effect {
         /// A hint that only the author needs to see it (ephemeral where the platform can).
         private: bool,
     },
+    /// Send a person, by direct message, a one-time link that signs them into the web face's
+    /// dashboard. The runtime mints the secret (the domain has no source of randomness fit
+    /// for one) and stores only its hash.
+    LoginLink { person: PersonId },
+    /// Sign a person out of the web face everywhere: end all their sessions.
+    EndSessions { person: PersonId },
 }
 
 /// A week's thread, opened on the post that carries it.
