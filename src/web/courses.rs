@@ -309,8 +309,9 @@ pub(crate) async fn person(State(web): State<Web>, Path(id): Path<String>) -> Re
         return page::not_found("There is no public profile here.");
     };
     let urls = Urls::Hosted { origin: web.origin() };
+    // Badges of hidden courses stay off the page: the course's organizers chose not to list it.
     let mut badges = Vec::new();
-    for course in state.all_courses() {
+    for course in state.all_courses().filter(|c| c.settings.public) {
         for ((slug, holder), award) in &course.awards {
             if *holder == person.id
                 && let Some(badge) = course.badge(slug)
