@@ -150,7 +150,26 @@ pub(crate) async fn login(
     State(web): State<Web>,
     Path(secret): Path<String>,
     axum::extract::Query(next): axum::extract::Query<Next>,
+    headers: HeaderMap,
 ) -> Response {
+    // Only this site's own page signs in: another site must not sign a visitor into an
+    // account of its choosing (login CSRF). Browsers say where a request comes from in
+    // `Sec-Fetch-Site`; older ones only in `Origin` (`null` under this site's no-referrer
+    // policy).
+    let cross_site = match headers.get("sec-fetch-site") {
+        Some(site) => !matches!(site.as_bytes(), b"same-origin" | b"none"),
+        None => headers
+            .get(header::ORIGIN)
+            .is_some_and(|o| o.as_bytes() != web.origin().as_bytes() && o.as_bytes() != b"null"),
+    };
+    if cross_site {
+        return answer(
+            StatusCode::FORBIDDEN,
+            "Sign in",
+            &web.issuer().name,
+            html! { h1 { "Sign in from the link itself" } p { "Open the link the bot sent you; this page cannot be used from another site." } },
+        );
+    }
     let Some(store) = web.store().filter(|_| auth::well_formed(&secret)) else {
         return page::not_found("This is not a sign-in link.");
     };

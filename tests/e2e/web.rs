@@ -632,6 +632,11 @@ fn organizers_sign_in_by_a_one_time_link_and_see_their_course_s_figures_and_nobo
     let olga = sign_in(port, dm);
     let (status, _, again) = http_as(port, "POST", &sign_in_path(dm), None);
     assert_eq!(status, 410, "a link works once: {again}");
+    // Another site cannot post a link of its choosing (login CSRF).
+    for from in ["Origin: https://evil.example\r\n", "Sec-Fetch-Site: cross-site\r\nOrigin: null\r\n"] {
+        let (status, _, _) = http_raw(port, "POST", &sign_in_path(dm), &format!("{from}Content-Length: 0\r\n"));
+        assert_eq!(status, 403, "{from}");
+    }
 
     let (status, head, home) = http_as(port, "GET", "/dashboard", Some(&olga));
     assert_eq!(status, 200, "{home}");
