@@ -29,8 +29,9 @@ struct Bot {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The web face on the engine's snapshots, asked for `per_second` pages (the issuer and the
-/// course list's badge classes) in the same process, until the bot stops.
+/// The web face on the engine's snapshots, asked for `per_second` pages (the issuer, the
+/// catalogue, course pages and badge classes, in turn) in the same process, until the bot
+/// stops.
 fn read_pages(engine: &mut Engine, per_second: u64) {
     use tower::ServiceExt as _;
     let web = facilitator::web::Web::new(
@@ -46,10 +47,11 @@ fn read_pages(engine: &mut Engine, per_second: u64) {
         let mut served = 0u64;
         loop {
             tick.tick().await;
-            let target = if served.is_multiple_of(2) {
-                "/issuer".to_owned()
-            } else {
-                format!("/badges/c{:03}/none", served % 100)
+            let target = match served % 4 {
+                0 => "/issuer".to_owned(),
+                1 => "/".to_owned(),
+                2 => format!("/courses/c{:03}", served % 100),
+                _ => format!("/badges/c{:03}/none", served % 100),
             };
             let request = axum::http::Request::builder()
                 .uri(target)
