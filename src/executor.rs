@@ -365,6 +365,19 @@ impl Executor {
         self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Where a direct message to `person` goes on `platform`: one per person, on the first
+    /// platform they have an account on, so `None` on every other.
+    fn direct_recipient(
+        &self,
+        person: facilitator_bot::PersonId,
+        platform: Platform,
+    ) -> Option<facilitator_chat::UserRef> {
+        let dir = self.directory();
+        let contact = dir.contact(person)?;
+        let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
+        (first == Some(platform)).then(|| contact.accounts.get(&platform).cloned()).flatten()
+    }
+
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
         self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -467,29 +480,12 @@ impl Executor {
                     }
                 }
                 Effect::Direct { person, text } => {
-                    let (user, message) = {
-                        let dir = self.directory();
-                        let Some(contact) = dir.contact(*person) else { return Ok(()) };
-                        // One direct message per person: on the first platform they have an account on.
-                        let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
-                        if first != Some(platform) {
-                            return Ok(());
-                        }
-                        (contact.accounts[&platform].clone(), render(text, platform, &dir, self.web.as_deref()))
-                    };
+                    let Some(user) = self.direct_recipient(*person, platform) else { return Ok(()) };
+                    let message = render(text, platform, &self.directory(), self.web.as_deref());
                     adapter.send_direct(&user, &message, &key).await?;
                 }
                 Effect::LoginLink { person } => {
-                    let user = {
-                        let dir = self.directory();
-                        let Some(contact) = dir.contact(*person) else { return Ok(()) };
-                        // Like a direct message: on the first platform they have an account on.
-                        let first = contact.accounts.keys().find(|p| self.adapters.get(**p).is_some()).copied();
-                        if first != Some(platform) {
-                            return Ok(());
-                        }
-                        contact.accounts[&platform].clone()
-                    };
+                    let Some(user) = self.direct_recipient(*person, platform) else { return Ok(()) };
                     let text = if self.web.is_some() {
                         let secret = crate::web::auth::mint()
                             .map_err(|e| AdapterError::new(AdapterErrorKind::Fatal, e.to_string()))?;

@@ -170,13 +170,7 @@ pub(crate) async fn assertion(State(web): State<Web>, Path(id): Path<String>, he
         return page::not_found("No badge has this address.");
     };
     if download {
-        let mut response = json_ld(&document);
-        response.headers_mut().insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!("attachment; filename=\"{}-{}.json\"", course.slug, badge.slug))
-                .unwrap_or(HeaderValue::from_static("attachment")),
-        );
-        return response;
+        return page::attachment(json_ld(&document), &format!("{}-{}.json", course.slug, badge.slug));
     }
     if wants_json(&headers) {
         return json_ld(&document);
@@ -266,32 +260,18 @@ pub(crate) async fn baked(State(web): State<Web>, Path((id, file)): Path<(String
     let svg = openbadges::image(course, badge, school);
     let json = serde_json::to_string(&document).unwrap_or_default();
     let address = urls.assertion(course, badge, person).unwrap_or_default();
-    let (body, content_type) = if kind == "png" {
-        match baking::png(&svg).and_then(|png| baking::bake_png(&png, "openbadges", &json)) {
-            Ok(png) => (png, "image/png"),
-            Err(e) => {
-                tracing::warn!(error = %e, "baking a PNG badge");
-                return super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into());
-            }
-        }
+    let made = if kind == "png" {
+        baking::png(&svg).and_then(|png| baking::bake_png(&png, "openbadges", &json)).map(|png| (png, "image/png"))
     } else {
-        match baking::bake_svg(&svg, &address, &json) {
-            Ok(svg) => (svg.into_bytes(), "image/svg+xml"),
-            Err(e) => {
-                tracing::warn!(error = %e, "baking an SVG badge");
-                return super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into());
-            }
-        }
+        baking::bake_svg(&svg, &address, &json).map(|svg| (svg.into_bytes(), "image/svg+xml"))
     };
-    let disposition = format!("attachment; filename=\"{}-{}.{kind}\"", course.slug, badge.slug);
-    let mut response =
-        (StatusCode::OK, [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
-            .into_response();
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
-    );
-    response
+    let (body, content_type) = match made {
+        Ok(made) => made,
+        Err(e) => return page::could_not_make("badge image", &e),
+    };
+    let response = (StatusCode::OK, [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
+        .into_response();
+    page::attachment(response, &format!("{}-{}.{kind}", course.slug, badge.slug))
 }
 
 /// A revoked award: `410 Gone`, with `revoked: true` and the reason, as Open Badges 2.0 asks
@@ -356,8 +336,11 @@ pub(crate) async fn jwks(State(web): State<Web>) -> Response {
     response
 }
 
+/// An award's live credential, with its course and badge.
+type Live<'a> = (Value, &'a Course, &'a BadgeDef);
+
 /// What an Open Badges 3.0 address names: a live credential, or the answer to give instead.
-fn live_credential(web: &Web, state: &facilitator_bot::State, id: &str) -> Result<(Value, String), Box<Response>> {
+fn live_credential<'a>(web: &Web, state: &'a facilitator_bot::State, id: &str) -> Result<Live<'a>, Box<Response>> {
     let Ok(id) = id.parse::<AssertionId>() else {
         return Err(Box::new(page::not_found(
             "This is not a credential's address: those end in 32 letters and digits.",
@@ -376,7 +359,7 @@ fn live_credential(web: &Web, state: &facilitator_bot::State, id: &str) -> Resul
     let found = state.award_by_assertion(&id).and_then(|(course, slug, person, _)| {
         let badge = course.badge(slug)?;
         let credential = credentials::credential(web.origin(), web.issuer(), state, course, badge, person)?;
-        Some((credential, format!("{}-{}", course.slug, badge.slug)))
+        Some((credential, course, badge))
     });
     found.ok_or_else(|| Box::new(page::not_found("No credential has this address.")))
 }
@@ -389,7 +372,7 @@ pub(crate) async fn credential(State(web): State<Web>, Path(id): Path<String>) -
         None => (id.strip_suffix(".json").unwrap_or(&id).to_owned(), false),
     };
     let snapshot = web.snapshot();
-    let (credential, name) = match live_credential(&web, &snapshot.state, &id) {
+    let (credential, course, badge) = match live_credential(&web, &snapshot.state, &id) {
         Ok(found) => found,
         Err(answer) => return *answer,
     };
@@ -402,8 +385,7 @@ pub(crate) async fn credential(State(web): State<Web>, Path(id): Path<String>) -
         return super::text(StatusCode::SERVICE_UNAVAILABLE, "This issuer signs no credentials.\n".into());
     };
     let token = credentials::jwt(signer, &credential);
-    let disposition = format!("attachment; filename=\"{name}.jwt\"");
-    let mut response = (
+    let response = (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/vc+jwt"),
@@ -413,11 +395,7 @@ pub(crate) async fn credential(State(web): State<Web>, Path(id): Path<String>) -
         token,
     )
         .into_response();
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
-    );
-    response
+    page::attachment(response, &format!("{}-{}.jwt", course.slug, badge.slug))
 }
 
 /// `GET /credentials/{id}/badge.png`: the badge's image with the signed credential baked in
@@ -428,40 +406,23 @@ pub(crate) async fn credential_baked(State(web): State<Web>, Path((id, file)): P
     }
     let snapshot = web.snapshot();
     let state = &snapshot.state;
-    let (credential, name) = match live_credential(&web, state, &id) {
+    let (credential, course, badge) = match live_credential(&web, state, &id) {
         Ok(found) => found,
         Err(answer) => return *answer,
     };
     let Some(signer) = web.signer() else {
         return super::text(StatusCode::SERVICE_UNAVAILABLE, "This issuer signs no credentials.\n".into());
     };
-    let Some((course, badge)) = id
-        .parse::<AssertionId>()
-        .ok()
-        .and_then(|id| state.award_by_assertion(&id))
-        .and_then(|(course, slug, _, _)| Some((course, course.badge(slug)?)))
-    else {
-        return page::not_found("No credential has this address.");
-    };
     let school = course.settings.school.and_then(|s| state.schools.get(&s));
     let token = credentials::jwt(signer, &credential);
     match baking::png(&openbadges::image(course, badge, school))
         .and_then(|png| baking::bake_png(&png, "openbadgecredential", &token))
     {
-        Ok(png) => {
-            let mut response =
-                (StatusCode::OK, [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-cache")], png)
-                    .into_response();
-            response.headers_mut().insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}-credential.png\""))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            );
-            response
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "baking a credential");
-            super::text(StatusCode::INTERNAL_SERVER_ERROR, "The badge image could not be made.\n".into())
-        }
+        Ok(png) => page::attachment(
+            (StatusCode::OK, [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-cache")], png)
+                .into_response(),
+            &format!("{}-{}-credential.png", course.slug, badge.slug),
+        ),
+        Err(e) => page::could_not_make("badge image", &e),
     }
 }

@@ -180,7 +180,7 @@ pub(crate) async fn course(State(web): State<Web>, Path(slug): Path<String>) -> 
             @if let Some(syllabus) = syllabus.filter(|s| !s.intro.trim().is_empty()) {
                 div class="intro" { (PreEscaped(markdown::to_html(&syllabus.intro))) }
             }
-            (join(course, &places))
+            (join(course, places))
             h2 id="schedule" { "Schedule" }
             p class="muted" { "Times are in the course's zone, " (settings.zone.name()) "." }
             table {

@@ -409,12 +409,10 @@ fn weeks_table(figures: &CourseFigures) -> Markup {
 }
 
 fn csv_answer(name: &str, body: String) -> Response {
-    let mut response =
-        private((StatusCode::OK, [(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    page::attachment(
+        private((StatusCode::OK, [(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()),
+        name,
+    )
 }
 
 /// `GET /dashboard/courses/{slug}/{table}.csv`.

@@ -102,8 +102,8 @@ impl Web {
         &self.inner.issuer
     }
 
-    fn places(&self) -> Places {
-        self.inner.places.clone()
+    fn places(&self) -> &Places {
+        &self.inner.places
     }
 }
 

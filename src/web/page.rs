@@ -1,7 +1,7 @@
 //! The frame every HTML page shares: landmarks (header, main, footer), one stylesheet with a
 //! light and a dark scheme (the reader's system setting), no script.
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
@@ -67,6 +67,25 @@ pub(crate) fn ok(markup: Markup) -> Response {
 /// A static file, cached for an hour.
 pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// `response` as a download named `filename`.
+pub(crate) fn attachment(mut response: Response, filename: &str) -> Response {
+    let value = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    response
+}
+
+/// 500, as text, when a file could not be made (the log says why).
+pub(crate) fn could_not_make(what: &str, error: &anyhow::Error) -> Response {
+    tracing::warn!(error = %error, "making {what}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("The {what} could not be made.\n"),
+    )
+        .into_response()
 }
 
 /// 404, as a short page.

@@ -479,7 +479,23 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO web_logins (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        self.insert_secret(
+            "INSERT INTO web_logins (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            token_hash,
+            person,
+            (now, expires),
+        )
+        .await
+    }
+
+    async fn insert_secret(
+        &self,
+        sql: &'static str,
+        token_hash: &str,
+        person: PersonId,
+        (now, expires): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<()> {
+        sqlx::query(sql)
             .bind(token_hash.to_owned())
             .bind(person.0)
             .bind(ms(now))
@@ -516,14 +532,13 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO web_sessions (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash.to_owned())
-            .bind(person.0)
-            .bind(ms(now))
-            .bind(ms(expires))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.insert_secret(
+            "INSERT INTO web_sessions (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            token_hash,
+            person,
+            (now, expires),
+        )
+        .await
     }
 
     /// The person a live session is for.
